@@ -1,0 +1,8 @@
+// The engine's public surface: tensors, ops, autograd and backend selection.
+export * from './tensor.js';
+export * from './ops.js';
+export * from './nn.js';
+export { backward, findFirstNonFinite, topologicalOrder } from './autograd.js';
+export { backend, setBackend, withBackend, noGrad, isGradEnabled, setDetectAnomaly } from './runtime.js';
+export { Rng, type RngState } from './random.js';
+export type { AttentionMask, Backend } from './backend.js';
