@@ -1,0 +1,13 @@
+// `npx windtunnel ...`: the command-line interface. Each command lives in its own
+// module under commands/ and registers itself on the program; this file only lists them.
+
+import { Command } from 'commander';
+import { registerInfo } from './commands/info.js';
+
+const program = new Command('windtunnel')
+  .description('A laboratory for small language models: train, sweep, fit laws, dissect.')
+  .showHelpAfterError();
+
+registerInfo(program);
+
+await program.parseAsync(process.argv);
