@@ -1,0 +1,354 @@
+// The native backend: a Node addon (native/src, built by `npm run build:native` into
+// build/Release/windtunnel.node) that runs every kernel of backend.ts in C++ on all
+// cores, with OpenBLAS for the matrix products. This file loads it and adapts it to the
+// Backend interface. Float32 work goes to the addon; any call that involves a
+// Float64Array (finite-difference gradient checks) is delegated to the reference
+// backend, which is the definition of every kernel anyway.
+//
+// The addon validates argument types and array extents itself and throws TypeError /
+// RangeError (never crashes); ids and targets out of range throw a RangeError.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { AnyArray, AttentionShape, Backend, FloatArray } from './backend.js';
+
+/** The raw addon exports (flat arguments; see native/src/addon.cc). */
+interface Addon {
+  copyStrided(src: AnyArray, srcOff: number, srcStrides: number[], dst: AnyArray, dstOff: number, dstStrides: number[], shape: number[]): void;
+  fill(dst: Float32Array | Int32Array, value: number): void;
+  axpy(alpha: number, x: Float32Array, acc: Float32Array): void;
+  sumSquares(x: Float32Array): number;
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, M: number, N: number, K: number,
+    transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void;
+  binary(op: string, a: Float32Array, aStrides: number[], b: Float32Array, bStrides: number[], out: Float32Array, shape: number[]): void;
+  unary(op: string, x: Float32Array, out: Float32Array): void;
+  unaryBackward(op: string, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  where(cond: Float32Array, cStrides: number[], a: Float32Array, aStrides: number[], b: Float32Array, bStrides: number[], out: Float32Array, shape: number[]): void;
+  reduce(op: string, x: Float32Array, out: Float32Array, outer: number, n: number, inner: number): void;
+  argmax(x: Float32Array, out: Int32Array, outer: number, n: number, inner: number): void;
+  softmax(x: Float32Array, out: Float32Array, N: number, C: number): void;
+  softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, N: number, C: number): void;
+  logSoftmax(x: Float32Array, out: Float32Array, N: number, C: number): void;
+  logSoftmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, N: number, C: number): void;
+  layerNorm(x: Float32Array, w: Float32Array | null, b: Float32Array | null, out: Float32Array, mean: Float32Array, rstd: Float32Array, N: number, C: number, eps: number): void;
+  layerNormBackward(x: Float32Array, w: Float32Array | null, mean: Float32Array, rstd: Float32Array, dy: Float32Array,
+    dx: Float32Array, dw: Float32Array | null, db: Float32Array | null, N: number, C: number): void;
+  rmsNorm(x: Float32Array, w: Float32Array | null, out: Float32Array, rstd: Float32Array, N: number, C: number, eps: number): void;
+  rmsNormBackward(x: Float32Array, w: Float32Array | null, rstd: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array | null, N: number, C: number): void;
+  embedding(ids: Int32Array, table: Float32Array, out: Float32Array, N: number, C: number): void;
+  embeddingBackward(ids: Int32Array, dout: Float32Array, accTable: Float32Array, N: number, C: number): void;
+  crossEntropy(logits: Float32Array, targets: Int32Array, weights: Float32Array | null, ignoreIndex: number,
+    loss: Float32Array, lse: Float32Array, N: number, V: number): void;
+  crossEntropyBackward(logits: Float32Array, targets: Int32Array, weights: Float32Array | null, ignoreIndex: number,
+    lse: Float32Array, dloss: Float32Array, dlogits: Float32Array, N: number, V: number): void;
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, ...shape: FlatShape): void;
+  attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dout: Float32Array,
+    dq: Float32Array, dk: Float32Array, dv: Float32Array, ...shape: FlatShape): void;
+  rope(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, B: number, T: number, H: number, D: number, pos0: number, inverse: boolean): void;
+  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number,
+    eps: number, weightDecay: number, bc1: number, bc2: number, gradScale: number): void;
+  sgd(p: Float32Array, g: Float32Array, buf: Float32Array, lr: number, momentum: number, weightDecay: number, nesterov: boolean, gradScale: number): void;
+  threads(): number;
+  setThreads(n: number): number;
+  blas(): string;
+  info(): NativeInfo;
+  rawSgemm(M: number, N: number, K: number, transA: boolean, transB: boolean, reps: number): number;
+  memcpyBandwidth(bytes: number, reps: number): number;
+  setGemmStrategy(s: 'split' | 'blas'): string;
+}
+
+/** B, H, Tq, Tk, D, scale, maskKind, window, blockSize, layout, nKeyBlocks, docQ, docK. */
+type FlatShape = [number, number, number, number, number, number, number, number, number, Uint8Array | null, number,
+  Int32Array | null, Int32Array | null];
+
+export interface NativeInfo {
+  /** Threads used by the fused kernels and by the GEMM partition. */
+  threads: number;
+  /** Cores this process may run on. */
+  cores: number;
+  /** e.g. "OpenBLAS 0.3.21 (pthreads, Cooperlake)". */
+  blas: string;
+  /** openblas_get_config(). */
+  blasConfig: string;
+  /** openblas_get_corename(): the kernel set OpenBLAS picked for this CPU. */
+  blasCore: string;
+  /** openblas_get_num_threads() right now (1 while our pool splits the products). */
+  blasThreads: number;
+  /** "pool-split" (default: single-threaded sgemm per thread of our pool) or "openblas-threads". */
+  gemmStrategy: string;
+  compiler: string;
+  flags: string;
+  /** Vector ISA the addon was compiled for. */
+  isa: string;
+}
+
+// ---- loading -------------------------------------------------------------------------
+
+let addon: Addon | null | undefined;
+let loadError = '';
+
+function candidates(): string[] {
+  // src/engine/native.ts (tsx) and dist/src/engine/native.js (tsc) both reach the repo root.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const out: string[] = [];
+  for (const up of ['../..', '../../..']) out.push(resolve(join(here, up, 'build', 'Release', 'windtunnel.node')));
+  return out;
+}
+
+function load(): Addon | null {
+  if (addon !== undefined) return addon;
+  const paths = candidates();
+  const found = paths.find((p) => existsSync(p));
+  if (!found) {
+    loadError = `addon not built (looked for ${paths.join(', ')}); run: npm run build:native`;
+    addon = null;
+    return null;
+  }
+  try {
+    addon = createRequire(import.meta.url)(found) as Addon;
+  } catch (e) {
+    loadError = `failed to load ${found}: ${e instanceof Error ? e.message : String(e)}`;
+    addon = null;
+  }
+  return addon;
+}
+
+/** Why the addon did not load ('' when it did or was never asked for). */
+export function nativeLoadError(): string {
+  load();
+  return loadError;
+}
+
+/** True when build/Release/windtunnel.node loads. */
+export function nativeAvailable(): boolean {
+  return load() !== null;
+}
+
+function need(): Addon {
+  const a = load();
+  if (!a) throw new Error(`native backend unavailable: ${loadError}`);
+  return a;
+}
+
+// ---- extras beyond the Backend interface ----------------------------------------------
+
+/** Threads, BLAS name / version / kernel set, GEMM strategy, compiler and flags. */
+export function nativeInfo(): NativeInfo {
+  return need().info();
+}
+
+/** Sets the thread count of the native kernels (and OpenBLAS); returns the count in effect. */
+export function setNativeThreads(n: number): number {
+  return need().setThreads(n);
+}
+
+export function nativeThreads(): number {
+  return need().threads();
+}
+
+/**
+ * Ceiling for matrix products: median seconds per call of plain cblas_sgemm (OpenBLAS's
+ * own threading, nothing of ours around it) for C[M,N] = op(A) op(B), measured in C++.
+ */
+export function rawSgemm(M: number, N: number, K: number, reps = 10, transA = false, transB = false): number {
+  return need().rawSgemm(M, N, K, transA, transB, reps);
+}
+
+/**
+ * Ceiling for memory-bound kernels: a multi-threaded memcpy of `bytes` (default 256 MiB),
+ * best of `reps`, in GB/s counting bytes read plus bytes written.
+ */
+export function copyBandwidthGBps(bytes = 256 * 1024 * 1024, reps = 5): number {
+  return need().memcpyBandwidth(bytes, reps);
+}
+
+/** The raw addon (flat arguments, no Float64 delegation), for tests of its argument checking. */
+export function nativeAddon(): Record<string, (...args: unknown[]) => unknown> {
+  return need() as unknown as Record<string, (...args: unknown[]) => unknown>;
+}
+
+/** For benchmarks: "split" (our pool, default) or "blas" (OpenBLAS's own threads). */
+export function setNativeGemmStrategy(s: 'split' | 'blas'): string {
+  return need().setGemmStrategy(s);
+}
+
+/** The two ceilings in the shape bench.ts expects. */
+export function nativeCeilings(): {
+  sgemmSeconds(M: number, N: number, K: number, transA: boolean, transB: boolean, reps: number): number;
+  copyGBps(): number;
+} {
+  let bw = 0;
+  return {
+    sgemmSeconds: (M, N, K, transA, transB, reps) => rawSgemm(M, N, K, reps, transA, transB),
+    copyGBps: () => (bw ||= copyBandwidthGBps()),
+  };
+}
+
+// ---- the backend ----------------------------------------------------------------------
+
+const MASK_KIND = { none: 0, causal: 1, sliding: 2, block: 3 } as const;
+
+function flatShape(s: AttentionShape): FlatShape {
+  const m = s.mask;
+  return [
+    s.B, s.H, s.Tq, s.Tk, s.D, s.scale, MASK_KIND[m.kind],
+    m.kind === 'sliding' ? m.window : 0,
+    m.kind === 'block' ? m.blockSize : 1,
+    m.kind === 'block' ? m.layout : null,
+    m.kind === 'block' ? m.nKeyBlocks : 0,
+    s.docQ ?? null, s.docK ?? null,
+  ];
+}
+
+const isF32 = (x: unknown): x is Float32Array => x instanceof Float32Array;
+/** null or Float32Array (optional weights). */
+const optF32 = (x: FloatArray | null): boolean => x === null || x instanceof Float32Array;
+
+/** Below this many elements a JS fill is as fast as crossing into the addon. */
+const SMALL_FILL = 1 << 16;
+
+/**
+ * The native backend, or null when the addon is not built (see nativeLoadError()).
+ * `reference` handles every call that involves a Float64Array.
+ */
+export function loadNativeBackend(reference: Backend): Backend | null {
+  const n = load();
+  if (!n) return null;
+  const blasName = n.blas();
+  const backend: Backend = {
+    name: 'native',
+    threads: () => n.threads(),
+    blas: () => blasName,
+
+    copyStrided(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape) {
+      // Same element type only: a Float32 -> Int32 copy must convert values, not bits.
+      if (src.constructor === dst.constructor) n.copyStrided(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape);
+      else reference.copyStrided(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape);
+    },
+    fill(dst, value) {
+      if (dst.length < SMALL_FILL || dst instanceof Float64Array) dst.fill(value);
+      else if (dst instanceof Int32Array) n.fill(dst, value | 0);
+      else n.fill(dst, value);
+    },
+    axpy(alpha, x, acc) {
+      if (isF32(x) && isF32(acc)) n.axpy(alpha, x, acc);
+      else reference.axpy(alpha, x, acc);
+    },
+    sumSquares(x) {
+      return isF32(x) ? n.sumSquares(x) : reference.sumSquares(x);
+    },
+
+    matmul(a, b, c, batch, M, N, K, transA, transB, strideA, strideB, accumulate) {
+      if (isF32(a) && isF32(b) && isF32(c)) n.matmul(a, b, c, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+      else reference.matmul(a, b, c, batch, M, N, K, transA, transB, strideA, strideB, accumulate);
+    },
+
+    binary(op, a, aStrides, b, bStrides, out, shape) {
+      if (isF32(a) && isF32(b) && isF32(out)) n.binary(op, a, aStrides, b, bStrides, out, shape);
+      else reference.binary(op, a, aStrides, b, bStrides, out, shape);
+    },
+    unary(op, x, out) {
+      if (isF32(x) && isF32(out)) n.unary(op, x, out);
+      else reference.unary(op, x, out);
+    },
+    unaryBackward(op, x, y, dy, dx) {
+      if (isF32(x) && isF32(y) && isF32(dy) && isF32(dx)) n.unaryBackward(op, x, y, dy, dx);
+      else reference.unaryBackward(op, x, y, dy, dx);
+    },
+    where(cond, cStrides, a, aStrides, b, bStrides, out, shape) {
+      if (isF32(cond) && isF32(a) && isF32(b) && isF32(out)) n.where(cond, cStrides, a, aStrides, b, bStrides, out, shape);
+      else reference.where(cond, cStrides, a, aStrides, b, bStrides, out, shape);
+    },
+
+    reduce(op, x, out, outer, len, inner) {
+      if (isF32(x) && isF32(out)) n.reduce(op, x, out, outer, len, inner);
+      else reference.reduce(op, x, out, outer, len, inner);
+    },
+    argmax(x, out, outer, len, inner) {
+      if (isF32(x)) n.argmax(x, out, outer, len, inner);
+      else reference.argmax(x, out, outer, len, inner);
+    },
+
+    softmax(x, out, N, C) {
+      if (isF32(x) && isF32(out)) n.softmax(x, out, N, C);
+      else reference.softmax(x, out, N, C);
+    },
+    softmaxBackward(y, dy, dx, N, C) {
+      if (isF32(y) && isF32(dy) && isF32(dx)) n.softmaxBackward(y, dy, dx, N, C);
+      else reference.softmaxBackward(y, dy, dx, N, C);
+    },
+    logSoftmax(x, out, N, C) {
+      if (isF32(x) && isF32(out)) n.logSoftmax(x, out, N, C);
+      else reference.logSoftmax(x, out, N, C);
+    },
+    logSoftmaxBackward(y, dy, dx, N, C) {
+      if (isF32(y) && isF32(dy) && isF32(dx)) n.logSoftmaxBackward(y, dy, dx, N, C);
+      else reference.logSoftmaxBackward(y, dy, dx, N, C);
+    },
+
+    layerNorm(x, w, b, out, mean, rstd, N, C, eps) {
+      if (isF32(x) && optF32(w) && optF32(b) && isF32(out) && isF32(mean) && isF32(rstd)) {
+        n.layerNorm(x, w as Float32Array | null, b as Float32Array | null, out, mean, rstd, N, C, eps);
+      } else reference.layerNorm(x, w, b, out, mean, rstd, N, C, eps);
+    },
+    layerNormBackward(x, w, mean, rstd, dy, dx, dw, db, N, C) {
+      if (isF32(x) && optF32(w) && isF32(mean) && isF32(rstd) && isF32(dy) && isF32(dx) && optF32(dw) && optF32(db)) {
+        n.layerNormBackward(x, w as Float32Array | null, mean, rstd, dy, dx, dw as Float32Array | null, db as Float32Array | null, N, C);
+      } else reference.layerNormBackward(x, w, mean, rstd, dy, dx, dw, db, N, C);
+    },
+    rmsNorm(x, w, out, rstd, N, C, eps) {
+      if (isF32(x) && optF32(w) && isF32(out) && isF32(rstd)) n.rmsNorm(x, w as Float32Array | null, out, rstd, N, C, eps);
+      else reference.rmsNorm(x, w, out, rstd, N, C, eps);
+    },
+    rmsNormBackward(x, w, rstd, dy, dx, dw, N, C) {
+      if (isF32(x) && optF32(w) && isF32(rstd) && isF32(dy) && isF32(dx) && optF32(dw)) {
+        n.rmsNormBackward(x, w as Float32Array | null, rstd, dy, dx, dw as Float32Array | null, N, C);
+      } else reference.rmsNormBackward(x, w, rstd, dy, dx, dw, N, C);
+    },
+
+    embedding(ids, table, out, N, C) {
+      if (isF32(table) && isF32(out)) n.embedding(ids, table, out, N, C);
+      else reference.embedding(ids, table, out, N, C);
+    },
+    embeddingBackward(ids, dout, accTable, N, C) {
+      if (isF32(dout) && isF32(accTable)) n.embeddingBackward(ids, dout, accTable, N, C);
+      else reference.embeddingBackward(ids, dout, accTable, N, C);
+    },
+    crossEntropy(logits, targets, weights, ignoreIndex, loss, lse, N, V) {
+      if (isF32(logits) && optF32(weights) && isF32(loss) && isF32(lse)) {
+        n.crossEntropy(logits, targets, weights as Float32Array | null, ignoreIndex, loss, lse, N, V);
+      } else reference.crossEntropy(logits, targets, weights, ignoreIndex, loss, lse, N, V);
+    },
+    crossEntropyBackward(logits, targets, weights, ignoreIndex, lse, dloss, dlogits, N, V) {
+      if (isF32(logits) && optF32(weights) && isF32(lse) && isF32(dloss) && isF32(dlogits)) {
+        n.crossEntropyBackward(logits, targets, weights as Float32Array | null, ignoreIndex, lse, dloss, dlogits, N, V);
+      } else reference.crossEntropyBackward(logits, targets, weights, ignoreIndex, lse, dloss, dlogits, N, V);
+    },
+
+    attention(q, k, v, out, lse, s) {
+      if (isF32(q) && isF32(k) && isF32(v) && isF32(out) && isF32(lse)) n.attention(q, k, v, out, lse, ...flatShape(s));
+      else reference.attention(q, k, v, out, lse, s);
+    },
+    attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, s) {
+      if (isF32(q) && isF32(k) && isF32(v) && isF32(out) && isF32(lse) && isF32(dout) && isF32(dq) && isF32(dk) && isF32(dv)) {
+        n.attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, ...flatShape(s));
+      } else reference.attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, s);
+    },
+
+    rope(x, cos, sin, out, B, T, H, D, pos0, inverse) {
+      if (isF32(x) && isF32(cos) && isF32(sin) && isF32(out)) n.rope(x, cos, sin, out, B, T, H, D, pos0, inverse);
+      else reference.rope(x, cos, sin, out, B, T, H, D, pos0, inverse);
+    },
+
+    adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale) {
+      n.adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale);
+    },
+    sgd(p, g, buf, lr, momentum, weightDecay, nesterov, gradScale) {
+      n.sgd(p, g, buf, lr, momentum, weightDecay, nesterov, gradScale);
+    },
+  };
+  return backend;
+}
