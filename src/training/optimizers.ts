@@ -258,3 +258,23 @@ export class Sgd extends BaseOptimizer {
     return { momentum: this.momentum, nesterov: this.nesterov };
   }
 }
+
+// ---- from a run config -------------------------------------------------------------------
+
+export interface OptimizerConfig {
+  optimizer: 'adamw' | 'sgd';
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  noDecay?: NoDecayRule;
+  momentum: number;
+  nesterov: boolean;
+}
+
+/** The optimizer a run config names; groups and lr multipliers (muP) come from code, not config. */
+export function createOptimizer(params: ReadonlyMap<string, Tensor>, c: OptimizerConfig, extra: Pick<GroupOptions, 'groups' | 'lrScale'> = {}): Optimizer {
+  const common = { weightDecay: c.weightDecay, noDecay: c.noDecay, ...extra };
+  return c.optimizer === 'adamw'
+    ? new AdamW(params, { ...common, betas: c.betas, eps: c.eps })
+    : new Sgd(params, { ...common, momentum: c.momentum, nesterov: c.nesterov });
+}

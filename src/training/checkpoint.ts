@@ -1,0 +1,247 @@
+// Checkpoints: one folder per saved step inside a run directory,
+//   <runDir>/ckpt-<step>/model.safetensors      model weights by parameter name
+//                        optimizer.safetensors  optimizer buffers (m.<name>, v.<name> or momentum.<name>)
+//                        state.json             step, tokens, optimizer scalars, schedule, RNG and
+//                                               sampler states, the run config
+//   <runDir>/latest                              "ckpt-<step>\n": the newest complete checkpoint
+//
+// Writes are crash-safe: everything goes into a hidden temporary folder, each file is fsynced,
+// the folder is renamed into place, and only then is `latest` replaced (temp file, fsync, rename).
+// A crash at any point leaves `latest` naming a complete checkpoint. One writer per run dir is
+// assumed (stale temporary folders from a crashed writer are removed by the next save).
+//
+// Retention keeps the newest K checkpoints at or below the step just saved. Checkpoints ABOVE it
+// belong to an abandoned timeline (the run was resumed from an earlier step and has diverged), so
+// they are removed too, as the metrics log drops its lines past a resumed step.
+
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Tensor, fmtShape } from '../engine/index.js';
+import { readSafetensors, writeSafetensors } from '../models/safetensors.js';
+import type { Optimizer, OptimizerState } from './optimizers.js';
+import type { ScheduleConfig } from './schedules.js';
+import { fsyncPath, writeFileDurable } from './durable.js';
+
+export const MODEL_FILE = 'model.safetensors';
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const STATE_FILE = 'state.json';
+export const LATEST_FILE = 'latest';
+const CKPT_RE = /^ckpt-(\d+)$/;
+const STATE_VERSION = 1;
+
+/** What state.json holds. Everything a resumed run needs beyond the two tensor files. */
+export interface CheckpointState {
+  version: number;
+  /** Optimizer updates completed; the run continues with update index `step`. */
+  step: number;
+  tokensSeen: number;
+  /** Training wall time so far, seconds (summed over resumes). */
+  elapsedSec: number;
+  optimizer: { kind: OptimizerState['kind']; step: number; hyper: OptimizerState['hyper'] };
+  /** The lr schedule the run follows: config, peak lr and total steps (a branch rewrites this). */
+  schedule: { config: ScheduleConfig; lr: number; totalSteps: number } | null;
+  /** RNG states by name (dropout, ...), as their state() returned them. */
+  rngs: Record<string, unknown>;
+  /** Sampler states by name ('train', ...). */
+  samplers: Record<string, unknown>;
+  /** The resolved run config. */
+  config: unknown;
+  /** Where this run came from, if it was branched from another run's checkpoint. */
+  branchedFrom?: { runDir: string; step: number };
+  savedAt: string;
+}
+
+export type CheckpointStateInput = Omit<CheckpointState, 'version' | 'step' | 'optimizer' | 'savedAt'>;
+
+export interface SaveOptions {
+  /** Keep at most this many checkpoints (0 or undefined: keep all). */
+  keep?: number;
+  /** Called after each file is complete, with its name: a test hook to simulate crashes. */
+  onFileWritten?: (file: string) => void;
+}
+
+export function checkpointName(step: number): string {
+  return `ckpt-${step}`;
+}
+
+/** Steps of the complete-looking checkpoint folders in a run dir, ascending. */
+export function listCheckpoints(runDir: string): number[] {
+  if (!existsSync(runDir)) return [];
+  return readdirSync(runDir)
+    .map((n) => CKPT_RE.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
+
+/** The step `latest` points at, or null when the run has no checkpoint yet. */
+export function latestStep(runDir: string): number | null {
+  const p = join(runDir, LATEST_FILE);
+  if (!existsSync(p)) return null;
+  const name = readFileSync(p, 'utf8').trim();
+  const m = CKPT_RE.exec(name);
+  if (!m) throw new Error(`${p} should name a checkpoint folder (ckpt-<step>), but holds ${JSON.stringify(name.slice(0, 80))}`);
+  return Number(m[1]);
+}
+
+/** Writes a checkpoint for `step` atomically and points `latest` at it. Returns its folder. */
+export function saveCheckpoint(
+  runDir: string,
+  step: number,
+  params: ReadonlyMap<string, Tensor>,
+  optimizer: Optimizer,
+  state: CheckpointStateInput,
+  o: SaveOptions = {},
+): string {
+  if (!Number.isInteger(step) || step < 0) throw new Error(`saveCheckpoint: step must be a non-negative integer, got ${step}`);
+  mkdirSync(runDir, { recursive: true });
+  removeStale(runDir);
+  const tmp = join(runDir, `.tmp-${checkpointName(step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(tmp);
+
+  writeSafetensors(join(tmp, MODEL_FILE), uniqueTensors(params), { format: 'windtunnel-model', step: String(step) });
+  o.onFileWritten?.(MODEL_FILE);
+
+  const opt = optimizer.state();
+  const shapes = optimizer.stateShapes();
+  const optTensors = new Map<string, Tensor>();
+  for (const [name, buf] of opt.tensors) optTensors.set(name, new Tensor(buf, shapes.get(name) ?? [buf.length]));
+  writeSafetensors(join(tmp, OPTIMIZER_FILE), optTensors, { format: 'windtunnel-optimizer', kind: opt.kind, step: String(opt.step) });
+  o.onFileWritten?.(OPTIMIZER_FILE);
+
+  const full: CheckpointState = {
+    version: STATE_VERSION, step,
+    ...state,
+    optimizer: { kind: opt.kind, step: opt.step, hyper: opt.hyper },
+    savedAt: new Date().toISOString(),
+  };
+  writeFileDurable(join(tmp, STATE_FILE), JSON.stringify(full, null, 2) + '\n');
+  o.onFileWritten?.(STATE_FILE);
+  fsyncPath(tmp);
+
+  const final = join(runDir, checkpointName(step));
+  if (existsSync(final)) {
+    // Re-saving a step (rare: a resumed run stopped at once). Swap, then drop the old copy.
+    const old = join(runDir, `.old-${checkpointName(step)}-${randomBytes(4).toString('hex')}`);
+    renameSync(final, old);
+    renameSync(tmp, final);
+    rmSync(old, { recursive: true, force: true });
+  } else {
+    renameSync(tmp, final);
+  }
+  fsyncPath(runDir);
+  writeFileDurable(join(runDir, LATEST_FILE), checkpointName(step) + '\n');
+  applyRetention(runDir, step, o.keep);
+  return final;
+}
+
+/** Tied parameters (one Tensor under two names) are stored once, under the first name. */
+function uniqueTensors(params: ReadonlyMap<string, Tensor>): Map<string, Tensor> {
+  const seen = new Set<Tensor>();
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of params) {
+    if (seen.has(t)) continue;
+    seen.add(t);
+    out.set(name, t);
+  }
+  return out;
+}
+
+function removeStale(runDir: string): void {
+  for (const n of readdirSync(runDir)) {
+    if (n.startsWith('.tmp-ckpt-') || n.startsWith('.old-ckpt-')) rmSync(join(runDir, n), { recursive: true, force: true });
+  }
+}
+
+function applyRetention(runDir: string, current: number, keep: number | undefined): void {
+  const steps = listCheckpoints(runDir);
+  const doomed = steps.filter((s) => s > current);
+  const kept = steps.filter((s) => s <= current);
+  if (keep && keep > 0 && kept.length > keep) doomed.push(...kept.slice(0, kept.length - keep));
+  for (const s of doomed) rmSync(join(runDir, checkpointName(s)), { recursive: true, force: true });
+}
+
+// ---- loading ------------------------------------------------------------------------------
+
+export interface LoadedCheckpoint {
+  dir: string;
+  step: number;
+  /** Model weights by parameter name (tied names appear once). */
+  model: Map<string, Tensor>;
+  optimizer: OptimizerState;
+  state: CheckpointState;
+}
+
+/** Reads a checkpoint (`latest` by default); every failure names the run, the file and what is wrong. */
+export function loadCheckpoint(runDir: string, which: number | 'latest' = 'latest'): LoadedCheckpoint {
+  if (!existsSync(runDir)) throw new Error(`loadCheckpoint: run directory ${runDir} does not exist`);
+  const available = listCheckpoints(runDir);
+  const avail = available.length ? `available steps: ${available.join(', ')}` : 'it has no checkpoint folders';
+  let step: number;
+  if (which === 'latest') {
+    const s = latestStep(runDir);
+    if (s === null) throw new Error(`loadCheckpoint: ${runDir} has no "${LATEST_FILE}" pointer (${avail})`);
+    step = s;
+  } else {
+    step = which;
+  }
+  const dir = join(runDir, checkpointName(step));
+  if (!existsSync(dir)) throw new Error(`loadCheckpoint: ${dir} does not exist (${avail})`);
+  const missing = [MODEL_FILE, OPTIMIZER_FILE, STATE_FILE].filter((f) => !existsSync(join(dir, f)));
+  if (missing.length) throw new Error(`loadCheckpoint: ${dir} is incomplete, missing ${missing.join(', ')}`);
+
+  let state: CheckpointState;
+  try {
+    state = JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as CheckpointState;
+  } catch (e) {
+    throw new Error(`loadCheckpoint: ${join(dir, STATE_FILE)} is not valid JSON (${(e as Error).message})`);
+  }
+  checkState(state, step, join(dir, STATE_FILE));
+
+  const model = readSafetensors(join(dir, MODEL_FILE)).tensors;
+  const raw = readSafetensors(join(dir, OPTIMIZER_FILE)).tensors;
+  const tensors = new Map<string, Float32Array>();
+  for (const [name, t] of raw) {
+    if (!(t.data instanceof Float32Array)) throw new Error(`loadCheckpoint: ${join(dir, OPTIMIZER_FILE)}: ${name} is ${t.dtype}, expected float32`);
+    tensors.set(name, t.data);
+  }
+  const optimizer: OptimizerState = { kind: state.optimizer.kind, step: state.optimizer.step, hyper: state.optimizer.hyper, tensors };
+  return { dir, step, model, optimizer, state };
+}
+
+function checkState(s: CheckpointState, step: number, path: string): void {
+  const bad = (what: string): never => { throw new Error(`loadCheckpoint: ${path}: ${what}`); };
+  if (s === null || typeof s !== 'object') bad('not a JSON object');
+  if (s.version !== STATE_VERSION) bad(`version ${s.version}, this build reads version ${STATE_VERSION}`);
+  if (s.step !== step) bad(`records step ${s.step} but lives in ${checkpointName(step)}`);
+  if (!s.optimizer || (s.optimizer.kind !== 'adamw' && s.optimizer.kind !== 'sgd') || !Number.isInteger(s.optimizer.step)) bad('missing or invalid "optimizer" (kind, step)');
+  if (typeof s.tokensSeen !== 'number') bad('missing "tokensSeen"');
+}
+
+/**
+ * Copies checkpoint weights into the model's parameter tensors in place. Every parameter must be
+ * present with its shape, and every stored tensor must belong to a parameter: a mismatch lists
+ * the names, so a config change is caught instead of silently half-loading.
+ */
+export function restoreParams(params: ReadonlyMap<string, Tensor>, weights: ReadonlyMap<string, Tensor>): void {
+  const byTensor = new Map<Tensor, string[]>();
+  for (const [name, t] of params) byTensor.set(t, [...(byTensor.get(t) ?? []), name]);
+  const used = new Set<string>();
+  const missing: string[] = [];
+  for (const [t, names] of byTensor) {
+    const name = names.find((n) => weights.has(n));
+    if (!name) { missing.push(names[0]); continue; }
+    for (const n of names) if (weights.has(n)) used.add(n);
+    const src = weights.get(name)!;
+    if (src.shape.length !== t.shape.length || src.shape.some((d, i) => d !== t.shape[i])) {
+      throw new Error(`restoreParams: ${name} is ${fmtShape(src.shape)} in the checkpoint but ${fmtShape(t.shape)} in the model`);
+    }
+    if (src.dtype !== t.dtype) throw new Error(`restoreParams: ${name} is ${src.dtype} in the checkpoint but ${t.dtype} in the model`);
+    (t.data as Float32Array).set(src.data as Float32Array);
+  }
+  const unexpected = [...weights.keys()].filter((n) => !used.has(n));
+  if (missing.length || unexpected.length) {
+    throw new Error(`restoreParams: checkpoint and model disagree: missing [${missing.join(', ')}], unexpected [${unexpected.join(', ')}]`);
+  }
+}

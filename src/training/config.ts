@@ -1,0 +1,108 @@
+// The configuration of a training run: one flat, typed record (so `--set lr=3e-4` style overrides
+// are plain keys), validated with zod. Unknown keys are rejected by name and every error names
+// its field path (`schedule.decaySteps`, `model.nHead`). The model section is the model layer's
+// own schema; the data section is passed through untouched to the data layer, which validates it.
+
+import { z } from 'zod';
+import { modelConfigSchema } from '../models/config.js';
+import { ScheduleConfig } from './schedules.js';
+
+const posInt = z.number().int().positive();
+const nonNegInt = z.number().int().nonnegative();
+
+export const trainConfigFields = z.object({
+  model: modelConfigSchema,
+  /** Corpus, tokenizer, sampler, split...: the data layer's spec, not interpreted here. */
+  data: z.record(z.string(), z.unknown()).default({}),
+
+  optimizer: z.enum(['adamw', 'sgd']).default('adamw'),
+  /** Peak learning rate (the schedule scales it). */
+  lr: z.number().positive(),
+  /** AdamW only. */
+  betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.95]),
+  /** AdamW only; added outside the sqrt, as in PyTorch. */
+  eps: z.number().nonnegative().default(1e-8),
+  /** Decoupled weight decay (AdamW) or L2 added to the gradient (SGD). */
+  weightDecay: z.number().nonnegative().default(0.1),
+  /** Which parameters skip weight decay (see optimizers.ts makeNoDecay); default: norms, biases, embeddings. */
+  noDecay: z.object({
+    minDecayDims: nonNegInt.optional(),
+    patterns: z.array(z.string()).optional(),
+  }).strict().default({}),
+  /** SGD only. */
+  momentum: z.number().min(0).lt(1).default(0.9),
+  nesterov: z.boolean().default(false),
+
+  schedule: ScheduleConfig.default({ kind: 'cosine', warmupSteps: 0, minLrRatio: 0.1 }),
+
+  /** Sequences per micro-batch. */
+  batchSize: posInt,
+  /** Tokens per sequence (at most model.nCtx). */
+  context: posInt,
+  /** Micro-batches per optimizer step; tokens per step = batchSize * context * gradAccum. */
+  gradAccum: posInt.default(1),
+  /** Max global gradient norm; 0 turns clipping off. */
+  clip: z.number().nonnegative().default(1),
+
+  /** Length of the run: optimizer steps, or a token budget (exactly one). */
+  steps: posInt.optional(),
+  tokens: posInt.optional(),
+
+  /** Evaluate every N steps (0: only at the end). */
+  evalInterval: nonNegInt.default(0),
+  /** Held-out batches per evaluation. */
+  evalBatches: posInt.default(20),
+  /** Checkpoint every N steps (0: only at the end). */
+  checkpointInterval: nonNegInt.default(0),
+  /** Checkpoints kept (0: all). */
+  keepCheckpoints: nonNegInt.default(3),
+  /** Write a metrics line every N steps. */
+  logInterval: posInt.default(1),
+  seed: z.number().int().default(0),
+}).strict();
+
+export const trainConfigSchema = trainConfigFields.superRefine((c, ctx) => {
+  if ((c.steps === undefined) === (c.tokens === undefined)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['steps'], message: 'give exactly one of steps or tokens (the token budget)' });
+  }
+  if (c.context > c.model.nCtx) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['context'], message: `context ${c.context} exceeds model.nCtx ${c.model.nCtx}` });
+  }
+  if (c.optimizer === 'sgd' && c.nesterov && c.momentum === 0) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['nesterov'], message: 'Nesterov momentum needs momentum > 0' });
+  }
+  const total = c.steps ?? (c.tokens !== undefined ? Math.ceil(c.tokens / (c.batchSize * c.context * c.gradAccum)) : 1);
+  if (c.schedule.warmupSteps > total) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['schedule', 'warmupSteps'], message: `warm-up of ${c.schedule.warmupSteps} steps exceeds the run's ${total} steps` });
+  }
+});
+
+export type TrainConfigInput = z.input<typeof trainConfigSchema>;
+export type TrainConfig = z.output<typeof trainConfigSchema>;
+
+export class TrainConfigError extends Error {
+  constructor(readonly issues: { field: string; message: string }[]) {
+    super(`invalid training config:\n${issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}`);
+    this.name = 'TrainConfigError';
+  }
+}
+
+/** Validates a run config (defaults filled in); throws TrainConfigError naming every bad field. */
+export function parseTrainConfig(input: unknown): TrainConfig {
+  const r = trainConfigSchema.safeParse(input);
+  if (r.success) return r.data;
+  throw new TrainConfigError(r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys'
+    ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: 'unknown key' }))
+    : [{ field: i.path.join('.') || '(config)', message: i.message }])));
+}
+
+/** Optimizer steps of a run: `steps`, or the token budget over the tokens per step, rounded up. */
+export function totalSteps(c: Pick<TrainConfig, 'steps' | 'tokens' | 'batchSize' | 'context' | 'gradAccum'>): number {
+  if (c.steps !== undefined) return c.steps;
+  if (c.tokens === undefined) throw new Error('totalSteps: the config has neither steps nor tokens');
+  return Math.ceil(c.tokens / tokensPerStep(c));
+}
+
+export function tokensPerStep(c: Pick<TrainConfig, 'batchSize' | 'context' | 'gradAccum'>): number {
+  return c.batchSize * c.context * c.gradAccum;
+}
