@@ -1,0 +1,145 @@
+// Model configuration: one flat, typed record for every decoder-only layout we build, a zod
+// schema that rejects unknown keys by name, two presets (GPT-2 and LLaMA layouts) and
+// parameter counts. Presets fix the layout only; sizes always come from the caller.
+//
+// Dimension vocabulary (used in code, shape comments and docs): vocabSize V, nCtx (context
+// length), dModel C, nLayer, nHead H, dHead D = dModel / nHead, dMlp (MLP hidden size), B batch,
+// T tokens.
+
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+
+const fields = z.object({
+  vocabSize: positiveInt,
+  nCtx: positiveInt,
+  dModel: positiveInt,
+  nLayer: positiveInt,
+  nHead: positiveInt,
+  /** Derived (dModel / nHead); accepted only so a resolved config parses again. */
+  dHead: positiveInt.optional(),
+  /** 'gelu': proj(gelu(fc(x))). 'swiglu': proj(silu(gate(x)) * up(x)), LLaMA's MLP. */
+  mlp: z.enum(['gelu', 'swiglu']),
+  /** Sets dMlp when it is not given: 'gelu' mlpRatio*dModel; 'swiglu' 2/3 of that, rounded up to a multiple of 8. */
+  mlpRatio: z.number().positive().default(4),
+  /** MLP hidden size; overrides mlpRatio (LLaMA-7B: 11008, its multiple-of-256 rule). */
+  dMlp: positiveInt.optional(),
+  /** Which GELU for mlp 'gelu': 'tanh' is GPT-2's (HF "gelu_new"), 'none' the exact erf form (HF "gelu"). */
+  geluApproximate: z.enum(['tanh', 'none']).default('tanh'),
+  norm: z.enum(['layernorm', 'rmsnorm']),
+  normEps: z.number().positive().default(1e-5),
+  positions: z.enum(['learned', 'rotary']),
+  ropeTheta: z.number().positive().default(10000),
+  /** The output head reuses the token embedding wte.weight (no lm_head.weight parameter). */
+  tiedEmbeddings: z.boolean(),
+  /** Biases on the attention and MLP linears, and LayerNorm's bias. The LM head never has one. */
+  bias: z.boolean(),
+  /** Dropout after the embeddings and on each residual branch (the fused attention has no attention-probability dropout). */
+  dropout: z.number().min(0).lt(1).default(0),
+  /** Std of the normal init of every matrix and embedding (biases 0, norm weights 1). */
+  initStd: z.number().positive().default(0.02),
+  /** GPT-2's init: residual projections (attn.proj, mlp.proj) use initStd / sqrt(2 * nLayer). */
+  scaledResidualInit: z.boolean().default(false),
+}).strict();
+
+export const modelConfigSchema = fields.superRefine((c, ctx) => {
+  if (c.dModel % c.nHead !== 0) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['nHead'], message: `dModel ${c.dModel} is not divisible by nHead ${c.nHead}` });
+    return;
+  }
+  const dHead = c.dModel / c.nHead;
+  if (c.dHead !== undefined && c.dHead !== dHead) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['dHead'], message: `dHead ${c.dHead} disagrees with dModel / nHead = ${dHead} (leave it out; it is derived)` });
+  }
+  if (c.positions === 'rotary' && dHead % 2 !== 0) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['positions'], message: `rotary positions need an even head size, dHead is ${dHead}` });
+  }
+});
+
+export type ModelConfigInput = z.input<typeof modelConfigSchema>;
+/** A validated config with every default filled in and dHead, dMlp resolved. */
+export type ModelConfig = Required<z.output<typeof modelConfigSchema>>;
+
+export class ModelConfigError extends Error {
+  constructor(readonly issues: { field: string; message: string }[]) {
+    super(`invalid model config: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`);
+    this.name = 'ModelConfigError';
+  }
+}
+
+const knownKeys = Object.keys(fields.shape);
+
+/** Validates and resolves a config; throws ModelConfigError naming each bad field. */
+export function parseModelConfig(input: unknown): ModelConfig {
+  const r = modelConfigSchema.safeParse(input);
+  if (!r.success) {
+    const issues = r.error.issues.flatMap((i) => i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: `unknown key (known: ${knownKeys.join(', ')})` }))
+      : [{ field: i.path.join('.') || '(config)', message: i.message }]);
+    throw new ModelConfigError(issues);
+  }
+  const c = r.data;
+  return { ...c, dHead: c.dModel / c.nHead, dMlp: c.dMlp ?? defaultDMlp(c.mlp, c.mlpRatio, c.dModel) };
+}
+
+/**
+ * The MLP hidden size when dMlp is not given. SwiGLU has three matrices instead of two, so
+ * LLaMA shrinks the hidden size by 2/3 to keep the parameter count: 8/3 * dModel at ratio 4,
+ * rounded up to a multiple of 8 (LLaMA rounds to 256, too coarse for small models).
+ */
+export function defaultDMlp(mlp: 'gelu' | 'swiglu', mlpRatio: number, dModel: number): number {
+  const hidden = Math.round(mlpRatio * dModel);
+  if (mlp === 'gelu') return hidden;
+  return 8 * Math.ceil(Math.floor((2 * hidden) / 3) / 8);
+}
+
+export const presets = {
+  /** GPT-2: learned positions, LayerNorm with bias, tanh-GELU MLP, biases, tied head, scaled residual init. */
+  gpt2: {
+    positions: 'learned', norm: 'layernorm', normEps: 1e-5, mlp: 'gelu', geluApproximate: 'tanh',
+    bias: true, tiedEmbeddings: true, scaledResidualInit: true,
+  },
+  /** LLaMA: rotary positions, RMSNorm, SwiGLU MLP, no biases, separate head. */
+  llama: {
+    positions: 'rotary', ropeTheta: 10000, norm: 'rmsnorm', normEps: 1e-6, mlp: 'swiglu',
+    bias: false, tiedEmbeddings: false, scaledResidualInit: false,
+  },
+} as const satisfies Record<string, Partial<ModelConfigInput>>;
+
+export type PresetName = keyof typeof presets;
+
+/** A preset's layout merged with overrides (sizes at least), validated. */
+export function modelConfig(preset: PresetName, overrides: Partial<ModelConfigInput>): ModelConfig {
+  if (!(preset in presets)) throw new Error(`unknown model preset "${preset}" (known: ${Object.keys(presets).join(', ')})`);
+  return parseModelConfig({ ...presets[preset], ...overrides });
+}
+
+/**
+ * Parameter counts, split in the Kaplan / Chinchilla manner: `embedding` is the token table
+ * plus the learned position table; `nonEmbedding` is everything else. A tied head is the token
+ * table, so it is counted once, under embedding. An untied head (lm_head) is a matrix the model
+ * multiplies by at every token, so it is counted under nonEmbedding and also reported alone.
+ */
+export interface ParamCounts {
+  embedding: number;
+  /** Untied output head; 0 when tied. */
+  lmHead: number;
+  /** All nLayer blocks. */
+  blocks: number;
+  finalNorm: number;
+  nonEmbedding: number;
+  total: number;
+}
+
+export function countParams(c: ModelConfig): ParamCounts {
+  const C = c.dModel, F = c.dMlp, b = c.bias ? 1 : 0;
+  const norm = c.norm === 'layernorm' && c.bias ? 2 * C : C;
+  const attn = 3 * C * C + 3 * C * b + C * C + C * b;
+  const mlpIn = c.mlp === 'swiglu' ? 2 * F : F;
+  const mlp = mlpIn * C + mlpIn * b + F * C + C * b;
+  const embedding = c.vocabSize * C + (c.positions === 'learned' ? c.nCtx * C : 0);
+  const lmHead = c.tiedEmbeddings ? 0 : c.vocabSize * C;
+  const blocks = c.nLayer * (2 * norm + attn + mlp);
+  const nonEmbedding = blocks + norm + lmHead;
+  return { embedding, lmHead, blocks, finalNorm: norm, nonEmbedding, total: embedding + nonEmbedding };
+}

@@ -1,0 +1,123 @@
+// Hook points in the TransformerLens manner: every activation a researcher may want passes
+// through a named point, and the name is the module path plus `hook_<what>`
+// (`blocks.3.attn.hook_z`, `blocks.3.hook_resid_post`, `ln_final.hook_normalized`).
+// A hook function sees the activation and may return a replacement of the same shape.
+// With no hooks registered the model pays one null check per point.
+//
+// Gradients of activations come from the engine: cache with { retainGrad: true } and read
+// cache.get(name).grad after backward, or call act.registerGradHook(fn) inside a hook.
+
+import { fmtShape, type Tensor } from '../engine/index.js';
+
+/** Sees the activation at `name`; may return a replacement (same shape), or nothing to keep it. */
+export type HookFn = (activation: Tensor, name: string) => Tensor | void;
+
+/** By name, or as [name or predicate over names, fn] pairs (several hooks per point run in order). */
+export type HookSpec = Record<string, HookFn | HookFn[]> | HookPair[];
+
+/** Hook point names of block `i`, derived from module paths. Values are the full names. */
+export function blockHookNames(i: number) {
+  const p = `blocks.${i}`;
+  return {
+    residPre: `${p}.hook_resid_pre`, // [B, T, C]
+    ln1: `${p}.ln1.hook_normalized`, // [B, T, C]
+    q: `${p}.attn.hook_q`, // [B, T, H, D] (before rotary)
+    k: `${p}.attn.hook_k`, // [B, T, H, D] (before rotary)
+    v: `${p}.attn.hook_v`, // [B, T, H, D]
+    rotQ: `${p}.attn.hook_rot_q`, // [B, T, H, D] (rotary only)
+    rotK: `${p}.attn.hook_rot_k`, // [B, T, H, D] (rotary only)
+    pattern: `${p}.attn.hook_pattern`, // [B, H, Tq, Tk] (hooking it runs the layer's attention unfused)
+    z: `${p}.attn.hook_z`, // [B, T, H, D] attention output per head, before attn.proj
+    attnOut: `${p}.hook_attn_out`, // [B, T, C]
+    residMid: `${p}.hook_resid_mid`, // [B, T, C]
+    ln2: `${p}.ln2.hook_normalized`, // [B, T, C]
+    mlpPre: `${p}.mlp.hook_pre`, // [B, T, dMlp] before the activation (swiglu: the gate)
+    mlpPreLinear: `${p}.mlp.hook_pre_linear`, // [B, T, dMlp] swiglu's up projection
+    mlpPost: `${p}.mlp.hook_post`, // [B, T, dMlp] after the activation (swiglu: silu(gate) * up)
+    mlpOut: `${p}.hook_mlp_out`, // [B, T, C]
+    residPost: `${p}.hook_resid_post`, // [B, T, C]
+  };
+}
+
+export type BlockHookNames = ReturnType<typeof blockHookNames>;
+
+export const topHookNames = {
+  embed: 'hook_embed', // [B, T, C] token embeddings
+  posEmbed: 'hook_pos_embed', // [T, C] learned position embeddings (shared across the batch)
+  lnFinal: 'ln_final.hook_normalized', // [B, T, C]
+};
+
+/** Compiled hooks: name -> functions, only for points that have some. */
+export type HookTable = Map<string, HookFn[]>;
+
+/** Resolves a spec against the model's hook points; an unknown name is an error that suggests close ones. */
+export function compileHooks(spec: HookSpec | undefined, points: readonly string[]): HookTable | null {
+  if (!spec) return null;
+  const table: HookTable = new Map();
+  const add = (name: string, fn: HookFn) => {
+    const list = table.get(name);
+    if (list) list.push(fn); else table.set(name, [fn]);
+  };
+  const known = new Set(points);
+  for (const [sel, fn] of hookPairs(spec)) {
+    if (typeof sel === 'string') {
+      if (!known.has(sel)) throw new Error(`unknown hook point "${sel}"${suggest(sel, points)}`);
+      add(sel, fn);
+    } else {
+      for (const n of points) if (sel(n)) add(n, fn);
+    }
+  }
+  return table.size ? table : null;
+}
+
+export type HookPair = [string | ((name: string) => boolean), HookFn];
+
+/** A spec as a list of [selector, fn] pairs, in order. */
+export function hookPairs(spec: HookSpec | undefined): HookPair[] {
+  if (!spec) return [];
+  if (Array.isArray(spec)) return spec;
+  return Object.entries(spec).flatMap(([n, f]) => (Array.isArray(f) ? f : [f]).map((g): HookPair => [n, g]));
+}
+
+function suggest(name: string, points: readonly string[]): string {
+  const tail = name.split('.').pop() ?? name;
+  const close = points.filter((p) => p.endsWith(tail)).slice(0, 4);
+  return close.length ? `; did you mean ${close.map((c) => `"${c}"`).join(', ')}?` : ` (model.hookPoints() lists them)`;
+}
+
+/** Runs the hooks at `name`, checking that a replacement keeps the shape. */
+export function runHooks(table: HookTable, name: string, x: Tensor): Tensor {
+  const fns = table.get(name);
+  if (!fns) return x;
+  for (const fn of fns) {
+    const y = fn(x, name);
+    if (y && y !== x) {
+      if (y.shape.length !== x.shape.length || y.shape.some((s, i) => s !== x.shape[i])) {
+        throw new Error(`hook at ${name} returned shape ${fmtShape(y.shape)}, expected ${fmtShape(x.shape)}`);
+      }
+      x = y;
+    }
+  }
+  return x;
+}
+
+/** Activations by hook name, from Transformer.runWithCache. */
+export class ActivationCache {
+  readonly activations = new Map<string, Tensor>();
+
+  get(name: string): Tensor {
+    const t = this.activations.get(name);
+    if (!t) {
+      const names = [...this.activations.keys()];
+      throw new Error(`activation "${name}" is not in the cache${suggest(name, names)}`);
+    }
+    return t;
+  }
+
+  has(name: string): boolean { return this.activations.has(name); }
+
+  /** `block(3, 'hook_resid_post')` is `get('blocks.3.hook_resid_post')`. */
+  block(layer: number, rel: string): Tensor { return this.get(`blocks.${layer}.${rel}`); }
+
+  names(): string[] { return [...this.activations.keys()]; }
+}

@@ -1,0 +1,130 @@
+// Autoregressive sampling with a KV cache: the prompt is run once (prefill), then each step
+// feeds only the newest token and attends to the cached keys and values. Temperature, top-k
+// and top-p (nucleus) filtering, applied in that order as Hugging Face does. Deterministic for
+// a seed: one Rng draws one uniform number per sequence per step.
+//
+// Past nCtx tokens the context is cropped to the last nCtx, as nanoGPT does; with the cache
+// that means re-running the cropped window (positions restart at 0), so cached and uncached
+// decoding give the same tokens everywhere.
+
+import { Rng, Tensor, fmtShape, noGrad, tensor } from '../engine/index.js';
+import { KVCache, type Transformer } from './transformer.js';
+
+export interface SamplingOptions {
+  /** Divides the logits; 0 means greedy (argmax). Default 1. */
+  temperature?: number;
+  /** Keep only tokens whose logit is at least the k-th largest (ties kept). */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches topP (at least one). */
+  topP?: number;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  /** Default 0. */
+  seed?: number;
+  /** Default true; false recomputes the whole context each step (the definition the cache must match). */
+  useKVCache?: boolean;
+  /** Stop once every sequence has produced this token (finished ones are padded with it). */
+  stopToken?: number;
+}
+
+function checkSampling(o: SamplingOptions): void {
+  if (o.temperature !== undefined && !(o.temperature >= 0)) throw new Error(`sampling: temperature must be >= 0, got ${o.temperature}`);
+  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 1)) throw new Error(`sampling: topK must be a positive integer, got ${o.topK}`);
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new Error(`sampling: topP must be in (0, 1], got ${o.topP}`);
+}
+
+/** The distribution a token is drawn from (float64, sums to 1), after temperature, top-k and top-p. */
+export function samplingDistribution(logits: ArrayLike<number>, o: SamplingOptions = {}): Float64Array {
+  checkSampling(o);
+  const V = logits.length;
+  const probs = new Float64Array(V);
+  const temperature = o.temperature ?? 1;
+  if (temperature === 0) {
+    let best = 0;
+    for (let j = 1; j < V; j++) if (logits[j] > logits[best]) best = j;
+    probs[best] = 1;
+    return probs;
+  }
+  const z = Float64Array.from(logits, (x) => x / temperature);
+  if (o.topK !== undefined && o.topK < V) {
+    const kth = Float64Array.from(z).sort().reverse()[o.topK - 1];
+    for (let j = 0; j < V; j++) if (z[j] < kth) z[j] = -Infinity;
+  }
+  let mx = -Infinity;
+  for (let j = 0; j < V; j++) if (z[j] > mx) mx = z[j];
+  let total = 0;
+  for (let j = 0; j < V; j++) { probs[j] = Math.exp(z[j] - mx); total += probs[j]; }
+  for (let j = 0; j < V; j++) probs[j] /= total;
+  if (o.topP !== undefined && o.topP < 1) {
+    const order = Array.from({ length: V }, (_, j) => j).sort((a, b) => probs[b] - probs[a] || a - b);
+    let cum = 0, kept = 0;
+    for (const j of order) {
+      if (cum >= o.topP) probs[j] = 0;
+      else { cum += probs[j]; kept += probs[j]; }
+    }
+    for (let j = 0; j < V; j++) probs[j] /= kept;
+  }
+  return probs;
+}
+
+/** Draws one token from the filtered distribution with a single uniform draw. */
+export function sampleToken(logits: ArrayLike<number>, o: SamplingOptions, rng: Rng): number {
+  const probs = samplingDistribution(logits, o);
+  const u = rng.uniform();
+  let cum = 0, last = 0;
+  for (let j = 0; j < probs.length; j++) {
+    if (probs[j] === 0) continue;
+    cum += probs[j];
+    last = j;
+    if (u < cum) return j;
+  }
+  return last; // u within rounding of 1
+}
+
+function toRows(prompt: Tensor | number[] | number[][]): number[][] {
+  if (prompt instanceof Tensor) {
+    if (prompt.dtype !== 'int32' || prompt.ndim !== 2) throw new Error(`generate: prompt must be int32 [B, T], got ${prompt.dtype} ${fmtShape(prompt.shape)}`);
+    const [B, T] = prompt.shape;
+    return Array.from({ length: B }, (_, b) => Array.from(prompt.i.subarray(b * T, (b + 1) * T)));
+  }
+  const rows = prompt.length > 0 && Array.isArray(prompt[0]) ? (prompt as number[][]) : [prompt as number[]];
+  if (rows.some((r) => r.length !== rows[0].length)) throw new Error('generate: prompts in a batch must have the same length');
+  return rows.map((r) => [...r]);
+}
+
+const batch = (rows: number[][]) => tensor(Int32Array.from(rows.flat()), [rows.length, rows[0].length], { dtype: 'int32' });
+
+/** Continues each prompt by up to maxNewTokens tokens; returns int32 [B, T + generated]. */
+export function generate(model: Transformer, prompt: Tensor | number[] | number[][], o: GenerateOptions): Tensor {
+  checkSampling(o);
+  if (!(Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 0)) throw new Error(`generate: maxNewTokens must be a non-negative integer, got ${o.maxNewTokens}`);
+  const seqs = toRows(prompt);
+  if (seqs[0].length === 0) throw new Error('generate: the prompt is empty');
+  const { nCtx, nLayer, vocabSize: V } = model.config;
+  const rng = new Rng(o.seed ?? 0);
+  const useCache = o.useKVCache ?? true;
+  const done = seqs.map(() => false);
+  let cache = new KVCache(nLayer);
+  let pending = seqs.map((s) => s.slice(-nCtx)); // tokens not yet run through the cache
+  noGrad(() => {
+    for (let step = 0; step < o.maxNewTokens; step++) {
+      let logits: Tensor;
+      if (useCache) {
+        if (cache.length + pending[0].length > nCtx) { cache = new KVCache(nLayer); pending = seqs.map((s) => s.slice(-nCtx)); }
+        logits = model.forward(batch(pending), { kvCache: cache, lastLogitsOnly: true }).logits; // [B, 1, V]
+      } else {
+        logits = model.forward(batch(seqs.map((s) => s.slice(-nCtx))), { lastLogitsOnly: true }).logits; // [B, 1, V]
+      }
+      pending = seqs.map((s, b) => {
+        const next = done[b] ? o.stopToken! : sampleToken(logits.f.subarray(b * V, (b + 1) * V), o, rng);
+        s.push(next);
+        if (next === o.stopToken) done[b] = true;
+        return [next];
+      });
+      if (done.every(Boolean)) break;
+    }
+  });
+  return batch(seqs);
+}
