@@ -1,0 +1,94 @@
+// WSD branching (MiniCPM's "continuable training"): a WSD run's stable phase can be cooled down
+// from any of its checkpoints. branchWsd() starts a NEW run directory whose first checkpoint is a
+// copy of the source checkpoint, with the schedule rewritten so the decay starts at that step:
+// same warm-up and peak lr, decay of D steps from step S, total S + D. The source run is only
+// read. Resuming the new run dir with the Trainer then trains the decay; since the stable phase
+// is constant lr, the branch equals a fresh WSD run of S + D steps with decaySteps D, bit for bit.
+
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { checkpointName, loadCheckpoint, LATEST_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, type CheckpointState } from './checkpoint.js';
+import { decayStart, wsdDecaySteps, type DecayShape, type ScheduleConfig } from './schedules.js';
+import { METRICS_FILE, readMetrics } from './metrics.js';
+import { fsyncPath, writeFileDurable } from './durable.js';
+
+export interface BranchOptions {
+  /** The WSD run to branch from (read only). */
+  from: string;
+  /** Checkpoint step to branch at; must lie in the stable phase (warm-up done, decay not begun). */
+  step: number;
+  /** New run directory (must not exist, or be empty). */
+  to: string;
+  /** Decay length of the branch in steps; default: the source run's decay length. */
+  decaySteps?: number;
+  /** Decay shape and floor of the branch; default: the source's. */
+  decayShape?: DecayShape;
+  minLrRatio?: number;
+}
+
+export interface BranchResult {
+  runDir: string;
+  step: number;
+  totalSteps: number;
+  schedule: { config: ScheduleConfig; lr: number; totalSteps: number };
+}
+
+export function branchWsd(o: BranchOptions): BranchResult {
+  if (existsSync(o.to) && readdirSync(o.to).length > 0) throw new Error(`branchWsd: ${o.to} already exists and is not empty`);
+  const ck = loadCheckpoint(o.from, o.step);
+  const src = ck.state.schedule;
+  if (!src) throw new Error(`branchWsd: ${ck.dir} records no schedule`);
+  if (src.config.kind !== 'wsd') throw new Error(`branchWsd: ${o.from} uses a ${src.config.kind} schedule; branching needs a WSD run`);
+  const start = decayStart(src.config, src.totalSteps);
+  if (o.step < src.config.warmupSteps || o.step > start) {
+    throw new Error(`branchWsd: step ${o.step} is outside the stable phase of ${o.from} (steps ${src.config.warmupSteps}..${start}); pick a checkpoint there`);
+  }
+  const D = o.decaySteps ?? wsdDecaySteps(src.config, src.totalSteps);
+  if (!Number.isInteger(D) || D < 1) throw new Error(`branchWsd: decaySteps must be a positive integer, got ${D}`);
+  const config: ScheduleConfig = {
+    kind: 'wsd', warmupSteps: src.config.warmupSteps,
+    decayShape: o.decayShape ?? src.config.decayShape,
+    decaySteps: D,
+    minLrRatio: o.minLrRatio ?? src.config.minLrRatio,
+  };
+  const schedule = { config, lr: src.lr, totalSteps: o.step + D };
+
+  const state: CheckpointState = {
+    ...ck.state,
+    schedule,
+    config: branchedConfig(ck.state.config, config, schedule.totalSteps),
+    branchedFrom: { runDir: o.from, step: o.step },
+  };
+
+  // Same atomic protocol as saveCheckpoint: temp folder, fsync, rename, then `latest`.
+  mkdirSync(o.to, { recursive: true });
+  const tmp = join(o.to, `.tmp-${checkpointName(o.step)}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(tmp);
+  for (const f of [MODEL_FILE, OPTIMIZER_FILE]) {
+    copyFileSync(join(ck.dir, f), join(tmp, f));
+    fsyncPath(join(tmp, f));
+  }
+  writeFileDurable(join(tmp, STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+  fsyncPath(tmp);
+  renameSync(tmp, join(o.to, checkpointName(o.step)));
+  fsyncPath(o.to);
+  // The branch's curve starts with the source's history up to the branch point.
+  const history = readMetrics(join(o.from, METRICS_FILE)).filter((l) => l.step <= o.step);
+  writeFileDurable(join(o.to, METRICS_FILE), history.map((l) => JSON.stringify(l) + '\n').join(''));
+  if (state.config !== null && state.config !== undefined) writeFileDurable(join(o.to, 'config.json'), JSON.stringify(state.config, null, 2) + '\n');
+  writeFileDurable(join(o.to, LATEST_FILE), checkpointName(o.step) + '\n');
+  return { runDir: o.to, step: o.step, totalSteps: schedule.totalSteps, schedule };
+}
+
+/** A run config (TrainConfig-shaped) with the branch's schedule and length; other values pass through. */
+function branchedConfig(config: unknown, schedule: ScheduleConfig, steps: number): unknown {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) return config;
+  const c: Record<string, unknown> = { ...(config as Record<string, unknown>) };
+  if ('schedule' in c) c.schedule = schedule;
+  if ('steps' in c || 'tokens' in c) {
+    delete c.tokens;
+    c.steps = steps;
+  }
+  return c;
+}
