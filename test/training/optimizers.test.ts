@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, tensor } from '../../src/engine/index.js';
 import { AdamW, Sgd, makeNoDecay, resolveParams } from '../../src/training/optimizers.js';
+import { Transformer } from '../../src/models/transformer.js';
+import { modelConfig } from '../../src/models/config.js';
 
 const GRADS = [[0.5, -0.1, 0.0], [0.2, 0.3, -0.01], [-0.4, 0.05, 0.02]];
 
@@ -168,4 +170,15 @@ test('setState rejects mismatched state with names', () => {
   assert.throws(() => opt.setState(st), /missing \[v\.h\.0\.mlp\.c_fc\.weight\], unexpected \[v\.other\]/);
   assert.throws(() => new AdamW(param([1, 2]), { betas: [0.9, 1] }), /beta2/);
   assert.throws(() => opt.step(NaN), /lr must be finite/);
+});
+
+test('default no-decay rule on the real Transformer: every matrix decays except the embedding tables', () => {
+  for (const preset of ['gpt2', 'llama'] as const) {
+    const m = new Transformer(modelConfig(preset, { vocabSize: 16, nCtx: 8, dModel: 8, nLayer: 1, nHead: 2 }));
+    const opt = new AdamW(m.params, { weightDecay: 0.1 });
+    for (const p of opt.params) {
+      const expected = p.tensor.ndim >= 2 && !/^(wte|wpe)\./.test(p.name) ? 0.1 : 0;
+      assert.equal(p.weightDecay, expected, `${preset}: ${p.name} [${p.tensor.shape.join(', ')}]`);
+    }
+  }
 });

@@ -1,5 +1,7 @@
-// The training loop end to end on a tiny hand-written model (embedding, dropout, linear head)
-// and the data layer's real samplers: exact resume, NaN stop, cooperative stop, WSD branching.
+// The training loop end to end on the real Transformer (GPT-2 and LLaMA layouts, with dropout)
+// and on a tiny hand-written model (embedding, dropout, linear head) whose failure modes are easy
+// to provoke, with the data layer's real samplers: exact resume, NaN stop, cooperative stop, WSD
+// branching.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +16,9 @@ import { Trainer, type TrainerEvent, type TrainerOptions } from '../../src/train
 import { latestStep, listCheckpoints, loadCheckpoint } from '../../src/training/checkpoint.js';
 import { readMetrics } from '../../src/training/metrics.js';
 import { branchWsd } from '../../src/training/branch.js';
+import { Transformer } from '../../src/models/transformer.js';
+import { modelConfig } from '../../src/models/config.js';
+import type { TrainableModel } from '../../src/training/evaluate.js';
 import type { ScheduleInput } from '../../src/training/schedules.js';
 
 const V = 13, C = 8, B = 3, T = 6;
@@ -40,8 +45,16 @@ const docs = Array.from({ length: 8 }, (_, d) => Int32Array.from({ length: 30 + 
 const trainSource = new MemoryTokens(docs.slice(0, 6));
 const validSource = new MemoryTokens(docs.slice(6), { totalBytes: 150 });
 
-function setup(dir: string, o: { seed?: number; schedule?: TrainerOptions['schedule']; resume?: TrainerOptions['resume']; onEvent?: (e: TrainerEvent, t: Trainer) => void } & Omit<Partial<TrainerOptions>, 'onEvent'> = {}) {
-  const model = new TinyModel(o.seed ?? 1);
+type ModelKind = 'tiny' | 'gpt2' | 'llama';
+
+function makeModel(kind: ModelKind, seed: number): TrainableModel {
+  if (kind === 'tiny') return new TinyModel(seed);
+  const c = modelConfig(kind, { vocabSize: V, nCtx: T, dModel: 8, nLayer: 2, nHead: 2, dropout: 0.1 });
+  return new Transformer(c, { seed });
+}
+
+function setup(dir: string, o: { kind?: ModelKind; seed?: number; schedule?: TrainerOptions['schedule']; resume?: TrainerOptions['resume']; onEvent?: (e: TrainerEvent, t: Trainer) => void } & Omit<Partial<TrainerOptions>, 'onEvent'> = {}) {
+  const model = makeModel(o.kind ?? 'tiny', o.seed ?? 1);
   const optimizer = new AdamW(model.params, { weightDecay: 0.1, betas: [0.9, 0.95] });
   const events: TrainerEvent[] = [];
   const trainer: Trainer = new Trainer({
@@ -66,28 +79,28 @@ function withDirs(n: number, fn: (...dirs: string[]) => Promise<void>): () => Pr
   };
 }
 
-test('exact resume: 2N steps straight == N steps, stop, resume N more (bitwise losses, params, metrics)', withDirs(2, async (dirA, dirB) => {
+for (const kind of ['gpt2', 'llama', 'tiny'] as const) test(`exact resume (${kind}): 2N steps straight == N steps, stop, resume N more (bitwise losses, params, metrics)`, withDirs(2, async (dirA, dirB) => {
   const N = 5;
-  const a = setup(dirA, { schedule: cosine(2 * N) });
+  const a = setup(dirA, { kind, schedule: cosine(2 * N) });
   const ra = await a.trainer.run();
   assert.equal(ra.status, 'completed');
   assert.equal(ra.step, 2 * N);
   assert.equal(ra.tokensSeen, 2 * N * 2 * B * T);
   assert.ok(a.events.some((e) => e.type === 'step' && e.clipped), 'clipping fired at least once');
 
-  const b1 = setup(dirB, { schedule: cosine(2 * N), onEvent: (e, t) => { if (e.type === 'step' && e.step === N) t.requestStop(); } });
+  const b1 = setup(dirB, { kind, schedule: cosine(2 * N), onEvent: (e, t) => { if (e.type === 'step' && e.step === N) t.requestStop(); } });
   const rb1 = await b1.trainer.run();
   assert.equal(rb1.status, 'stopped');
   assert.equal(rb1.step, N);
   assert.equal(latestStep(dirB), N); // final checkpoint on stop (N is not a multiple of 3)
 
   // A fresh process: different init seed (the checkpoint overwrites it), schedule from the checkpoint.
-  const b2 = setup(dirB, { seed: 99, resume: true });
+  const b2 = setup(dirB, { kind, seed: 99, resume: true });
   const rb2 = await b2.trainer.run();
   assert.equal(rb2.status, 'completed');
   assert.deepEqual([...losses(b1.events), ...losses(b2.events)], losses(a.events));
   for (const [name, t] of a.model.params) assert.deepEqual(Array.from(b2.model.params.get(name)!.f), Array.from(t.f), name);
-  assert.deepEqual(b2.model.dropoutRng.state(), a.model.dropoutRng.state());
+  assert.deepEqual(b2.model.dropoutRng!.state(), a.model.dropoutRng!.state());
 
   const ma = readMetrics(join(dirA, 'metrics.jsonl')), mb = readMetrics(join(dirB, 'metrics.jsonl'));
   const strip = (l: (typeof ma)[number]) => ({ ...l, time: 0, ...(l.type === 'train' ? { tokens_per_s: 0 } : {}) });
@@ -101,14 +114,13 @@ test('exact resume: 2N steps straight == N steps, stop, resume N more (bitwise l
 }));
 
 test('a NaN loss stops the run naming the step and the op; latest stays the last good checkpoint', withDirs(1, async (dir) => {
-  const s = setup(dir, {
+  const s: ReturnType<typeof setup> = setup(dir, {
     schedule: cosine(10), checkpointInterval: 2,
-    onEvent: (e, t) => {
+    onEvent: (e) => {
       if (e.type !== 'step' || e.step !== 3) return;
       // Overflow float32 inside the head's matmul on the next forward.
-      const m = (t as unknown as { o: { model: TinyModel } }).o.model;
-      m.params.get('wte.weight')!.f.fill(1e20);
-      m.params.get('head.weight')!.f.fill(1e20);
+      s.model.params.get('wte.weight')!.f.fill(1e20);
+      s.model.params.get('head.weight')!.f.fill(1e20);
     },
   });
   const r = await s.trainer.run();
@@ -159,7 +171,8 @@ function hashTree(dir: string): string {
 
 test('WSD branching: cool down from a stable-phase checkpoint into a new run; equals a fresh short WSD run', withDirs(3, async (src, branch, ref) => {
   const wsd = (decaySteps: number): ScheduleInput => ({ kind: 'wsd', warmupSteps: 2, decaySteps, decayShape: 'linear', minLrRatio: 0 });
-  const source = setup(src, { schedule: { config: wsd(4), lr: 0.05, totalSteps: 12 }, checkpointInterval: 2, keepCheckpoints: 0, config: { steps: 12, schedule: wsd(4) } });
+  const kind = 'gpt2';
+  const source = setup(src, { kind, schedule: { config: wsd(4), lr: 0.05, totalSteps: 12 }, checkpointInterval: 2, keepCheckpoints: 0, config: { steps: 12, schedule: wsd(4) } });
   await source.trainer.run();
   const before = hashTree(src);
 
@@ -170,14 +183,14 @@ test('WSD branching: cool down from a stable-phase checkpoint into a new run; eq
   assert.deepEqual(st.branchedFrom, { runDir: src, step: 6 });
   assert.deepEqual(st.config, { steps: 9, schedule: b.schedule.config });
 
-  const run = setup(branch, { seed: 42, resume: true });
+  const run = setup(branch, { kind, seed: 42, resume: true });
   const r = await run.trainer.run();
   assert.deepEqual([r.status, r.step], ['completed', 9]);
   assert.equal(hashTree(src), before, 'the source run dir is untouched');
   const lrs = run.events.flatMap((e) => (e.type === 'step' ? [e.lr] : []));
   [0.05, 0.05 * (2 / 3), 0.05 * (1 / 3)].forEach((x, i) => assert.ok(Math.abs(lrs[i] - x) < 1e-15, `lr ${i}: ${lrs[i]}`)); // decay starts at the branch step
 
-  const fresh = setup(ref, { schedule: { config: wsd(3), lr: 0.05, totalSteps: 9 } });
+  const fresh = setup(ref, { kind, schedule: { config: wsd(3), lr: 0.05, totalSteps: 9 } });
   await fresh.trainer.run();
   assert.deepEqual(losses(run.events), losses(fresh.events).slice(6));
   assert.deepEqual(losses(fresh.events).slice(0, 6), losses(source.events).slice(0, 6));
