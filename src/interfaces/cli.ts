@@ -3,11 +3,13 @@
 
 import { Command } from 'commander';
 import { registerInfo } from './commands/info.js';
+import { registerBench } from './commands/bench.js';
 
 const program = new Command('windtunnel')
   .description('A laboratory for small language models: train, sweep, fit laws, dissect.')
   .showHelpAfterError();
 
 registerInfo(program);
+registerBench(program);
 
 await program.parseAsync(process.argv);
