@@ -224,6 +224,7 @@ export class Trainer {
         const lr = lrAt(step);
         const t0 = performance.now();
         optimizer.zeroGrad();
+        for (const t of params.values()) t.grad = null; // parameters outside the optimizer (frozen) too
         let stepTokens = 0;
         const loss = accumulateGradients(o.gradAccum, () => {
           const b = o.train.next();
