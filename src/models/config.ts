@@ -54,11 +54,11 @@ export const modelConfigSchema = fields.superRefine((c, ctx) => {
   if (c.positions === 'rotary' && dHead % 2 !== 0) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['positions'], message: `rotary positions need an even head size, dHead is ${dHead}` });
   }
-});
+}).transform((c) => ({ ...c, dHead: c.dModel / c.nHead, dMlp: c.dMlp ?? defaultDMlp(c.mlp, c.mlpRatio, c.dModel) }));
 
 export type ModelConfigInput = z.input<typeof modelConfigSchema>;
-/** A validated config with every default filled in and dHead, dMlp resolved. */
-export type ModelConfig = Required<z.output<typeof modelConfigSchema>>;
+/** A validated config with every default filled in and dHead, dMlp resolved (the schema's output). */
+export type ModelConfig = z.output<typeof modelConfigSchema>;
 
 export class ModelConfigError extends Error {
   constructor(readonly issues: { field: string; message: string }[]) {
@@ -78,8 +78,7 @@ export function parseModelConfig(input: unknown): ModelConfig {
       : [{ field: i.path.join('.') || '(config)', message: i.message }]);
     throw new ModelConfigError(issues);
   }
-  const c = r.data;
-  return { ...c, dHead: c.dModel / c.nHead, dMlp: c.dMlp ?? defaultDMlp(c.mlp, c.mlpRatio, c.dModel) };
+  return r.data;
 }
 
 /**

@@ -12,8 +12,12 @@ import { fmtShape, type Tensor } from '../engine/index.js';
 /** Sees the activation at `name`; may return a replacement (same shape), or nothing to keep it. */
 export type HookFn = (activation: Tensor, name: string) => Tensor | void;
 
-/** By name, or as [name or predicate over names, fn] pairs (several hooks per point run in order). */
-export type HookSpec = Record<string, HookFn | HookFn[]> | HookPair[];
+/**
+ * By name, or as [name or predicate over names, fn] pairs (several hooks per point run in order).
+ * (The object form's keys are typed `...hook_...` so that in the pair form TypeScript can infer a
+ * predicate's parameter; every hook name has that shape and a Record<string, HookFn> still fits.)
+ */
+export type HookSpec = { readonly [name: `${string}hook_${string}`]: HookFn | HookFn[] } | HookPair[];
 
 /** Hook point names of block `i`, derived from module paths. Values are the full names. */
 export function blockHookNames(i: number) {
