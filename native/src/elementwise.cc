@@ -26,11 +26,52 @@ static void copy_runs(const T* src, i64 srcOff, T* dst, i64 dstOff, const NdPlan
   });
 }
 
+// Transpose-like copies (the destination's innermost dim is contiguous, the source's is
+// not, and some other dim is contiguous in the source) go tile by tile, so that both
+// sides touch whole cache lines; everything else walks runs of the innermost dim.
+template <class T>
+static bool copy_tiled(const T* src, i64 srcOff, T* dst, i64 dstOff, const NdPlan<2>& p) {
+  const int r = p.rank, a = r - 1;
+  if (r < 2 || p.st[1][a] != 1 || p.st[0][a] == 1) return false;
+  int b = -1;
+  for (int d = 0; d < a; d++) if (p.st[0][d] == 1) b = d;
+  if (b < 0 || p.shape[a] < 8 || p.shape[b] < 8) return false;
+  constexpr i64 kT = 64 / sizeof(T);  // one cache line of elements
+  const i64 na = p.shape[a], nb = p.shape[b];
+  const i64 ta = (na + kT - 1) / kT, tb = (nb + kT - 1) / kT;
+  i64 outer = 1;
+  for (int d = 0; d < a; d++) if (d != b) outer *= p.shape[d];
+  const i64 sa = p.st[0][a], db = p.st[1][b];
+  parallel_for(outer * tb * ta, std::max<i64>(1, (1 << 14) / (kT * kT)), [&](i64 w0, i64 w1) {
+    for (i64 w = w0; w < w1; w++) {
+      const i64 ia = w % ta, ib = (w / ta) % tb;
+      i64 o = w / (ta * tb), so = srcOff, doff = dstOff;
+      for (int d = a - 1; d >= 0; d--) {
+        if (d == b) continue;
+        const i64 idx = o % p.shape[d];
+        o /= p.shape[d];
+        so += idx * p.st[0][d];
+        doff += idx * p.st[1][d];
+      }
+      const i64 a0 = ia * kT, a1 = std::min(na, a0 + kT), b0 = ib * kT, b1 = std::min(nb, b0 + kT);
+      for (i64 j = b0; j < b1; j++) {
+        const T* s = src + so + j + a0 * sa;
+        T* d = dst + doff + j * db + a0;
+        for (i64 i = 0; i < a1 - a0; i++) d[i] = s[i * sa];
+      }
+    }
+  });
+  return true;
+}
+
 void copy_strided(const void* src, i64 srcOff, const i64* srcStrides, void* dst, i64 dstOff, const i64* dstStrides,
                   const i64* shape, int rank, int esize) {
   const i64* strides[2] = {srcStrides, dstStrides};
   NdPlan<2> p(shape, rank, strides);
   if (p.total == 0) return;
+  if (esize == 8 ? copy_tiled((const uint64_t*)src, srcOff, (uint64_t*)dst, dstOff, p)
+                 : copy_tiled((const uint32_t*)src, srcOff, (uint32_t*)dst, dstOff, p))
+    return;
   parallel_for(p.total, kGrain, [&](i64 b, i64 e) {
     if (esize == 8) copy_runs((const uint64_t*)src, srcOff, (uint64_t*)dst, dstOff, p, b, e);
     else copy_runs((const uint32_t*)src, srcOff, (uint32_t*)dst, dstOff, p, b, e);

@@ -44,6 +44,7 @@ static void blas_threads(int n) {
 }
 
 void blas_single_thread() { blas_threads(1); }
+void blas_threads_changed() { g_blas_threads = -1; }
 
 struct Gemm {
   bool ta, tb;

@@ -26,6 +26,8 @@ double raw_sgemm_seconds(int M, int N, int K, bool transA, bool transB, int reps
 const char* gemm_strategy();
 /** Makes OpenBLAS single-threaded (before calling sgemm from inside the pool). */
 void blas_single_thread();
+/** The pool was resized: forget the cached OpenBLAS thread count. */
+void blas_threads_changed();
 void set_gemm_strategy(int s);
 
 // ---- elementwise (elementwise.cc) ----

@@ -1,11 +1,14 @@
 #include "pool.h"
 
+#include "kernels.h"
+
 #include <sched.h>
 #include <stdlib.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -17,8 +20,6 @@ static inline void cpu_relax() { _mm_pause(); }
 static inline void cpu_relax() {}
 #endif
 
-extern "C" void openblas_set_num_threads(int);
-
 namespace wt {
 namespace {
 
@@ -27,8 +28,15 @@ namespace {
 constexpr int kSpinIters = 20000;
 
 struct Pool {
-  std::atomic<int> size{1};          // threads including the caller
-  std::vector<std::thread> workers;  // size - 1 workers; never joined (the pool is leaked on purpose)
+  std::atomic<int> size{1};  // threads including the caller
+  // size - 1 workers, never joined (the pool is leaked on purpose). Each has its own
+  // "alive" flag: a worker retired by a shrink may wake up only after a later grow has
+  // reused its tid, and must then exit rather than run as a second copy of that tid.
+  struct Slot {
+    std::thread th;
+    std::shared_ptr<std::atomic<bool>> alive;
+  };
+  std::vector<Slot> workers;
   // One word per job: (generation << 16) | participants. Reading both from one atomic
   // means a worker can never mix up the participant count of two different jobs.
   std::atomic<uint64_t> job{0};
@@ -52,7 +60,7 @@ struct Pool {
   std::condition_variable cv;
   std::mutex run_lock;  // one job at a time (Node worker_threads could share the addon)
 
-  void worker(int tid, uint64_t seen) {
+  void worker(int tid, uint64_t seen, std::shared_ptr<std::atomic<bool>> alive) {
     for (;;) {
       int spins = 0;
       uint64_t w;
@@ -67,7 +75,7 @@ struct Pool {
         cpu_relax();
       }
       seen = w;
-      if (tid >= size.load()) return;  // the pool shrank: retire
+      if (!alive->load()) return;  // the pool shrank: retire
       int active = (int)(w & 0xffff);
       if (tid < active) {
         call(tid, active);
@@ -89,13 +97,19 @@ struct Pool {
     std::lock_guard<std::mutex> lk(run_lock);
     int old = size.load();
     if (n < old) {
-      size.store(n);
-      publish(0);  // wakes everyone; workers with tid >= n exit
-      for (int t = n; t < old; t++) workers[t - 1].detach();
+      for (int t = n; t < old; t++) {
+        workers[t - 1].alive->store(false);
+        workers[t - 1].th.detach();
+      }
       workers.resize(n - 1);
+      size.store(n);
+      publish(0);  // wakes everyone; the retired workers exit
     } else {
       uint64_t w = job.load();
-      for (int t = old; t < n; t++) workers.emplace_back([this, t, w] { worker(t, w); });
+      for (int t = old; t < n; t++) {
+        auto alive = std::make_shared<std::atomic<bool>>(true);
+        workers.push_back(Slot{std::thread([this, t, w, alive] { worker(t, w, alive); }), alive});
+      }
       size.store(n);
     }
   }
@@ -110,7 +124,6 @@ Pool* make_pool() {
   }
   if (n > 256) n = 256;
   p->resize(n);
-  openblas_set_num_threads(n);
   return p;
 }
 
@@ -138,7 +151,7 @@ void set_num_threads(int n) {
   if (n < 1) n = 1;
   if (n > 256) n = 256;
   pool()->resize(n);
-  openblas_set_num_threads(n);
+  blas_threads_changed();
 }
 
 void park_workers() { pool()->park.store(true, std::memory_order_relaxed); }

@@ -24,19 +24,20 @@ static double row_sum(const float* x, i64 n) {
   return t;
 }
 
-// Max with the reference's NaN rule (once NaN, stays NaN): 16 lanes, then the tail.
+// Max with the reference's NaN rule (once NaN, stays NaN): 16 lanes ignoring NaN, plus
+// a lane-wise "saw NaN" flag (x != x), then the tail.
 static float row_max(const float* x, i64 n) {
   v16f m = splat(-INFINITY);
-  v16f nan = splat(0.0f);
+  v16i nan = {};
   i64 i = 0;
   for (; i + 16 <= n; i += 16) {
     v16f v = load16(x + i);
-    m = v > m ? v : m;
-    nan = v != v ? v : nan;
+    m = vmax(v, m);
+    nan |= (v != v);
   }
   float r = hmax(m);
   bool any_nan = false;
-  for (int l = 0; l < W; l++) any_nan |= nan[l] != nan[l];
+  for (int l = 0; l < W; l++) any_nan |= nan[l] != 0;
   for (; i < n; i++) {
     float v = x[i];
     if (v != v) any_nan = true;

@@ -5,8 +5,19 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+// These 64-byte vector helpers are always inlined and never cross an ABI boundary, so
+// GCC's note that their calling convention differs without AVX-512 does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace wt {
+
+// Always inline: without AVX-512, 64-byte vectors passed to an out-of-line function go
+// through memory (and GCC warns about the ABI), which costs more than the math.
+#define WT_INLINE static inline __attribute__((always_inline))
 
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
@@ -15,28 +26,42 @@ typedef float v8f __attribute__((vector_size(32)));
 
 constexpr int W = 16;
 
-static inline v16f load16(const float* p) { v16f v; std::memcpy(&v, p, sizeof v); return v; }
-static inline void store16(float* p, v16f v) { std::memcpy(p, &v, sizeof v); }
-static inline v16f splat(float x) { return v16f{} + x; }
+WT_INLINE v16f load16(const float* p) { v16f v; std::memcpy(&v, p, sizeof v); return v; }
+WT_INLINE void store16(float* p, v16f v) { std::memcpy(p, &v, sizeof v); }
+WT_INLINE v16f splat(float x) { return v16f{} + x; }
 /** Loads n < 16 floats, filling the rest with `pad`. */
-static inline v16f load_partial(const float* p, int n, float pad) {
+WT_INLINE v16f load_partial(const float* p, int n, float pad) {
   float tmp[W];
   for (int i = 0; i < W; i++) tmp[i] = i < n ? p[i] : pad;
   return load16(tmp);
 }
-static inline void store_partial(float* p, v16f v, int n) {
+WT_INLINE void store_partial(float* p, v16f v, int n) {
   float tmp[W];
   store16(tmp, v);
   for (int i = 0; i < n; i++) p[i] = tmp[i];
 }
 
-static inline v16f vmax(v16f a, v16f b) { return a > b ? a : b; }
-static inline float hmax(v16f v) {
+#if defined(__AVX512F__)
+WT_INLINE v16f vmax(v16f a, v16f b) { return a > b ? a : b; }
+#else
+// Conditionals on 64-byte vectors are scalarised without AVX-512: work on 8-lane halves.
+WT_INLINE v16f vmax(v16f a, v16f b) {
+  v8f a0, a1, b0, b1;
+  std::memcpy(&a0, &a, 32); std::memcpy(&a1, (const char*)&a + 32, 32);
+  std::memcpy(&b0, &b, 32); std::memcpy(&b1, (const char*)&b + 32, 32);
+  a0 = a0 > b0 ? a0 : b0;
+  a1 = a1 > b1 ? a1 : b1;
+  v16f r;
+  std::memcpy(&r, &a0, 32); std::memcpy((char*)&r + 32, &a1, 32);
+  return r;
+}
+#endif
+WT_INLINE float hmax(v16f v) {
   float m = v[0];
   for (int i = 1; i < W; i++) m = v[i] > m ? v[i] : m;
   return m;
 }
-static inline float hsum(v16f v) {
+WT_INLINE float hsum(v16f v) {
   // Fixed pairwise order.
   v8f lo = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
   v8f hi = {v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
@@ -46,60 +71,103 @@ static inline float hsum(v16f v) {
   return a + b;
 }
 /** Adds the 16 lanes of v into two 8-lane double accumulators. */
-static inline void acc_double(v8d& a, v8d& b, v16f v) {
+WT_INLINE void acc_double(v8d& a, v8d& b, v16f v) {
   v8f lo = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
   v8f hi = {v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
   a += __builtin_convertvector(lo, v8d);
   b += __builtin_convertvector(hi, v8d);
 }
 /** Adds the squares of the 16 lanes of v, squared in double (exact), into two accumulators. */
-static inline void acc_square_double(v8d& a, v8d& b, v16f v) {
+WT_INLINE void acc_square_double(v8d& a, v8d& b, v16f v) {
   v8f lo = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
   v8f hi = {v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
   v8d dl = __builtin_convertvector(lo, v8d), dh = __builtin_convertvector(hi, v8d);
   a += dl * dl;
   b += dh * dh;
 }
-static inline double hsum_d(v8d a, v8d b) {
+WT_INLINE double hsum_d(v8d a, v8d b) {
   v8d s = a + b;
   return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
 }
 
 /**
- * exp(x) for 16 lanes: Cephes-style range reduction x = n ln2 + r and a degree-6
- * polynomial; about 1-2 ulp. Below ln(FLT_MIN) it flushes to 0 (no denormals), above
- * ln(FLT_MAX) it gives +inf, NaN stays NaN.
+ * exp(x) for 16 lanes: x = n ln2 + r with |r| <= ln2/2, a degree-6 polynomial (Cephes
+ * coefficients) for e^r, then scaling by 2^n; about 1-2 ulp. -inf gives 0, +inf gives
+ * +inf, NaN stays NaN. With AVX-512 the scaling is one vscalefps, which also produces
+ * gradual underflow and overflow to inf; elsewhere the exponent field is built by hand
+ * and results below ln(FLT_MIN) flush to 0.
  */
-static inline v16f vexp(v16f x) {
-  const v16f hi = splat(88.72283905206835f), lo = splat(-87.33654475055310f);
-  v16f xc = x > hi ? hi : x;
-  xc = xc < lo ? lo : xc;
-  const v16f magic = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
-  v16f t = xc * splat(1.44269504088896341f) + magic;
-  v16f n = t - magic;
-  v16f r = xc - n * splat(0.693359375f);
-  r = r - n * splat(-2.12194440e-4f);
+WT_INLINE v16f vexp_poly(v16f r) {
   v16f p = splat(1.9875691500e-4f);
   p = p * r + splat(1.3981999507e-3f);
   p = p * r + splat(8.3334519073e-3f);
   p = p * r + splat(4.1665795894e-2f);
   p = p * r + splat(1.6666665459e-1f);
   p = p * r + splat(5.0000001201e-1f);
-  p = p * (r * r) + r + splat(1.0f);
-  // 2^n by building the exponent field; split n in two halves so n = 128 cannot overflow.
-  v16i ni = __builtin_convertvector(n, v16i);
-  v16i n1 = ni >> 1, n2 = ni - n1;
-  v16i e1 = (n1 + 127) << 23, e2 = (n2 + 127) << 23;
-  v16f s1, s2;
+  return p * (r * r) + r + splat(1.0f);
+}
+
+#if defined(__AVX512F__)
+WT_INLINE v16f vexp(v16f x) {
+  // Clamp to [-104, 89] first so that +-inf never meet inf - inf. vmaxps / vminps return
+  // their second operand when one is NaN, so NaN passes through to the result. (The
+  // mask_ forms with an all-ones mask are the same instructions; they avoid GCC 12's
+  // false -Wmaybe-uninitialized on the _mm512_undefined_ps() in the unmasked intrinsics.)
+  __m512 xc = _mm512_mask_max_ps((__m512)x, 0xffff, _mm512_set1_ps(-104.0f), (__m512)x);
+  xc = _mm512_mask_min_ps(xc, 0xffff, _mm512_set1_ps(89.0f), xc);
+  const __m512 t = _mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f));
+  __m512 n = _mm512_mask_roundscale_ps(t, 0xffff, t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  const __m512 p = (__m512)vexp_poly((v16f)r);
+  return (v16f)_mm512_mask_scalef_ps(p, 0xffff, p, n);
+}
+#else
+// Without AVX-512, GCC scalarises conditionals on 64-byte vectors, so the exp is done on
+// two 8-lane halves (native AVX2 / SSE pairs) and glued back together.
+typedef int32_t v8i __attribute__((vector_size(32)));
+WT_INLINE v8f vexp8(v8f x) {
+  const v8f hi = v8f{} + 88.72283905206835f, lo = v8f{} + -87.33654475055310f;
+  v8f xc = x > hi ? hi : x;
+  xc = xc < lo ? lo : xc;
+  const v8f magic = v8f{} + 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  v8f t = xc * 1.44269504088896341f + magic;
+  v8f n = t - magic;
+  v8f r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  v8f p = v8f{} + 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  // 2^n by building the exponent field; n split in two halves so n = 128 cannot overflow.
+  v8i ni = __builtin_convertvector(n, v8i);
+  v8i n1 = ni >> 1, n2 = ni - n1;
+  v8i e1 = (n1 + 127) << 23, e2 = (n2 + 127) << 23;
+  v8f s1, s2;
   std::memcpy(&s1, &e1, sizeof s1);
   std::memcpy(&s2, &e2, sizeof s2);
-  v16f y = p * s1 * s2;
-  y = x > hi ? splat(INFINITY) : y;
-  y = x < lo ? splat(0.0f) : y;
+  v8f y = p * s1 * s2;
+  y = x > hi ? v8f{} + INFINITY : y;
+  y = x < lo ? v8f{} : y;  // flush below FLT_MIN (no denormals) and exp(-inf) = 0
   y = x != x ? x : y;
   return y;
 }
+WT_INLINE v16f vexp(v16f x) {
+  v8f lo, hi;
+  std::memcpy(&lo, &x, sizeof lo);
+  std::memcpy(&hi, (const char*)&x + sizeof lo, sizeof hi);
+  lo = vexp8(lo);
+  hi = vexp8(hi);
+  v16f y;
+  std::memcpy(&y, &lo, sizeof lo);
+  std::memcpy((char*)&y + sizeof lo, &hi, sizeof hi);
+  return y;
+}
+#endif
 
-static inline float exp1(float x) { return vexp(splat(x))[0]; }
+WT_INLINE float exp1(float x) { return vexp(splat(x))[0]; }
 
 }  // namespace wt

@@ -224,8 +224,9 @@ export function loadNativeBackend(reference: Backend): Backend | null {
     blas: () => blasName,
 
     copyStrided(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape) {
-      // Same element type only: a Float32 -> Int32 copy must convert values, not bits.
-      if (src.constructor === dst.constructor) n.copyStrided(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape);
+      // Same element type only (a Float32 -> Int32 copy must convert values, not bits), and
+      // distinct buffers (the threaded copy does not define an order for overlapping views).
+      if (src.constructor === dst.constructor && src.buffer !== dst.buffer) n.copyStrided(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape);
       else reference.copyStrided(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape);
     },
     fill(dst, value) {

@@ -111,6 +111,17 @@ if (!nat) {
     N.copyStrided(s64, 0, [1, 3], d64, 0, [4, 1], [3, 4]);
     ref.copyStrided(s64, 0, [1, 3], r64, 0, [4, 1], [3, 4]);
     assert.deepEqual(d64, r64);
+    // tiled transposes of 8-byte and 4-byte elements, with an outer batch dim and offsets
+    for (const [B, R, C] of [[1, 9, 33], [3, 17, 130], [2, 64, 8]]) {
+      const s8 = Float64Array.from(uniform(B * R * C + 2)), e8 = new Float64Array(B * R * C + 1), r8 = new Float64Array(B * R * C + 1);
+      N.copyStrided(s8, 2, [R * C, 1, R], e8, 1, [R * C, C, 1], [B, R, C]);
+      ref.copyStrided(s8, 2, [R * C, 1, R], r8, 1, [R * C, C, 1], [B, R, C]);
+      assert.deepEqual(e8, r8);
+      const s4 = ints(B * R * C, -99, 99), e4 = new Int32Array(B * R * C), r4 = new Int32Array(B * R * C);
+      N.copyStrided(s4, 0, [R * C, 1, R], e4, 0, [R * C, C, 1], [B, R, C]);
+      ref.copyStrided(s4, 0, [R * C, 1, R], r4, 0, [R * C, C, 1], [B, R, C]);
+      assert.deepEqual(e4, r4);
+    }
     // mixed element types convert values (delegated), never reinterpret bits
     const f = Float32Array.from([1.5, -2.5, 3]), i = new Int32Array(3);
     N.copyStrided(f, 0, [1], i, 0, [1], [3]);
@@ -551,6 +562,15 @@ if (!nat) {
       assert.equal(N.threads(), 3);
       const three = outs();
       one.forEach((a, i) => bitwise(`threads 1 vs 3, output ${i}`, a, three[i]));
+      // resizing the pool between kernels, many times, never breaks a result
+      const xs = uniform(64 * 1024), want = new Float32Array(xs.length), got = new Float32Array(xs.length);
+      N.softmax(xs, want, 64, 1024);
+      for (let i = 0; i < 200; i++) {
+        setNativeThreads(1 + ((i * 7) % 5));
+        got.fill(0);
+        N.softmax(xs, got, 64, 1024);
+        bitwise(`softmax after resize ${i}`, got, want);
+      }
     } finally {
       setNativeThreads(before);
     }
@@ -571,8 +591,9 @@ if (!nat) {
     assert.throws(() => raw.unary('nope', f, f), TypeError);
     assert.throws(() => raw.binary('add', f, [1], f, [1], f, [11]), RangeError);
     assert.throws(() => raw.binary('add', f, [1, 1], f, [1], f, [10]), RangeError);
-    assert.throws(() => N.copyStrided(f, 5, [1], f, 0, [1], [6]), RangeError);
-    assert.throws(() => N.copyStrided(f, 0, [-1], f, 0, [1], [2]), RangeError);
+    assert.throws(() => raw.copyStrided(f, 5, [1], f, 0, [1], [6]), RangeError);
+    assert.throws(() => raw.copyStrided(f, 0, [-1], f, 0, [1], [2]), RangeError);
+    assert.throws(() => N.copyStrided(f, 0, [1], new Float32Array(3), 0, [1], [4]), RangeError);
     assert.throws(() => raw.copyStrided(f, 0, [1], new Float64Array(10), 0, [1], [2]), TypeError);
     assert.throws(() => raw.fill(new Uint8Array(4), 1), TypeError);
     // ids and targets out of range
