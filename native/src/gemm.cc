@@ -102,12 +102,14 @@ void matmul(const float* a, const float* b, float* c, i64 batch, i64 M, i64 N, i
   Gemm g{transA, transB, M, N, K, transA ? M : K, transB ? K : N, N, 1.0f, accumulate ? 1.0f : 0.0f};
   const double flops = 2.0 * M * N * K;
   const int nt = num_threads();
-  if (batch >= 2 && nt > 1 && flops < kBatchFlops) {
-    // Many small products: whole products per thread (contiguous batch ranges).
+  if (batch >= 2 && nt > 1 && (flops < kBatchFlops || batch % nt == 0)) {
+    // Several products: whole products per task, single-threaded sgemm each (no
+    // synchronisation per product, bigger calls). Used when the products are small, or
+    // when they divide evenly over the threads; otherwise each product is split.
     blas_threads(1);
-    const int use = (int)std::min<i64>(nt, batch);
-    parallel(use, [&](int tid, int cnt) {
-      const i64 b0 = batch * tid / cnt, b1 = batch * (tid + 1) / cnt;
+    const int tasks = (int)std::min<i64>((i64)nt * kTasksPerThread, batch);
+    parallel(tasks, [&](int t, int cnt) {
+      const i64 b0 = batch * t / cnt, b1 = batch * (t + 1) / cnt;
       for (i64 i = b0; i < b1; i++) g.call(a + i * strideA, b + i * strideB, c + i * M * N, 0, M, 0, N);
     });
     return;

@@ -1,17 +1,18 @@
 #include "pool.h"
 
-#include "kernels.h"
-
 #include <sched.h>
 #include <stdlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -23,79 +24,115 @@ static inline void cpu_relax() {}
 namespace wt {
 namespace {
 
-// Spin this many pause-iterations (tens of microseconds) before sleeping: kernels arrive
-// back-to-back during a training step, so a short spin saves a futex wake-up per kernel.
-constexpr int kSpinIters = 20000;
+// How long an idle worker spins before sleeping. Kernels arrive back to back during a
+// training step, so a short spin saves a futex wake-up per kernel; a long one would
+// steal the core from OpenBLAS or from other processes. WINDTUNNEL_SPIN_US overrides.
+int spin_us() {
+  static int us = [] {
+    const char* e = getenv("WINDTUNNEL_SPIN_US");
+    int v = e ? atoi(e) : 100;
+    return v < 0 ? 0 : v;
+  }();
+  return us;
+}
 
+// A job is `ntasks` numbered tasks; every thread of the pool, the caller included, claims
+// task numbers until none are left. Which thread runs a task never changes what the
+// task computes (the partition is a function of the task number only), so results are
+// deterministic; and a worker that the OS has not scheduled yet never holds the caller
+// up, because the caller simply claims that task itself.
+//
+// One 64-bit word describes the job being handed out: generation (32 bits), task count
+// (16) and next unclaimed task (16). A claim is a CAS on that word, so a worker that
+// wakes up late can never claim a task of a newer job under an older one's description.
 struct Pool {
   std::atomic<int> size{1};  // threads including the caller
   // size - 1 workers, never joined (the pool is leaked on purpose). Each has its own
   // "alive" flag: a worker retired by a shrink may wake up only after a later grow has
-  // reused its tid, and must then exit rather than run as a second copy of that tid.
+  // reused its index, and must then exit rather than run beside its replacement.
   struct Slot {
     std::thread th;
     std::shared_ptr<std::atomic<bool>> alive;
   };
   std::vector<Slot> workers;
-  // One word per job: (generation << 16) | participants. Reading both from one atomic
-  // means a worker can never mix up the participant count of two different jobs.
-  std::atomic<uint64_t> job{0};
-  std::atomic<int> remaining{0};
+  std::atomic<uint64_t> claim{0};
+  std::atomic<int> done{0};
   std::atomic<int> sleepers{0};
   std::atomic<bool> park{false};
-  TaskFn fn = nullptr;  // stable while any participant of the current job runs
+  TaskFn fn = nullptr;  // stable while any task of the current job is unfinished
   void* ctx = nullptr;
-  std::mutex err_lock;
-  std::exception_ptr err;  // first exception thrown by a participant of the current job
-
-  void call(int tid, int active) {
-    try {
-      fn(ctx, tid, active);
-    } catch (...) {
-      std::lock_guard<std::mutex> lk(err_lock);
-      if (!err) err = std::current_exception();
-    }
-  }
   std::mutex m;
   std::condition_variable cv;
   std::mutex run_lock;  // one job at a time (Node worker_threads could share the addon)
+  std::mutex err_lock;
+  std::exception_ptr err;  // first exception thrown by a task of the current job
 
-  void worker(int tid, uint64_t seen, std::shared_ptr<std::atomic<bool>> alive) {
+  static uint32_t gen_of(uint64_t w) { return (uint32_t)(w >> 32); }
+
+  /** Claims the next task of generation g; false when g is over or has no task left. */
+  bool take(uint32_t g, int& task, int& ntasks) {
+    uint64_t w = claim.load(std::memory_order_acquire);
     for (;;) {
+      if (gen_of(w) != g) return false;
+      const int n = (int)((w >> 16) & 0xffff), i = (int)(w & 0xffff);
+      if (i >= n) return false;
+      if (claim.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel)) {
+        task = i;
+        ntasks = n;
+        return true;
+      }
+    }
+  }
+
+  void run_tasks(uint32_t g) {
+    int i, n;
+    while (take(g, i, n)) {
+      try {
+        fn(ctx, i, n);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(err_lock);
+        if (!err) err = std::current_exception();
+      }
+      done.fetch_add(1, std::memory_order_acq_rel);
+    }
+  }
+
+  void worker(uint32_t seen, std::shared_ptr<std::atomic<bool>> alive) {
+    using clock = std::chrono::steady_clock;
+    for (;;) {
+      uint32_t g;
+      const auto limit = clock::now() + std::chrono::microseconds(spin_us());
       int spins = 0;
-      uint64_t w;
-      while ((w = job.load(std::memory_order_acquire)) == seen) {
-        if (park.load(std::memory_order_relaxed) || ++spins > kSpinIters) {
+      while ((g = gen_of(claim.load(std::memory_order_acquire))) == seen) {
+        if (park.load(std::memory_order_relaxed) || ((++spins & 63) == 0 && clock::now() > limit)) {
           std::unique_lock<std::mutex> lk(m);
           sleepers.fetch_add(1);
-          while ((w = job.load()) == seen) cv.wait(lk);
+          while ((g = gen_of(claim.load())) == seen) cv.wait(lk);
           sleepers.fetch_sub(1);
           break;
         }
         cpu_relax();
       }
-      seen = w;
+      seen = g;
       if (!alive->load()) return;  // the pool shrank: retire
-      int active = (int)(w & 0xffff);
-      if (tid < active) {
-        call(tid, active);
-        remaining.fetch_sub(1, std::memory_order_acq_rel);
-      }
+      run_tasks(g);
     }
   }
 
-  void publish(int active) {
-    uint64_t g = (job.load(std::memory_order_relaxed) >> 16) + 1;
-    job.store((g << 16) | (uint64_t)active);  // seq_cst: pairs with sleepers below
+  /** Starts generation g+1 with n tasks (n may be 0: a wake-up with nothing to do). */
+  uint32_t publish(int n) {
+    const uint32_t g = gen_of(claim.load(std::memory_order_relaxed)) + 1;
+    claim.store(((uint64_t)g << 32) | ((uint64_t)n << 16));  // seq_cst: pairs with `sleepers`
     if (sleepers.load() > 0) {
       std::lock_guard<std::mutex> lk(m);
       cv.notify_all();
     }
+    return g;
   }
 
   void resize(int n) {
     std::lock_guard<std::mutex> lk(run_lock);
-    int old = size.load();
+    const int old = size.load();
     if (n < old) {
       for (int t = n; t < old; t++) {
         workers[t - 1].alive->store(false);
@@ -105,10 +142,10 @@ struct Pool {
       size.store(n);
       publish(0);  // wakes everyone; the retired workers exit
     } else {
-      uint64_t w = job.load();
+      const uint32_t g = gen_of(claim.load());
       for (int t = old; t < n; t++) {
         auto alive = std::make_shared<std::atomic<bool>>(true);
-        workers.push_back(Slot{std::thread([this, t, w, alive] { worker(t, w, alive); }), alive});
+        workers.push_back(Slot{std::thread([this, g, alive] { worker(g, alive); }), alive});
       }
       size.store(n);
     }
@@ -156,31 +193,30 @@ void set_num_threads(int n) {
 
 void park_workers() { pool()->park.store(true, std::memory_order_relaxed); }
 
-void run_parallel(int nt, TaskFn fn, void* ctx) {
+void run_parallel(int ntasks, TaskFn fn, void* ctx) {
+  if (ntasks < 1) ntasks = 1;
+  if (ntasks > kMaxTasks) ntasks = kMaxTasks;
   Pool* p = pool();
   std::unique_lock<std::mutex> lk(p->run_lock, std::try_to_lock);
-  int size = p->size.load();
-  if (nt > size) nt = size;
-  if (nt < 1) nt = 1;
-  if (nt <= 1 || !lk.owns_lock()) {
-    // Trivially small, or another JS thread is inside the pool: run every tid here, so
-    // the partition (and therefore the result) is the same as the parallel run.
-    for (int t = 0; t < nt; t++) fn(ctx, t, nt);
+  if (ntasks == 1 || p->size.load() == 1 || !lk.owns_lock()) {
+    // Trivial, single-threaded, or another JS thread is inside the pool: run every task
+    // here, in order; the partition (and so the result) is the same.
+    for (int t = 0; t < ntasks; t++) fn(ctx, t, ntasks);
     return;
   }
   p->fn = fn;
   p->ctx = ctx;
   p->err = nullptr;
-  p->remaining.store(nt - 1, std::memory_order_relaxed);
+  p->done.store(0, std::memory_order_relaxed);
   p->park.store(false, std::memory_order_relaxed);
-  p->publish(nt);
-  p->call(0, nt);
+  const uint32_t g = p->publish(ntasks);
+  p->run_tasks(g);
+  // Every task is claimed; wait for the ones still running on workers.
   int spins = 0;
-  while (p->remaining.load(std::memory_order_acquire) != 0) {
-    if (++spins > 4096) std::this_thread::yield(); else cpu_relax();
+  while (p->done.load(std::memory_order_acquire) != ntasks) {
+    if (++spins > 2048) std::this_thread::yield(); else cpu_relax();
   }
-  // Exceptions (e.g. bad_alloc for scratch) surface in the caller once every thread is done.
-  if (p->err) {
+  if (p->err) {  // e.g. bad_alloc for scratch: surfaces here once every task is done
     std::exception_ptr e = p->err;
     p->err = nullptr;
     std::rethrow_exception(e);

@@ -1,7 +1,10 @@
-// A small fixed-size thread pool with a deterministic static partition.
+// A small thread pool. Work is cut into numbered tasks whose boundaries depend only on
+// the problem size and the thread count, never on timing, so results are bitwise
+// reproducible; any thread (the caller included) may run any task, so one descheduled
+// worker (a busy machine) does not stall a whole kernel.
 // Why not OpenMP: we want one set of threads that we can park instantly before an
 // OpenBLAS call (so our spinning workers never steal cores from BLAS), a bounded spin
-// before sleeping, and partitions that depend only on (n, thread count).
+// before sleeping, and the claim-based scheduling above.
 #pragma once
 #include <cstdint>
 #include <algorithm>
@@ -17,14 +20,20 @@ int available_cores();
 /** Puts spinning workers to sleep now (call before handing the cores to OpenBLAS). */
 void park_workers();
 
-using TaskFn = void (*)(void* ctx, int tid, int nt);
-/** Runs fn(ctx, tid, nt) for tid in [0, nt) on nt threads (tid 0 = caller). nt is clamped to the pool size. */
-void run_parallel(int nt, TaskFn fn, void* ctx);
+/** Most tasks one job may have. */
+constexpr int kMaxTasks = 4096;
+/** Tasks per thread for parallel_for: a little slack absorbs a descheduled thread. */
+constexpr int kTasksPerThread = 4;
 
+using TaskFn = void (*)(void* ctx, int task, int ntasks);
+/** Runs fn(ctx, task, ntasks) once for every task in [0, ntasks), spread over the pool. */
+void run_parallel(int ntasks, TaskFn fn, void* ctx);
+
+/** f(task, ntasks) for every task in [0, ntasks); what a task does must depend only on its number. */
 template <class F>
-inline void parallel(int nt, F&& f) {
-  if (nt <= 1) { f(0, 1); return; }
-  run_parallel(nt, [](void* c, int tid, int n) { (*static_cast<F*>(c))(tid, n); }, &f);
+inline void parallel(int ntasks, F&& f) {
+  if (ntasks <= 1) { f(0, 1); return; }
+  run_parallel(ntasks, [](void* c, int t, int n) { (*static_cast<F*>(c))(t, n); }, &f);
 }
 
 /** Number of threads worth using for `work` units when each thread should get >= grain. */
@@ -36,14 +45,21 @@ inline int threads_for(int64_t work, int64_t grain) {
   return (int)std::min<int64_t>(nt, want);
 }
 
-/** Static contiguous split of [0, n) into nt parts: f(begin, end) per thread. Deterministic. */
+/**
+ * Splits [0, n) into contiguous chunks of at least `grain` (about kTasksPerThread per
+ * thread) and calls f(begin, end) for each, in parallel. The chunks depend only on n,
+ * grain and the thread count.
+ */
 template <class F>
 inline void parallel_for(int64_t n, int64_t grain, F&& f) {
   if (n <= 0) return;
-  int nt = threads_for(n, grain);
+  const int nt = threads_for(n, grain);
   if (nt <= 1) { f((int64_t)0, n); return; }
-  parallel(nt, [&](int tid, int cnt) {
-    int64_t b = n * tid / cnt, e = n * (tid + 1) / cnt;
+  if (grain < 1) grain = 1;
+  const int64_t chunks = std::min<int64_t>({(int64_t)nt * kTasksPerThread, n / grain, (int64_t)kMaxTasks});
+  const int tasks = (int)std::max<int64_t>(chunks, nt);
+  parallel(tasks, [&](int t, int cnt) {
+    int64_t b = n * t / cnt, e = n * (t + 1) / cnt;
     if (b < e) f(b, e);
   });
 }
