@@ -4,6 +4,8 @@
 import { Command } from 'commander';
 import { registerInfo } from './commands/info.js';
 import { registerBench } from './commands/bench.js';
+import { registerSweep } from './commands/sweep.js';
+import { registerRuns } from './commands/runs.js';
 
 const program = new Command('windtunnel')
   .description('A laboratory for small language models: train, sweep, fit laws, dissect.')
@@ -11,5 +13,7 @@ const program = new Command('windtunnel')
 
 registerInfo(program);
 registerBench(program);
+registerSweep(program);
+registerRuns(program);
 
 await program.parseAsync(process.argv);

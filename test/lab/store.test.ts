@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Store, type NewRun } from '../../src/lab/store.js';
+import { ingestFile, JsonlTail, parseMetricsLine } from '../../src/lab/ingest.js';
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'wt-store-'));
+const run = (i: number, extra: Partial<NewRun> = {}): NewRun => ({ id: `id${i}`, name: `run${i}`, config: { i }, index: i, ...extra });
+const count = (s: Store, sql: string, ...p: unknown[]): number => s.db.prepare(sql).pluck().get(...p) as number;
+
+function withStore(fn: (s: Store) => void): void {
+  const s = Store.open(join(tmp(), 'sub', 'w.db'));
+  try { fn(s); } finally { s.close(); }
+}
+
+test('opens in WAL mode with the schema; readonly needs an existing file', () => {
+  const dir = tmp();
+  const s = Store.open(join(dir, 'a', 'b.db'));
+  assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
+  assert.ok((s.db.pragma('busy_timeout', { simple: true }) as number) >= 10_000);
+  const tables = s.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+  assert.deepEqual(tables, ['evals', 'metrics', 'run_tags', 'runs', 'sweep_runs', 'sweeps']);
+  s.close();
+  assert.throws(() => Store.open(join(dir, 'none.db'), { readonly: true }));
+  const r = Store.open(join(dir, 'a', 'b.db'), { readonly: true });
+  r.close();
+});
+
+test('addRuns is idempotent; membership follows the latest expansion; a run can belong to two sweeps', () => withStore((s) => {
+  s.saveSweep({ name: 'a', spec: { v: 1 } });
+  assert.deepEqual(s.addRuns('a', [run(0, { tags: ['x'] }), run(1)]), { added: 2, existing: 0 });
+  assert.deepEqual(s.addRuns('a', [run(0, { tags: ['x'] }), run(1)]), { added: 0, existing: 2 });
+  assert.equal(count(s, 'SELECT count(*) FROM runs'), 2);
+  assert.equal(count(s, 'SELECT count(*) FROM run_tags'), 1);
+  // A status survives re-registration.
+  assert.ok(s.claim('id0', 'w'));
+  s.finish('id0', { loss: 1 });
+  s.addRuns('a', [run(0), run(2)]);
+  assert.equal(count(s, "SELECT status = 'done' FROM runs WHERE id = 'id0'"), 1);
+  assert.deepEqual(s.db.prepare("SELECT run FROM sweep_runs WHERE sweep = 'a' ORDER BY run").pluck().all(), ['id0', 'id2']);
+  assert.equal(count(s, 'SELECT count(*) FROM runs'), 3, 'a run dropped from the sweep stays in the store');
+  s.saveSweep({ name: 'b', spec: {} });
+  s.addRuns('b', [run(0, { name: 'other-name', dir: '/x' })]);
+  assert.equal(count(s, "SELECT count(*) FROM sweep_runs WHERE run = 'id0'"), 2);
+  assert.equal(s.db.prepare("SELECT name FROM runs WHERE id = 'id0'").pluck().get(), 'run0', 'the first name stays');
+  assert.equal(s.db.prepare("SELECT dir FROM runs WHERE id = 'id0'").pluck().get(), '/x', 'a missing dir is filled in');
+}));
+
+test('metric upserts keyed by (run, key, step): re-logging never duplicates; final metrics', () => withStore((s) => {
+  s.saveSweep({ name: 'a', spec: {} });
+  s.addRuns('a', [run(0)]);
+  s.logMetrics('id0', [{ step: 0, values: { loss: 5, lr: 0.1 } }, { step: 1, values: { loss: 4, lr: 0.1 } }]);
+  s.logMetrics('id0', [{ step: 1, values: { loss: 3.5, lr: 0.1 } }, { step: 2, values: { loss: 3, lr: null } }]);
+  s.logMetrics('id0', [{ step: 1, values: { loss: 3.5, lr: 0.1 } }]);
+  assert.equal(count(s, 'SELECT count(*) FROM metrics'), 6);
+  assert.equal(count(s, "SELECT value FROM metrics WHERE run = 'id0' AND key = 'loss' AND step = 1"), 3.5);
+  s.logEvals('id0', [{ step: 2, split: 'val', values: { loss: 3.2 } }, { step: 2, split: 'val', values: { loss: 3.1 } }]);
+  assert.equal(count(s, 'SELECT count(*) FROM evals'), 1);
+  assert.deepEqual(s.finalMetrics('id0'), { loss: 3, lr: null, val_loss: 3.1, step: 2 });
+  s.clearMetrics('id0');
+  assert.deepEqual(s.finalMetrics('id0'), {});
+}));
+
+test('claim: exactly one of two racing workers wins; lifecycle fields', () => withStore((s) => {
+  s.saveSweep({ name: 'a', spec: {} });
+  s.addRuns('a', [run(0)]);
+  assert.equal(s.claim('id0', 'w1'), true);
+  assert.equal(s.claim('id0', 'w2'), false);
+  s.logMetrics('id0', [{ step: 3, values: { loss: 2 } }]);
+  s.fail('id0', 'boom');
+  const row = s.db.prepare("SELECT status, error, attempts, worker, final FROM runs WHERE id = 'id0'").get();
+  assert.deepEqual(row, { status: 'failed', error: 'boom', attempts: 1, worker: 'w1', final: '{"loss":2,"step":3}' });
+  assert.equal(s.claim('id0', 'w2'), false, 'failed runs are not claimed by default');
+  assert.equal(s.claim('id0', 'w2', ['failed']), true);
+  s.interrupt('id0', 'stopped');
+  assert.equal(s.db.prepare("SELECT status || ' ' || attempts FROM runs WHERE id = 'id0'").pluck().get(), 'interrupted 2');
+  assert.equal(s.claim('id0', 'w3'), true);
+  s.reset('id0');
+  assert.equal(s.db.prepare("SELECT status FROM runs WHERE id = 'id0'").pluck().get(), 'pending');
+}));
+
+test('three processes writing the same runs and metrics at once: no lock errors, no duplicates, one owner per run', async () => {
+  const db = join(tmp(), 'conc.db');
+  const nRuns = 6, nSteps = 200;
+  const outs = await Promise.all([0, 1, 2].map((w) => new Promise<{ code: number | null; out: string; err: string }>((done) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'test/lab/store-writer.ts', db, String(w), String(nRuns), String(nSteps)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('close', (code) => done({ code, out, err }));
+  })));
+  for (const o of outs) assert.equal(o.code, 0, o.err);
+  const claimed = outs.flatMap((o) => (JSON.parse(o.out) as { claimed: string[] }).claimed).sort();
+  assert.deepEqual(claimed, Array.from({ length: nRuns }, (_, i) => `run${i}`).sort(), 'each run claimed by exactly one writer');
+  const s = Store.open(db);
+  try {
+    assert.equal(count(s, 'SELECT count(*) FROM runs'), nRuns);
+    assert.equal(count(s, 'SELECT count(*) FROM sweep_runs'), nRuns);
+    assert.equal(count(s, 'SELECT count(*) FROM run_tags'), nRuns);
+    assert.equal(count(s, 'SELECT count(*) FROM metrics'), nRuns * nSteps * 2);
+    assert.equal(count(s, 'SELECT count(*) FROM (SELECT DISTINCT run, key, step FROM metrics)'), nRuns * nSteps * 2);
+    assert.equal(count(s, 'SELECT count(*) FROM evals'), nRuns * nSteps / 10);
+    assert.equal(count(s, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 1"), nRuns);
+  } finally {
+    s.close();
+  }
+});
+
+test('metrics.jsonl lines: training and eval lines, values kept and skipped', () => {
+  assert.deepEqual(parseMetricsLine('{"step":3,"loss":2.5,"clipped":true,"note":"x","lr":null}'),
+    { kind: 'metric', step: 3, values: { loss: 2.5, clipped: 1, lr: null } });
+  assert.deepEqual(parseMetricsLine('{"step":4,"split":"val","loss":2.7,"ppl":14.9}'), { kind: 'eval', step: 4, split: 'val', values: { loss: 2.7, ppl: 14.9 } });
+  assert.deepEqual(parseMetricsLine('{"step":4,"kind":"eval","bpb":1.1}'), { kind: 'eval', step: 4, split: 'val', values: { bpb: 1.1 } });
+  for (const bad of ['', 'progress 3/10', '{"loss": 1}', '{"step": 1.5}', '{"step": 1, "loss"']) assert.equal(parseMetricsLine(bad), null, bad);
+});
+
+test('tailing a growing metrics file: complete lines only, rewritten files re-read, final pass idempotent', () => withStore((s) => {
+  s.saveSweep({ name: 'a', spec: {} });
+  s.addRuns('a', [run(0)]);
+  const f = join(tmp(), 'metrics.jsonl');
+  const tail = new JsonlTail(f);
+  assert.deepEqual(tail.read(), [], 'a missing file reads as empty');
+  writeFileSync(f, '{"step":0,"loss":3}\n{"step":1,"lo');
+  assert.deepEqual(tail.read(), ['{"step":0,"loss":3}']);
+  appendFileSync(f, 'ss":2}\n');
+  assert.deepEqual(tail.read(), ['{"step":1,"loss":2}']);
+  writeFileSync(f, '{"step":0,"loss":9}\n');
+  assert.deepEqual(tail.read(), ['{"step":0,"loss":9}']);
+  writeFileSync(f, '{"step":0,"loss":3}\n{"step":1,"loss":2}\n{"step":2,"loss":1}');
+  assert.equal(ingestFile(s, 'id0', f), 3, 'the unterminated last line counts in the final pass');
+  assert.equal(ingestFile(s, 'id0', f), 3);
+  assert.equal(count(s, 'SELECT count(*) FROM metrics'), 3);
+}));
