@@ -201,8 +201,8 @@ void where(const float* cond, const i64* cStrides, const float* a, const i64* aS
 static constexpr float kSqrt2OverPi = 0.7978845608028654f;
 static constexpr float kGeluC = 0.044715f;
 
-// Vectorised forms (16 lanes) for ops that use exp; the rest are plain loops the
-// compiler vectorises, or libm calls where we want libm's accuracy (tanh, log, erf, sin, cos).
+// Vectorised forms (16 lanes, vecmath.h) for the transcendental ops of activations (exp,
+// tanh, erf); the rest are plain loops the compiler vectorises, or libm (log, sin, cos).
 static inline v16f v_sigmoid(v16f x) { return splat(1.0f) / (splat(1.0f) + vexp(-x)); }
 // 0.5 x (1 + tanh(u)) == x * sigmoid(2u): exact identity, and no cancellation for x << 0.
 static inline v16f v_gelu_tanh(v16f x) {
@@ -233,12 +233,11 @@ void unary(int op, const float* x, float* out, i64 n) {
     case U_LOG: return map1(x, out, n, [](float v) { return logf(v); });
     case U_SQRT: return map1(x, out, n, [](float v) { return sqrtf(v); });
     case U_RSQRT: return map1(x, out, n, [](float v) { return 1.0f / sqrtf(v); });
-    case U_TANH: return map1(x, out, n, [](float v) { return tanhf(v); });
+    case U_TANH: return map16(x, out, n, [](v16f v) { return vtanh(v); });
     case U_SIGMOID: return map16(x, out, n, [](v16f v) { return v_sigmoid(v); });
     case U_RELU: return map1(x, out, n, [](float v) { return v > 0.0f ? v : 0.0f; });
     case U_GELU_TANH: return map16(x, out, n, [](v16f v) { return v_gelu_tanh(v); });
-    case U_GELU_ERF:
-      return map1(x, out, n, [](float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); });
+    case U_GELU_ERF: return map16(x, out, n, [](v16f v) { return v * vphi(v); });
     case U_SILU: return map16(x, out, n, [](v16f v) { return v * v_sigmoid(v); });
     case U_ABS: return map1(x, out, n, [](float v) { return fabsf(v); });
     case U_SQUARE: return map1(x, out, n, [](float v) { return v * v; });
@@ -285,11 +284,9 @@ void unary_backward(int op, const float* x, const float* y, const float* dy, flo
         return splat(0.5f) * (splat(1.0f) + t) +
                splat(0.5f) * v * (splat(1.0f) - t * t) * splat(kSqrt2OverPi) * (splat(1.0f) + splat(3.0f * kGeluC) * v * v);
       });
-    case U_GELU_ERF:
-      return bwd1(x, y, dy, dx, n, [](float xv, float) {
-        float cdf = 0.5f * (1.0f + erff(xv * 0.70710678118654752f));
-        float pdf = expf(-0.5f * xv * xv) * 0.3989422804014327f;
-        return cdf + xv * pdf;
+    case U_GELU_ERF:  // Phi(x) + x phi(x)
+      return bwd16(x, dy, dx, n, [](v16f v) {
+        return vphi(v) + v * vexp(splat(-0.5f) * v * v) * splat(0.3989422804014327f);
       });
     case U_SILU:
       return bwd16(x, dy, dx, n, [](v16f v) {

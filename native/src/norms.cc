@@ -1,8 +1,10 @@
 // Row kernels on [N, C]: softmax / log-softmax and layer / RMS norm, forward and backward.
 // Rows are split statically over threads; row statistics accumulate in double.
-// dw / db in the norm backwards sum over rows in fixed 32..-row blocks, then the block
-// partials in order, so they do not depend on the thread count.
+// dw / db in the norm backwards sum over rows in fixed blocks of rows (the block size
+// depends on N only), then the block partials in order, so they do not depend on the
+// thread count.
 #include <cmath>
+#include <cstring>
 #include <memory>
 
 #include "kernels.h"
@@ -115,37 +117,81 @@ static void sum_partials(const float* partial, i64 nblk, i64 C, float* dst) {
   });
 }
 
+// One row of the layer-norm backward, two fused passes over the row (the second hits L1):
+//   pass 1: sums of g = dy*w and g*xhat;  pass 2: dx, and the dw / db block partials.
+// xhat and g are recomputed in pass 2 rather than stored.
+template <bool HW, bool DW, bool DB>
+static void ln_bwd_row(const float* xr, const float* w, const float* g, float* d, float* aw, float* ab, i64 C, float m,
+                       float rs) {
+  const v16f vm = splat(m), vr = splat(rs);
+  double sg = 0, sgn = 0;
+  i64 j = 0;
+  while (j + 16 <= C) {
+    const i64 e = std::min(C, j + kChunk);
+    v16f a0 = {}, a1 = {};
+    for (; j + 16 <= e; j += 16) {
+      const v16f xh = (load16(xr + j) - vm) * vr;
+      const v16f gw = HW ? load16(g + j) * load16(w + j) : load16(g + j);
+      a0 += gw;
+      a1 += gw * xh;
+    }
+    sg += hsum(a0);
+    sgn += hsum(a1);
+  }
+  for (; j < C; j++) {
+    const float xh = (xr[j] - m) * rs, gw = HW ? g[j] * w[j] : g[j];
+    sg += gw;
+    sgn += (double)gw * xh;
+  }
+  const v16f vsg = splat((float)(sg / (double)C)), vsgn = splat((float)(sgn / (double)C));
+  for (j = 0; j + 16 <= C; j += 16) {
+    const v16f xh = (load16(xr + j) - vm) * vr, gv = load16(g + j);
+    const v16f gw = HW ? gv * load16(w + j) : gv;
+    store16(d + j, vr * (gw - vsg - xh * vsgn));
+    if (DW) store16(aw + j, load16(aw + j) + gv * xh);
+    if (DB) store16(ab + j, load16(ab + j) + gv);
+  }
+  for (; j < C; j++) {
+    const float xh = (xr[j] - m) * rs, gw = HW ? g[j] * w[j] : g[j];
+    d[j] = rs * (gw - vsg[0] - xh * vsgn[0]);
+    if (DW) aw[j] += g[j] * xh;
+    if (DB) ab[j] += g[j];
+  }
+}
+
+template <bool HW, bool DW, bool DB>
+static void ln_bwd(const float* x, const float* w, const float* mean, const float* rstd, const float* dy, float* dx,
+                   float* pw, float* pb, i64 N, i64 C, i64 R, i64 nblk) {
+  parallel_for(nblk, std::max<i64>(1, row_grain(C) / R), [&](i64 b0, i64 b1) {
+    for (i64 blk = b0; blk < b1; blk++) {
+      float* aw = DW ? pw + blk * C : nullptr;
+      float* ab = DB ? pb + blk * C : nullptr;
+      if (DW) std::memset(aw, 0, (size_t)C * sizeof(float));
+      if (DB) std::memset(ab, 0, (size_t)C * sizeof(float));
+      const i64 r1 = std::min(N, (blk + 1) * R);
+      for (i64 r = blk * R; r < r1; r++)
+        ln_bwd_row<HW, DW, DB>(x + r * C, w, dy + r * C, dx + r * C, aw, ab, C, mean[r], rstd[r]);
+    }
+  });
+}
+
 void layer_norm_backward(const float* x, const float* w, const float* mean, const float* rstd, const float* dy,
                          float* dx, float* dw, float* db, i64 N, i64 C) {
   const i64 R = rows_per_block(N);
   const i64 nblk = (N + R - 1) / R;
   float* pw = dw ? scratch(0, (size_t)(nblk * C)) : nullptr;
   float* pb = db ? scratch(1, (size_t)(nblk * C)) : nullptr;
-  parallel_for(nblk, std::max<i64>(1, row_grain(C) / R), [&](i64 b0, i64 b1) {
-    float* xh = scratch(2, (size_t)C);  // this thread's normalised row
-    float* gw = scratch(3, (size_t)C);  // this thread's dy * w row
-    for (i64 blk = b0; blk < b1; blk++) {
-      float* aw = pw ? pw + blk * C : nullptr;
-      float* ab = pb ? pb + blk * C : nullptr;
-      if (aw) for (i64 j = 0; j < C; j++) aw[j] = 0.0f;
-      if (ab) for (i64 j = 0; j < C; j++) ab[j] = 0.0f;
-      const i64 r1 = std::min(N, (blk + 1) * R);
-      for (i64 r = blk * R; r < r1; r++) {
-        const float* xr = x + r * C;
-        const float* g = dy + r * C;
-        float* d = dx + r * C;
-        const float m = mean[r], rs = rstd[r];
-        for (i64 j = 0; j < C; j++) xh[j] = (xr[j] - m) * rs;
-        if (w) for (i64 j = 0; j < C; j++) gw[j] = g[j] * w[j];
-        else for (i64 j = 0; j < C; j++) gw[j] = g[j];
-        const float sg = (float)(dsum(gw, C) / (double)C);
-        const float sgn = (float)(ddot(gw, xh, C) / (double)C);
-        for (i64 j = 0; j < C; j++) d[j] = rs * (gw[j] - sg - xh[j] * sgn);
-        if (aw) for (i64 j = 0; j < C; j++) aw[j] += g[j] * xh[j];
-        if (ab) for (i64 j = 0; j < C; j++) ab[j] += g[j];
-      }
-    }
-  });
+  const int k = (w ? 4 : 0) | (dw ? 2 : 0) | (db ? 1 : 0);
+  switch (k) {
+    case 0: ln_bwd<false, false, false>(x, w, mean, rstd, dy, dx, pw, pb, N, C, R, nblk); break;
+    case 1: ln_bwd<false, false, true>(x, w, mean, rstd, dy, dx, pw, pb, N, C, R, nblk); break;
+    case 2: ln_bwd<false, true, false>(x, w, mean, rstd, dy, dx, pw, pb, N, C, R, nblk); break;
+    case 3: ln_bwd<false, true, true>(x, w, mean, rstd, dy, dx, pw, pb, N, C, R, nblk); break;
+    case 4: ln_bwd<true, false, false>(x, w, mean, rstd, dy, dx, pw, pb, N, C, R, nblk); break;
+    case 5: ln_bwd<true, false, true>(x, w, mean, rstd, dy, dx, pw, pb, N, C, R, nblk); break;
+    case 6: ln_bwd<true, true, false>(x, w, mean, rstd, dy, dx, pw, pb, N, C, R, nblk); break;
+    case 7: ln_bwd<true, true, true>(x, w, mean, rstd, dy, dx, pw, pb, N, C, R, nblk); break;
+  }
   if (dw) sum_partials(pw, nblk, C, dw);
   if (db) sum_partials(pb, nblk, C, db);
 }
@@ -164,31 +210,59 @@ void rms_norm(const float* x, const float* w, float* out, float* rstd, i64 N, i6
   });
 }
 
+// One row of the RMS-norm backward: dot = sum(dy*w*x); dx = dy*w*rstd - x*rstd^3*dot/C;
+// dw partial += dy*x*rstd.
+template <bool HW, bool DW>
+static void rms_bwd_row(const float* xr, const float* w, const float* g, float* d, float* aw, i64 C, float rs) {
+  double dot = 0;
+  i64 j = 0;
+  while (j + 16 <= C) {
+    const i64 e = std::min(C, j + kChunk);
+    v16f a0 = {};
+    for (; j + 16 <= e; j += 16) {
+      const v16f gw = HW ? load16(g + j) * load16(w + j) : load16(g + j);
+      a0 += gw * load16(xr + j);
+    }
+    dot += hsum(a0);
+  }
+  for (; j < C; j++) dot += (double)(HW ? g[j] * w[j] : g[j]) * xr[j];
+  const float k = (float)((double)rs * rs * rs * dot / (double)C);
+  const v16f vr = splat(rs), vk = splat(k);
+  for (j = 0; j + 16 <= C; j += 16) {
+    const v16f xv = load16(xr + j), gv = load16(g + j);
+    const v16f gw = HW ? gv * load16(w + j) : gv;
+    store16(d + j, gw * vr - xv * vk);
+    if (DW) store16(aw + j, load16(aw + j) + gv * xv * vr);
+  }
+  for (; j < C; j++) {
+    const float gw = HW ? g[j] * w[j] : g[j];
+    d[j] = gw * rs - xr[j] * k;
+    if (DW) aw[j] += g[j] * xr[j] * rs;
+  }
+}
+
+template <bool HW, bool DW>
+static void rms_bwd(const float* x, const float* w, const float* rstd, const float* dy, float* dx, float* pw, i64 N,
+                    i64 C, i64 R, i64 nblk) {
+  parallel_for(nblk, std::max<i64>(1, row_grain(C) / R), [&](i64 b0, i64 b1) {
+    for (i64 blk = b0; blk < b1; blk++) {
+      float* aw = DW ? pw + blk * C : nullptr;
+      if (DW) std::memset(aw, 0, (size_t)C * sizeof(float));
+      const i64 r1 = std::min(N, (blk + 1) * R);
+      for (i64 r = blk * R; r < r1; r++) rms_bwd_row<HW, DW>(x + r * C, w, dy + r * C, dx + r * C, aw, C, rstd[r]);
+    }
+  });
+}
+
 void rms_norm_backward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, float* dw,
                        i64 N, i64 C) {
   const i64 R = rows_per_block(N);
   const i64 nblk = (N + R - 1) / R;
   float* pw = dw ? scratch(0, (size_t)(nblk * C)) : nullptr;
-  parallel_for(nblk, std::max<i64>(1, row_grain(C) / R), [&](i64 b0, i64 b1) {
-    float* gw = scratch(3, (size_t)C);
-    for (i64 blk = b0; blk < b1; blk++) {
-      float* aw = pw ? pw + blk * C : nullptr;
-      if (aw) for (i64 j = 0; j < C; j++) aw[j] = 0.0f;
-      const i64 r1 = std::min(N, (blk + 1) * R);
-      for (i64 r = blk * R; r < r1; r++) {
-        const float* xr = x + r * C;
-        const float* g = dy + r * C;
-        float* d = dx + r * C;
-        const float rs = rstd[r];
-        if (w) for (i64 j = 0; j < C; j++) gw[j] = g[j] * w[j];
-        else for (i64 j = 0; j < C; j++) gw[j] = g[j];
-        const double dot = ddot(gw, xr, C);
-        const float k = (float)((double)rs * rs * rs * dot / (double)C);
-        for (i64 j = 0; j < C; j++) d[j] = gw[j] * rs - xr[j] * k;
-        if (aw) for (i64 j = 0; j < C; j++) aw[j] += g[j] * xr[j] * rs;
-      }
-    }
-  });
+  if (w && dw) rms_bwd<true, true>(x, w, rstd, dy, dx, pw, N, C, R, nblk);
+  else if (w) rms_bwd<true, false>(x, w, rstd, dy, dx, pw, N, C, R, nblk);
+  else if (dw) rms_bwd<false, true>(x, w, rstd, dy, dx, pw, N, C, R, nblk);
+  else rms_bwd<false, false>(x, w, rstd, dy, dx, pw, N, C, R, nblk);
   if (dw) sum_partials(pw, nblk, C, dw);
 }
 

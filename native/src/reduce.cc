@@ -46,6 +46,16 @@ static float row_max(const float* x, i64 n) {
   return any_nan ? NAN : r;
 }
 
+// Largest non-NaN value of a row (-inf if none).
+static float row_max_ignoring_nan(const float* x, i64 n) {
+  v16f m = splat(-INFINITY);
+  i64 i = 0;
+  for (; i + 16 <= n; i += 16) m = vmax(load16(x + i), m);
+  float r = hmax(m);
+  for (; i < n; i++) r = x[i] > r ? x[i] : r;
+  return r;
+}
+
 void reduce_sum(const float* x, float* out, i64 outer, i64 n, i64 inner) {
   if (inner == 1) {
     // Rows: split long rows into fixed 16K blocks (thread-independent), then combine.
@@ -125,8 +135,13 @@ void argmax(const float* x, int32_t* out, i64 outer, i64 n, i64 inner) {
       for (i64 o = b; o < e; o++) {
         const float* r = x + o * n;
         i64 best = 0;
-        float bv = n > 0 ? r[0] : 0.0f;
-        for (i64 k = 1; k < n; k++) if (r[k] > bv) { bv = r[k]; best = k; }
+        if (n > 0 && r[0] == r[0]) {
+          // The reference's rule (strict >, starting from element 0) picks the first
+          // occurrence of the largest non-NaN value; find that value with vector max,
+          // then its first index. (A NaN at element 0 wins: nothing compares > NaN.)
+          const float mx = std::max(row_max_ignoring_nan(r, n), r[0]);
+          while (!(r[best] == mx)) best++;
+        }
         out[o] = (int32_t)best;
       }
     });
