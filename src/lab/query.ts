@@ -93,7 +93,7 @@ const runColumns = `r.*,
   (SELECT json_group_array(tag) FROM (SELECT tag FROM run_tags WHERE run = r.id ORDER BY tag)) AS tags_json,
   (SELECT json_group_array(sweep) FROM (SELECT sweep FROM sweep_runs WHERE run = r.id ORDER BY sweep)) AS sweeps_json`;
 
-/** Runs matching a filter: in sweep order when filtered by sweep, else oldest first. */
+/** Runs matching a filter: in sweep order when filtered by sweep, else in the order they were registered. */
 export function queryRuns(store: Store, filter: RunFilter = {}): RunRecord[] {
   const where: string[] = [], params: unknown[] = [];
   if (filter.ids) { where.push('r.id IN (SELECT value FROM json_each(?))'); params.push(JSON.stringify(filter.ids)); }
@@ -102,7 +102,7 @@ export function queryRuns(store: Store, filter: RunFilter = {}): RunRecord[] {
   if (filter.status?.length) { where.push('r.status IN (SELECT value FROM json_each(?))'); params.push(JSON.stringify(filter.status)); }
   for (const c of filter.where ?? []) where.push(conditionSql('r.config', c, params));
   for (const c of filter.final ?? []) where.push(conditionSql('r.final', c, params));
-  let order = 'r.created_at, (SELECT min(idx) FROM sweep_runs s WHERE s.run = r.id), r.id';
+  let order = 'r.rowid';
   if (filter.sweep !== undefined) { order = '(SELECT idx FROM sweep_runs s WHERE s.run = r.id AND s.sweep = ?), r.id'; params.push(filter.sweep); }
   let sql = `SELECT ${runColumns} FROM runs r${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order}`;
   if (filter.limit !== undefined) { sql += ' LIMIT ?'; params.push(filter.limit); }
