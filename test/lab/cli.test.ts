@@ -1,17 +1,21 @@
 // `windtunnel sweep` and `windtunnel runs` end to end, as a user runs them (with the fake trainer).
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+const tempDirs: string[] = [];
+const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-cli-')); tempDirs.push(d); return d; };
+after(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
 
 const model = { vocabSize: 320, nCtx: 8, dModel: 8, nLayer: 1, nHead: 2, mlp: 'gelu', norm: 'layernorm', positions: 'learned', tiedEmbeddings: true, bias: true };
 /** The fake trainer's configs are not run configs, so sweeps of them run with --no-validate. */
 const fakeRun = ['--trainer', `${process.execPath} test/lab/fake-trainer.mjs`, '--no-validate'];
 
 function workspace(fake: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'wt-cli-'));
+  const dir = tempDir();
   writeFileSync(join(dir, 'real.json'), JSON.stringify({ model, lr: 0.05, batchSize: 1, context: 8, steps: 20, data: { corpus: { kind: 'brown' } } }));
   writeFileSync(join(dir, 'real.yaml'), 'name: real\nbase: real.json\ngrid:\n  lr: [0.05, 0.1]\nseeds: 2\n');
   writeFileSync(join(dir, 'fake.json'), JSON.stringify({ lr: 0.05, steps: 20, fake: { stepMs: 2, ...fake } }));

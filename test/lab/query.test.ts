@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../../src/lab/store.js';
@@ -8,9 +8,13 @@ import {
   compareRuns, findRun, flattenRun, jsonPath, listSweeps, metricSeries, evalSeries, parseCondition, queryRuns, runPoint, sweepSpec, toCsv, toJson,
 } from '../../src/lab/query.js';
 
+const tempDirs: string[] = [];
+const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-query-')); tempDirs.push(d); return d; };
+after(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+
 /** Six runs in two sweeps: lr x width, one failed, one with a string and a boolean in its config. */
 function fixture(): Store {
-  const s = Store.open(join(mkdtempSync(join(tmpdir(), 'wt-query-')), 'q.db'));
+  const s = Store.open(join(tempDir(), 'q.db'));
   s.saveSweep({ name: 'lr', spec: { name: 'lr', grid: {} }, tags: ['smoke'], file: 'lr.yaml' });
   s.saveSweep({ name: 'width', spec: { name: 'width' } });
   const cfg = (lr: number, d: number, kind = 'cosine', tied = true) => ({ optim: { lr }, model: { dModel: d, tiedEmbeddings: tied }, schedule: { kind } });

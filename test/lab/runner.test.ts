@@ -1,9 +1,9 @@
 // The local runner against a fake trainer (fake-trainer.mjs), which keeps the child-process
 // contract of runner.ts and takes milliseconds per run.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasCheckpoint, planParallelism, registerSweep, runSweep, trainerCommand, type RunnerEvent, type RunnerOptions } from '../../src/lab/runner.js';
@@ -11,11 +11,15 @@ import { queryRuns, metricSeries, evalSeries } from '../../src/lab/query.js';
 import { Store } from '../../src/lab/store.js';
 import { expandSweep, parseSweep, type SweepInput } from '../../src/lab/sweep.js';
 
+const tempDirs: string[] = [];
+const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-runner-')); tempDirs.push(d); return d; };
+after(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+
 const fakeTrainer = trainerCommand([process.execPath, 'test/lab/fake-trainer.mjs']);
 
 /** A sweep of configs for the fake trainer (opaque to the lab: expanded without validation). */
 function setup(extra: Partial<SweepInput>, fake: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'wt-runner-'));
+  const dir = tempDir();
   const store = Store.open(join(dir, 'windtunnel.db'));
   const sweep = parseSweep({ name: 'fake', base: { lr: 0.05, steps: 20, fake: { stepMs: 2, ...fake } }, ...extra });
   const runs = expandSweep(sweep, { validate: false });
@@ -43,7 +47,7 @@ test('planParallelism: one thread per small run on every core, threads for big m
 });
 
 test('registerSweep stores each run with its folder and cost estimate, pending', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'wt-runner-'));
+  const dir = tempDir();
   const store = Store.open(join(dir, 'windtunnel.db'));
   const model = { vocabSize: 320, nCtx: 8, dModel: 8, nLayer: 1, nHead: 2, mlp: 'gelu', norm: 'layernorm', positions: 'learned', tiedEmbeddings: true, bias: true };
   const sweep = parseSweep({ name: 'real', tags: ['t'], base: { model, lr: 0.1, batchSize: 2, context: 8, steps: 10, data: { corpus: { kind: 'brown' } } }, grid: { lr: [0.1, 0.2] } });

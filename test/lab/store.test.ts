@@ -1,23 +1,26 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store, type NewRun } from '../../src/lab/store.js';
 import { ingestFile, JsonlTail, parseMetricsLine } from '../../src/lab/ingest.js';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'wt-store-'));
+const tempDirs: string[] = [];
+const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-store-')); tempDirs.push(d); return d; };
+after(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+
 const run = (i: number, extra: Partial<NewRun> = {}): NewRun => ({ id: `id${i}`, name: `run${i}`, config: { i }, index: i, ...extra });
 const count = (s: Store, sql: string, ...p: unknown[]): number => s.db.prepare(sql).pluck().get(...p) as number;
 
 function withStore(fn: (s: Store) => void): void {
-  const s = Store.open(join(tmp(), 'sub', 'w.db'));
+  const s = Store.open(join(tempDir(), 'sub', 'w.db'));
   try { fn(s); } finally { s.close(); }
 }
 
 test('opens in WAL mode with the schema; readonly needs an existing file', () => {
-  const dir = tmp();
+  const dir = tempDir();
   const s = Store.open(join(dir, 'a', 'b.db'));
   assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
   assert.ok((s.db.pragma('busy_timeout', { simple: true }) as number) >= 10_000);
@@ -83,7 +86,7 @@ test('claim: exactly one of two racing workers wins; lifecycle fields', () => wi
 }));
 
 test('three processes writing the same runs and metrics at once: no lock errors, no duplicates, one owner per run', async () => {
-  const db = join(tmp(), 'conc.db');
+  const db = join(tempDir(), 'conc.db');
   const nRuns = 6, nSteps = 200;
   const outs = await Promise.all([0, 1, 2].map((w) => new Promise<{ code: number | null; out: string; err: string }>((done) => {
     const p = spawn(process.execPath, ['--import', 'tsx', 'test/lab/store-writer.ts', db, String(w), String(nRuns), String(nSteps)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -120,7 +123,7 @@ test('metrics.jsonl lines: training and eval lines, values kept and skipped', ()
 test('tailing a growing metrics file: complete lines only, rewritten files re-read, final pass idempotent', () => withStore((s) => {
   s.saveSweep({ name: 'a', spec: {} });
   s.addRuns('a', [run(0)]);
-  const f = join(tmp(), 'metrics.jsonl');
+  const f = join(tempDir(), 'metrics.jsonl');
   const tail = new JsonlTail(f);
   assert.deepEqual(tail.read(), [], 'a missing file reads as empty');
   writeFileSync(f, '{"step":0,"loss":3}\n{"step":1,"lo');

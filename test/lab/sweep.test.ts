@@ -1,12 +1,16 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   canonicalJson, estimate, estimateRun, expandSweep, loadSweep, parseSweep, runId, SweepError, type SweepInput,
 } from '../../src/lab/sweep.js';
 import { countParams, parseModelConfig } from '../../src/models/config.js';
+
+const tempDirs: string[] = [];
+const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-sweep-')); tempDirs.push(d); return d; };
+after(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
 
 /** A valid run config (what `windtunnel train` accepts). */
 const model = { vocabSize: 320, nCtx: 64, dModel: 64, nLayer: 2, nHead: 4, mlp: 'gelu', norm: 'layernorm', positions: 'learned', tiedEmbeddings: true, bias: true };
@@ -133,7 +137,7 @@ test('each run is checked against the training-run schema, naming the run and th
 });
 
 test('loads YAML and JSON sweep files, base path relative to the sweep file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'wt-sweep-'));
+  const dir = tempDir();
   writeFileSync(join(dir, 'base.json'), JSON.stringify(base));
   writeFileSync(join(dir, 'lr.yaml'), 'name: lr\nbase: base.json\ntags: [smoke]\ngrid:\n  lr: [1e-3, 3e-3]\nseeds: 2\n');
   writeFileSync(join(dir, 'lr.json'), JSON.stringify({ name: 'lr', base: 'base.json', tags: ['smoke'], grid: { lr: [1e-3, 3e-3] }, seeds: 2 }));
