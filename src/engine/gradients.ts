@@ -7,11 +7,15 @@ import type { AttentionShape, FloatArray, UnaryOp } from './backend.js';
 import type { OpName } from './autograd.js';
 import { add, div, eq, expand, gt, log, matmulInto, mul, neg, pow, reshape, sumTo, where } from './ops.js';
 import { backend } from './runtime.js';
-import { Tensor, allocFloat, sizeOf, stridesOf, type GraphNode, type Shape } from './tensor.js';
+import { Tensor, allocFloat, allocOut, sizeOf, stridesOf, type GraphNode, type Shape } from './tensor.js';
 
 type GradRule = (g: Tensor, node: GraphNode, out: Tensor) => (Tensor | null)[];
 
-function like(t: Tensor): FloatArray { return allocFloat(t.dtype, t.size); }
+/** An output buffer shaped like t, contents unspecified (the kernel writes all of it). */
+function like(t: Tensor): FloatArray { return allocOut(t.dtype, t.size); }
+
+/** A zero-filled buffer shaped like t, for gradients written only in part or accumulated. */
+function zerosLike(t: Tensor): FloatArray { return allocFloat(t.dtype, t.size); }
 
 function wrap(data: FloatArray, shape: Shape): Tensor { return new Tensor(data, shape); }
 
@@ -130,7 +134,7 @@ export const gradRules: Record<OpName, GradRule> = {
     const { outer, n: len, inner } = n.saved as { outer: number; n: number; inner: number };
     const idx = new Int32Array(outer * inner);
     backend().argmax(x.f, idx, outer, len, inner);
-    const dx = like(x), gv = g.f;
+    const dx = zerosLike(x), gv = g.f;
     for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
       dx[(o * len + idx[o * inner + i]) * inner + i] = gv[o * inner + i];
     }
@@ -151,7 +155,7 @@ export const gradRules: Record<OpName, GradRule> = {
   slice: (g, n) => {
     const x = n.inputs[0];
     const { axis, start } = n.saved as { axis: number; start: number };
-    const out = like(x);
+    const out = zerosLike(x);
     const st = stridesOf(x.shape);
     backend().copyStrided(g.f, 0, stridesOf(g.shape), out, start * st[axis], st, [...g.shape]);
     return [wrap(out, x.shape)];
@@ -208,14 +212,14 @@ export const gradRules: Record<OpName, GradRule> = {
   embedding: (g, n) => {
     const table = n.inputs[0];
     const { ids, C } = n.saved as { ids: Int32Array; C: number };
-    const dt = like(table);
+    const dt = zerosLike(table);
     backend().embeddingBackward(ids, g.f, dt, ids.length, C);
     return [wrap(dt, table.shape)];
   },
   crossEntropy: (g, n) => {
     const logits = n.inputs[0];
     const s = n.saved as { targets: Int32Array; weights: FloatArray | null; ignoreIndex: number; lse: FloatArray; N: number; V: number; reduction: string; denom: number };
-    const dloss = allocFloat(logits.dtype, s.N);
+    const dloss = allocOut(logits.dtype, s.N);
     if (s.reduction === 'none') dloss.set(g.f);
     else dloss.fill(s.denom === 0 ? 0 : g.f[0] / s.denom);
     const dl = like(logits);

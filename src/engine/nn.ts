@@ -9,7 +9,7 @@ import { record } from './autograd.js';
 import { add, assertFloat, matmul, mul, reshape } from './ops.js';
 import { Rng } from './random.js';
 import { backend } from './runtime.js';
-import { Tensor, allocFloat, fmtShape, type Shape } from './tensor.js';
+import { Tensor, allocOut, fmtShape, type Shape } from './tensor.js';
 
 function lastDim(op: string, x: Tensor): { N: number; C: number } {
   if (x.ndim < 1) throw new Error(`${op}: needs at least a 1-d tensor, got a scalar`);
@@ -25,7 +25,7 @@ function checkVector(op: string, name: string, w: Tensor | null | undefined, C: 
 export function softmax(x: Tensor): Tensor {
   const dt = assertFloat('softmax', x);
   const { N, C } = lastDim('softmax', x);
-  const out = allocFloat(dt, x.size);
+  const out = allocOut(dt, x.size);
   backend().softmax(x.f, out, N, C);
   return record(new Tensor(out, x.shape), 'softmax', [x]);
 }
@@ -33,7 +33,7 @@ export function softmax(x: Tensor): Tensor {
 export function logSoftmax(x: Tensor): Tensor {
   const dt = assertFloat('logSoftmax', x);
   const { N, C } = lastDim('logSoftmax', x);
-  const out = allocFloat(dt, x.size);
+  const out = allocOut(dt, x.size);
   backend().logSoftmax(x.f, out, N, C);
   return record(new Tensor(out, x.shape), 'logSoftmax', [x]);
 }
@@ -51,7 +51,7 @@ export function layerNorm(x: Tensor, w: Tensor | null, b: Tensor | null, eps = 1
   const { N, C } = lastDim('layerNorm', x);
   checkVector('layerNorm', 'weight', w, C, x);
   checkVector('layerNorm', 'bias', b, C, x);
-  const out = allocFloat(dt, x.size), meanv = allocFloat(dt, N), rstd = allocFloat(dt, N);
+  const out = allocOut(dt, x.size), meanv = allocOut(dt, N), rstd = allocOut(dt, N);
   backend().layerNorm(x.f, w ? w.f : null, b ? b.f : null, out, meanv, rstd, N, C, eps);
   return record(new Tensor(out, x.shape), 'layerNorm', inputs, { w, b, mean: meanv, rstd, N, C });
 }
@@ -61,7 +61,7 @@ export function rmsNorm(x: Tensor, w: Tensor | null, eps = 1e-6): Tensor {
   const dt = assertFloat('rmsNorm', ...inputs);
   const { N, C } = lastDim('rmsNorm', x);
   checkVector('rmsNorm', 'weight', w, C, x);
-  const out = allocFloat(dt, x.size), rstd = allocFloat(dt, N);
+  const out = allocOut(dt, x.size), rstd = allocOut(dt, N);
   backend().rmsNorm(x.f, w ? w.f : null, out, rstd, N, C, eps);
   return record(new Tensor(out, x.shape), 'rmsNorm', inputs, { w, rstd, N, C });
 }
@@ -92,7 +92,7 @@ export function embedding(ids: Tensor, table: Tensor): Tensor {
   for (let i = 0; i < idv.length; i++) {
     if (idv[i] < 0 || idv[i] >= V) throw new Error(`embedding: id ${idv[i]} at position ${i} is outside the table's ${V} rows`);
   }
-  const out = allocFloat(dt, idv.length * C);
+  const out = allocOut(dt, idv.length * C);
   backend().embedding(idv, table.f, out, idv.length, C);
   return record(new Tensor(out, [...ids.shape, C]), 'embedding', [table], { ids: idv, V, C });
 }
@@ -127,7 +127,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, o: CrossEntropyOpt
     assertFloat('crossEntropy', logits, o.weights);
     w = o.weights.f;
   }
-  const loss = allocFloat(dt, N), lse = allocFloat(dt, N);
+  const loss = allocOut(dt, N), lse = allocOut(dt, N);
   backend().crossEntropy(logits.f, t, w, ignoreIndex, loss, lse, N, V);
   let denom = 1;
   if (reduction === 'mean') {
@@ -139,7 +139,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, o: CrossEntropyOpt
   else {
     let s = 0;
     for (let i = 0; i < N; i++) s += loss[i];
-    const r = allocFloat(dt, 1);
+    const r = allocOut(dt, 1);
     r[0] = denom === 0 ? 0 : s / denom;
     out = new Tensor(r, []);
   }
@@ -151,10 +151,10 @@ export function dropout(x: Tensor, p: number, rng: Rng, training = true): Tensor
   const dt = assertFloat('dropout', x);
   if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
   if (!training || p === 0) return x;
-  const mask = allocFloat(dt, x.size);
+  const mask = allocOut(dt, x.size);
   const keep = 1 / (1 - p);
   for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() >= p ? keep : 0;
-  const out = allocFloat(dt, x.size);
+  const out = allocOut(dt, x.size);
   const xs = x.f;
   for (let i = 0; i < out.length; i++) out[i] = xs[i] * mask[i];
   return record(new Tensor(out, x.shape), 'dropout', [x], { mask });
@@ -196,7 +196,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions =
   }
   if (!o.docQ !== !o.docK) throw new Error('attention: give both docQ and docK, or neither');
   const shape = { B, H, Tq, Tk, D, scale: o.scale ?? 1 / Math.sqrt(D), mask, docQ: o.docQ?.i ?? null, docK: o.docK?.i ?? null };
-  const out = allocFloat(dt, q.size), lse = allocFloat(dt, B * H * Tq);
+  const out = allocOut(dt, q.size), lse = allocOut(dt, B * H * Tq);
   backend().attention(q.f, k.f, v.f, out, lse, shape);
   const t = new Tensor(out, q.shape);
   return record(t, 'attention', [q, k, v], { lse, shape });
@@ -206,7 +206,9 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions =
 export function ropeTables(maxPos: number, D: number, theta = 10000, dtype: 'float32' | 'float64' = 'float32'): { cos: Tensor; sin: Tensor } {
   if (D % 2 !== 0) throw new Error(`ropeTables: head size ${D} must be even`);
   const half = D / 2;
-  const c = allocFloat(dtype, maxPos * half), s = allocFloat(dtype, maxPos * half);
+  // Long-lived tables: allocated directly, never from a step's buffer pool.
+  const make = () => (dtype === 'float64' ? new Float64Array(maxPos * half) : new Float32Array(maxPos * half));
+  const c = make(), s = make();
   for (let p = 0; p < maxPos; p++) {
     for (let i = 0; i < half; i++) {
       const ang = p * Math.pow(theta, (-2 * i) / D);
@@ -224,7 +226,7 @@ export function rope(x: Tensor, tables: { cos: Tensor; sin: Tensor }, pos0 = 0):
   const [B, T, H, D] = x.shape;
   if (tables.cos.shape[1] * 2 !== D) throw new Error(`rope: tables are for head size ${tables.cos.shape[1] * 2}, input has ${D}`);
   if (pos0 + T > tables.cos.shape[0]) throw new Error(`rope: positions up to ${pos0 + T} exceed the table's ${tables.cos.shape[0]}`);
-  const out = allocFloat(dt, x.size);
+  const out = allocOut(dt, x.size);
   backend().rope(x.f, tables.cos.f, tables.sin.f, out, B, T, H, D, pos0, false);
   return record(new Tensor(out, x.shape), 'rope', [x], { tables, pos0 });
 }

@@ -6,7 +6,7 @@
 import type { BinaryOp, FloatArray, UnaryOp } from './backend.js';
 import { record } from './autograd.js';
 import { backend } from './runtime.js';
-import { Tensor, allocFloat, fmtShape, sizeOf, stridesOf, type DType, type Shape } from './tensor.js';
+import { Tensor, allocOut, fmtShape, sizeOf, stridesOf, type DType, type Shape } from './tensor.js';
 
 export type Scalar = number;
 
@@ -64,7 +64,7 @@ function binary(op: BinaryOp, a: Tensor | Scalar, b: Tensor | Scalar, recordAs?:
   const B = asTensor(b, A);
   const dt = assertFloat(op, A, B);
   const shape = broadcastShapes(op, A.shape, B.shape);
-  const out = allocFloat(dt, sizeOf(shape));
+  const out = allocOut(dt, sizeOf(shape));
   backend().binary(op, A.f, broadcastStrides(A.shape, shape), B.f, broadcastStrides(B.shape, shape), out, shape);
   const t = new Tensor(out, shape);
   return recordAs ? record(t, recordAs, [A, B]) : t;
@@ -84,7 +84,7 @@ export const gt = (a: Tensor | Scalar, b: Tensor | Scalar) => binary('gt', a, b)
 
 export function unary(op: UnaryOp, x: Tensor): Tensor {
   const dt = assertFloat(op, x);
-  const out = allocFloat(dt, x.size);
+  const out = allocOut(dt, x.size);
   backend().unary(op, x.f, out);
   return record(new Tensor(out, x.shape), 'unary', [x], { op });
 }
@@ -113,7 +113,7 @@ export function where(cond: Tensor, a: Tensor | Scalar, b: Tensor | Scalar): Ten
   const dt = assertFloat('where', A, Bt);
   if (cond.dtype === 'int32') throw new Error(`where: condition must be a float 0/1 tensor, got int32 ${fmtShape(cond.shape)}`);
   const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, A.shape), Bt.shape);
-  const out = allocFloat(dt, sizeOf(shape));
+  const out = allocOut(dt, sizeOf(shape));
   const c = cond.dtype === dt ? cond.f : (dt === 'float64' ? Float64Array.from(cond.f) : Float32Array.from(cond.f));
   backend().where(c, broadcastStrides(cond.shape, shape), A.f, broadcastStrides(A.shape, shape), Bt.f, broadcastStrides(Bt.shape, shape), out, shape);
   return record(new Tensor(out, shape), 'where', [A, Bt], { cond });
@@ -144,7 +144,7 @@ export function sum(x: Tensor, axes?: number | number[], keepdim = false): Tenso
   for (let k = ax.length - 1; k >= 0; k--) {
     const a = ax[k];
     const outer = sizeOf(cur.slice(0, a)), n = cur[a], inner = sizeOf(cur.slice(a + 1));
-    const out = allocFloat(dt, outer * inner);
+    const out = allocOut(dt, outer * inner);
     backend().reduce('sum', data, out, outer, n, inner);
     data = out;
     cur[a] = 1;
@@ -172,7 +172,7 @@ export function max(x: Tensor, axis: number, keepdim = false): Tensor {
   const a = normAxis('max', axis, x.ndim);
   const outer = sizeOf(x.shape.slice(0, a)), n = x.shape[a], inner = sizeOf(x.shape.slice(a + 1));
   if (n === 0) throw new Error(`max: axis ${axis} of ${fmtShape(x.shape)} is empty`);
-  const out = allocFloat(dt, outer * inner);
+  const out = allocOut(dt, outer * inner);
   backend().reduce('max', x.f, out, outer, n, inner);
   const outShape = keepdim ? x.shape.map((s, i) => (i === a ? 1 : s)) : x.shape.filter((_, i) => i !== a);
   return record(new Tensor(out, outShape), 'max', [x], { axis: a, outer, n, inner });
@@ -211,7 +211,7 @@ export function matmul(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
   else if (batchA.length === batchB.length && batchA.every((s, i) => s === batchB[i])) batchShape = [...batchA];
   else throw new Error(`matmul: batch dims differ, a ${fmtShape(a.shape)} vs b ${fmtShape(b.shape)}`);
   const batch = sizeOf(batchShape);
-  const out = allocFloat(dt, batch * M * N);
+  const out = allocOut(dt, batch * M * N);
   matmulInto(a.f, b.f, out, batch, M, N, Ka, transA, transB, batchA.length ? M * Ka : 0, batchB.length ? Ka * N : 0, false);
   return record(new Tensor(out, [...batchShape, M, N]), 'matmul', [a, b], { transA, transB });
 }
@@ -256,7 +256,7 @@ export function permute(x: Tensor, perm: number[]): Tensor {
   }
   const st = stridesOf(x.shape);
   const shape = perm.map((p) => x.shape[p]);
-  const out = x.dtype === 'int32' ? new Int32Array(x.size) : allocFloat(x.dtype, x.size);
+  const out = x.dtype === 'int32' ? new Int32Array(x.size) : allocOut(x.dtype, x.size);
   backend().copyStrided(x.data, 0, perm.map((p) => st[p]), out, 0, stridesOf(shape), shape);
   return record(new Tensor(out, shape), 'permute', [x], { perm });
 }
@@ -277,7 +277,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   }
   const shape = x.shape.map((s, i) => (i === a ? end - start : s));
   const st = stridesOf(x.shape);
-  const out = x.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : allocFloat(x.dtype, sizeOf(shape));
+  const out = x.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : allocOut(x.dtype, sizeOf(shape));
   backend().copyStrided(x.data, start * st[a], st, out, 0, stridesOf(shape), shape);
   return record(new Tensor(out, shape), 'slice', [x], { axis: a, start, end });
 }
@@ -292,7 +292,7 @@ export function concat(xs: Tensor[], axis: number): Tensor {
     }
   }
   const shape = xs[0].shape.map((s, i) => (i === a ? xs.reduce((p, t) => p + t.shape[a], 0) : s));
-  const out = dt === 'int32' ? new Int32Array(sizeOf(shape)) : allocFloat(dt, sizeOf(shape));
+  const out = dt === 'int32' ? new Int32Array(sizeOf(shape)) : allocOut(dt, sizeOf(shape));
   const ost = stridesOf(shape);
   let off = 0;
   for (const t of xs) {
@@ -323,7 +323,7 @@ export function expand(x: Tensor, shape: number[]): Tensor {
   if (target.length !== shape.length || target.some((s, i) => s !== shape[i])) {
     throw new Error(`expand: cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   }
-  const out = x.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : allocFloat(x.dtype, sizeOf(shape));
+  const out = x.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : allocOut(x.dtype, sizeOf(shape));
   backend().copyStrided(x.data, 0, broadcastStrides(x.shape, shape), out, 0, stridesOf(shape), shape);
   return record(new Tensor(out, shape), 'expand', [x]);
 }
@@ -341,7 +341,7 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
 }
 
 export function toFloat(x: Tensor, dtype: 'float32' | 'float64' = 'float32'): Tensor {
-  const out = allocFloat(dtype, x.size);
+  const out = allocOut(dtype, x.size);
   for (let i = 0; i < x.size; i++) out[i] = x.data[i];
   return new Tensor(out, x.shape);
 }

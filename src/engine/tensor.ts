@@ -123,10 +123,66 @@ export function fmtShape(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** A zero-filled float buffer. */
 export function allocFloat(dtype: DType, n: number): FloatArray {
   if (dtype === 'int32') throw new Error('allocFloat: int32 requested');
-  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+  if (dtype === 'float64') return new Float64Array(n);
+  const a = activePool?.take(n);
+  if (a) { a.fill(0); return a; }
+  return new Float32Array(n);
 }
+
+/** A float buffer whose contents are unspecified: for kernel outputs, which write every element. */
+export function allocOut(dtype: DType, n: number): FloatArray {
+  if (dtype === 'int32') throw new Error('allocOut: int32 requested');
+  if (dtype === 'float64') return new Float64Array(n);
+  return activePool?.take(n) ?? new Float32Array(n);
+}
+
+// ---- buffer pool ---------------------------------------------------------------------
+
+/**
+ * Recycles float32 buffers between training steps. Every buffer allocated while
+ * `pool.run(fn)` runs goes back to the pool when fn returns, and the next run reuses it;
+ * this spares the allocator's page faults and the garbage collector's pauses, which
+ * otherwise cost a fifth of a small model's step. The contract: nothing allocated inside
+ * fn may be read after a later run has started (a training step returns numbers; the
+ * gradients it leaves on parameters are dropped by the next step's zeroGrad).
+ */
+export class BufferPool {
+  /** Buffers smaller than this are left to the garbage collector (cheap, and rarely hot). */
+  static readonly MIN_ELEMENTS = 1024;
+  private readonly free = new Map<number, Float32Array[]>();
+  private lent: Float32Array[] = [];
+
+  take(n: number): Float32Array | undefined {
+    if (n < BufferPool.MIN_ELEMENTS) return undefined;
+    const a = this.free.get(n)?.pop() ?? new Float32Array(n);
+    this.lent.push(a);
+    return a;
+  }
+
+  run<T>(fn: () => T): T {
+    const prev = activePool;
+    activePool = this;
+    try {
+      return fn();
+    } finally {
+      activePool = prev;
+      for (const a of this.lent) {
+        let list = this.free.get(a.length);
+        if (!list) this.free.set(a.length, (list = []));
+        list.push(a);
+      }
+      this.lent = [];
+    }
+  }
+
+  /** Drops every pooled buffer (after training, or when shapes change for good). */
+  clear(): void { this.free.clear(); }
+}
+
+let activePool: BufferPool | null = null;
 
 // ---- creation ------------------------------------------------------------------
 
@@ -138,8 +194,9 @@ function finish(t: Tensor, o: CreateOptions | undefined): Tensor {
   return t;
 }
 
+/** Creation functions allocate directly, never from a step's pool: what they make may be kept. */
 function alloc(dtype: DType, n: number): AnyArray {
-  return dtype === 'int32' ? new Int32Array(n) : allocFloat(dtype, n);
+  return dtype === 'int32' ? new Int32Array(n) : dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
 }
 
 /** From nested arrays, a flat array with a shape, or a typed array (shared, not copied). */

@@ -6,7 +6,7 @@
 // random batch, 3 warm-up steps then `timed_steps` timed ones, and the same FLOP formula.
 // It prints the peer's keys, so the two lines compare field by field.
 
-import { backend, tensor, Tensor } from '../engine/index.js';
+import { BufferPool, backend, tensor, Tensor } from '../engine/index.js';
 import { Rng } from '../engine/random.js';
 import { Transformer } from '../models/transformer.js';
 import { AdamW } from './optimizers.js';
@@ -34,13 +34,14 @@ export function benchTrain(name: string, c: PeerConfig, sgemmGflops: number): Tr
   const ids = tensor(Int32Array.from({ length: B * T }, () => rng.int(c.vocab)), [B, T]);
   const tgt = tensor(Int32Array.from({ length: B * T }, () => rng.int(c.vocab)), [B, T]);
 
-  const step = (): number => {
+  const pool = new BufferPool();
+  const step = (): number => pool.run(() => {
     const { loss } = model.forward(ids, { targets: tgt as Tensor });
     opt.zeroGrad();
     loss!.backward();
     opt.step(1e-3);
     return loss!.item();
-  };
+  });
 
   const first = step();
   for (let i = 0; i < 2; i++) step();

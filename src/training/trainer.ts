@@ -14,7 +14,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { findFirstNonFinite, type Tensor } from '../engine/index.js';
+import { BufferPool, findFirstNonFinite, type Tensor } from '../engine/index.js';
 import type { Batch } from '../data/index.js';
 import { accumulateGradients, clipGradients } from './grads.js';
 import type { Optimizer } from './optimizers.js';
@@ -219,24 +219,31 @@ export class Trainer {
     emit({ type: 'start', step, totalSteps: total, resumedFrom });
 
     // ---- the loop ----
+    const pool = new BufferPool();
     try {
       while (step < total && !this.stopRequested) {
         const lr = lrAt(step);
         const t0 = performance.now();
-        optimizer.zeroGrad();
-        for (const t of params.values()) t.grad = null; // parameters outside the optimizer (frozen) too
         let stepTokens = 0;
-        const loss = accumulateGradients(o.gradAccum, () => {
-          const b = o.train.next();
-          stepTokens += b.B * b.T;
-          return batchLoss(model, b, true);
-        }, (l: Tensor, micro: number) => {
-          const v = l.item();
-          if (!Number.isFinite(v)) throw new NonFiniteError(step + 1, 'loss', v, findFirstNonFinite(l), o.gradAccum > 1 ? micro : null, goodCheckpoint());
+        // Everything allocated for this step's activations and gradients is recycled by the
+        // pool for the next one; only numbers leave this block.
+        const { loss, clip } = pool.run(() => {
+          optimizer.zeroGrad();
+          for (const t of params.values()) t.grad = null; // parameters outside the optimizer (frozen) too
+          const meanLoss = accumulateGradients(o.gradAccum, () => {
+            const b = o.train.next();
+            stepTokens += b.B * b.T;
+            return batchLoss(model, b, true);
+          }, (l: Tensor, micro: number) => {
+            const v = l.item();
+            if (!Number.isFinite(v)) throw new NonFiniteError(step + 1, 'loss', v, findFirstNonFinite(l), o.gradAccum > 1 ? micro : null, goodCheckpoint());
+          });
+          const c = clipGradients(optimizer.params, o.clip === undefined ? 1 : o.clip);
+          if (!Number.isFinite(c.norm)) throw new NonFiniteError(step + 1, 'gradient norm', c.norm, null, null, goodCheckpoint());
+          optimizer.step(lr, { gradScale: c.scale });
+          for (const t of params.values()) t.grad = null; // the pooled gradient buffers are reused next step
+          return { loss: meanLoss, clip: c };
         });
-        const clip = clipGradients(optimizer.params, o.clip === undefined ? 1 : o.clip);
-        if (!Number.isFinite(clip.norm)) throw new NonFiniteError(step + 1, 'gradient norm', clip.norm, null, null, goodCheckpoint());
-        optimizer.step(lr, { gradScale: clip.scale });
         step++;
         tokensSeen += stepTokens;
         const dt = (performance.now() - t0) / 1000;
