@@ -772,12 +772,13 @@ Value Info(const CallbackInfo& info) {
 }
 
 Value RawSgemm(const CallbackInfo& info) {
-  // (M, N, K, transA, transB, reps) -> median seconds per call
-  Args a(info, "rawSgemm", 6);
+  // (M, N, K, transA, transB, reps, best) -> median (best: fastest) seconds per call
+  Args a(info, "rawSgemm", 7);
   const i64 M = a.integer(0, "M", 1, 1 << 15), N = a.integer(1, "N", 1, 1 << 15), K = a.integer(2, "K", 1, 1 << 15);
   const bool ta = a.boolean(3, "transA"), tb = a.boolean(4, "transB");
   const i64 reps = a.integer(5, "reps", 1, 1 << 20);
-  return Number::New(info.Env(), wt::raw_sgemm_seconds((int)M, (int)N, (int)K, ta, tb, (int)reps));
+  const bool best = a.boolean(6, "best");
+  return Number::New(info.Env(), wt::raw_sgemm_seconds((int)M, (int)N, (int)K, ta, tb, (int)reps, best));
 }
 
 Value MemcpyBandwidth(const CallbackInfo& info) {

@@ -20,8 +20,8 @@ double sum_squares(const float* x, i64 n);
 // ---- matrix products (gemm.cc) ----
 void matmul(const float* a, const float* b, float* c, i64 batch, i64 M, i64 N, i64 K, bool transA, bool transB,
             i64 strideA, i64 strideB, bool accumulate);
-/** Median seconds per call of plain cblas_sgemm (OpenBLAS's own threads) for C[M,N] = op(A) op(B). */
-double raw_sgemm_seconds(int M, int N, int K, bool transA, bool transB, int reps);
+/** Median (or fastest) seconds per call of plain cblas_sgemm (OpenBLAS's own threads) for C[M,N] = op(A) op(B). */
+double raw_sgemm_seconds(int M, int N, int K, bool transA, bool transB, int reps, bool best);
 /** Name of the GEMM strategy in use. */
 const char* gemm_strategy();
 /** Makes OpenBLAS single-threaded (before calling sgemm from inside the pool). */
