@@ -132,7 +132,7 @@ void check_extent(const Args& a, const std::vector<i64>& shape, const std::vecto
     if (span < 0) lo += span; else hi += span;
   }
   if (lo < 0 || hi >= (i64)len)
-    range_error(a.env(), std::string(a.fn) + ": " + name + " is read out of bounds (offsets " + std::to_string(lo) +
+    range_error(a.env(), std::string(a.fn) + ": " + name + " would be accessed out of bounds (offsets " + std::to_string(lo) +
                              ".." + std::to_string(hi) + ", length " + std::to_string(len) + ")");
 }
 

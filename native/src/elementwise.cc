@@ -2,6 +2,7 @@
 // plus the memory-movement helpers (copyStrided, fill, axpy, sumSquares).
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels.h"
 #include "pool.h"
@@ -27,8 +28,48 @@ static void copy_runs(const T* src, i64 srcOff, T* dst, i64 dstOff, const NdPlan
 }
 
 // Transpose-like copies (the destination's innermost dim is contiguous, the source's is
-// not, and some other dim is contiguous in the source) go tile by tile, so that both
-// sides touch whole cache lines; everything else walks runs of the innermost dim.
+// not, and some other dim is contiguous in the source) go by square tiles of one cache
+// line per side, transposed in registers: every line is read once and written once
+// whole, so power-of-two strides cannot thrash one L1 set. Everything else walks runs of
+// the innermost dim.
+template <class T>
+struct Tile {
+  static constexpr int L = 64 / sizeof(T);  // lanes per 64-byte vector = tile side
+  typedef T vec __attribute__((vector_size(64)));
+  typedef typename std::conditional<sizeof(T) == 4, int32_t, int64_t>::type I;
+  typedef I ivec __attribute__((vector_size(64)));
+
+  // Swaps the off-diagonal s x s blocks of every 2s x 2s block; doing it for s = 1, 2, 4,
+  // ... L/2 transposes the L x L tile.
+  template <int S>
+  static void stage(vec* v) {
+    ivec lo, hi;
+    for (int c = 0; c < L; c++) {
+      lo[c] = (c & S) ? L + c - S : c;
+      hi[c] = (c & S) ? L + c : c + S;
+    }
+    for (int r = 0; r < L; r++) {
+      if (r & S) continue;
+      const vec a = v[r], b = v[r + S];
+      v[r] = __builtin_shuffle(a, b, lo);
+      v[r + S] = __builtin_shuffle(a, b, hi);
+    }
+  }
+  static void transpose(vec* v) {
+    stage<1>(v);
+    stage<2>(v);
+    stage<4>(v);
+    if constexpr (L >= 16) stage<8>(v);
+  }
+  /** dst[j * ld + i] = src[i * ls + j] for i, j < L. */
+  static void full(const T* src, i64 ls, T* dst, i64 ld) {
+    vec v[L];
+    for (int i = 0; i < L; i++) std::memcpy(&v[i], src + i * ls, 64);
+    transpose(v);
+    for (int j = 0; j < L; j++) std::memcpy(dst + j * ld, &v[j], 64);
+  }
+};
+
 template <class T>
 static bool copy_tiled(const T* src, i64 srcOff, T* dst, i64 dstOff, const NdPlan<2>& p) {
   const int r = p.rank, a = r - 1;
@@ -36,16 +77,18 @@ static bool copy_tiled(const T* src, i64 srcOff, T* dst, i64 dstOff, const NdPla
   int b = -1;
   for (int d = 0; d < a; d++) if (p.st[0][d] == 1) b = d;
   if (b < 0 || p.shape[a] < 8 || p.shape[b] < 8) return false;
-  constexpr i64 kT = 64 / sizeof(T);  // one cache line of elements
+  constexpr i64 kT = Tile<T>::L;
+  constexpr i64 kS = 8;  // tiles per super-block side: 8 x 8 tiles keep both sides' pages in the TLB
   const i64 na = p.shape[a], nb = p.shape[b];
   const i64 ta = (na + kT - 1) / kT, tb = (nb + kT - 1) / kT;
+  const i64 sa_n = (ta + kS - 1) / kS, sb_n = (tb + kS - 1) / kS;
   i64 outer = 1;
   for (int d = 0; d < a; d++) if (d != b) outer *= p.shape[d];
   const i64 sa = p.st[0][a], db = p.st[1][b];
-  parallel_for(outer * tb * ta, std::max<i64>(1, (1 << 14) / (kT * kT)), [&](i64 w0, i64 w1) {
+  parallel_for(outer * sb_n * sa_n, 1, [&](i64 w0, i64 w1) {
     for (i64 w = w0; w < w1; w++) {
-      const i64 ia = w % ta, ib = (w / ta) % tb;
-      i64 o = w / (ta * tb), so = srcOff, doff = dstOff;
+      const i64 sia = w % sa_n, sib = (w / sa_n) % sb_n;
+      i64 o = w / (sa_n * sb_n), so = srcOff, doff = dstOff;
       for (int d = a - 1; d >= 0; d--) {
         if (d == b) continue;
         const i64 idx = o % p.shape[d];
@@ -53,11 +96,19 @@ static bool copy_tiled(const T* src, i64 srcOff, T* dst, i64 dstOff, const NdPla
         so += idx * p.st[0][d];
         doff += idx * p.st[1][d];
       }
-      const i64 a0 = ia * kT, a1 = std::min(na, a0 + kT), b0 = ib * kT, b1 = std::min(nb, b0 + kT);
-      for (i64 j = b0; j < b1; j++) {
-        const T* s = src + so + j + a0 * sa;
-        T* d = dst + doff + j * db + a0;
-        for (i64 i = 0; i < a1 - a0; i++) d[i] = s[i * sa];
+      for (i64 ib = sib * kS; ib < std::min(tb, (sib + 1) * kS); ib++) {
+        for (i64 ia = sia * kS; ia < std::min(ta, (sia + 1) * kS); ia++) {
+          const i64 a0 = ia * kT, a1 = std::min(na, a0 + kT), b0 = ib * kT, b1 = std::min(nb, b0 + kT);
+          if (a1 - a0 == kT && b1 - b0 == kT) {
+            Tile<T>::full(src + so + b0 + a0 * sa, sa, dst + doff + b0 * db + a0, db);
+            continue;
+          }
+          for (i64 j = b0; j < b1; j++) {  // edge tile
+            const T* s = src + so + j + a0 * sa;
+            T* d = dst + doff + j * db + a0;
+            for (i64 i = 0; i < a1 - a0; i++) d[i] = s[i * sa];
+          }
+        }
       }
     }
   });
