@@ -630,6 +630,7 @@ Value Attention(const CallbackInfo& info) {
   float* l = a.f32(4, "lse", nl);
   wt::AttnShape s = attn_shape(a, 5);
   const i64 qs = prod(a.env(), {s.B, s.Tq, s.H, s.D}), ks = prod(a.env(), {s.B, s.Tk, s.H, s.D});
+  if (s.H * s.D > 0x7fffffff) range_error(a.env(), "attention: H * D must fit in an int (BLAS leading dimension)");
   a.need(nq, qs, "q");
   a.need(no, qs, "out");
   a.need(nk, ks, "k");
@@ -654,6 +655,7 @@ Value AttentionBackward(const CallbackInfo& info) {
   float* dv = a.f32(8, "dv", ndv);
   wt::AttnShape s = attn_shape(a, 9);
   const i64 qs = prod(a.env(), {s.B, s.Tq, s.H, s.D}), ks = prod(a.env(), {s.B, s.Tk, s.H, s.D});
+  if (s.H * s.D > 0x7fffffff) range_error(a.env(), "attentionBackward: H * D must fit in an int (BLAS leading dimension)");
   a.need(nq, qs, "q");
   a.need(no, qs, "out");
   a.need(ndo, qs, "dout");

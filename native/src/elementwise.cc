@@ -21,7 +21,21 @@ static void copy_runs(const T* src, i64 srcOff, T* dst, i64 dstOff, const NdPlan
   p.runs(b, e, [&](i64 len, const i64* off) {
     const T* s = src + srcOff + off[0];
     T* d = dst + dstOff + off[1];
-    if (ss == 1 && ds == 1) std::memcpy(d, s, (size_t)len * sizeof(T));
+    if (ss == 1 && ds == 1) {
+      if (len * (i64)sizeof(T) >= 1024) {
+        std::memcpy(d, s, (size_t)len * sizeof(T));
+      } else {  // short runs (one head of D floats): inline 64-byte moves beat a memcpy call
+        i64 bytes = len * (i64)sizeof(T), k = 0;
+        const char* sc = (const char*)s;
+        char* dc = (char*)d;
+        for (; k + 64 <= bytes; k += 64) {
+          v16f v;
+          std::memcpy(&v, sc + k, 64);
+          std::memcpy(dc + k, &v, 64);
+        }
+        for (; k < bytes; k += sizeof(T)) std::memcpy(dc + k, sc + k, sizeof(T));
+      }
+    }
     else if (ds == 1) for (i64 i = 0; i < len; i++) d[i] = s[i * ss];
     else for (i64 i = 0; i < len; i++) d[i * ds] = s[i * ss];
   });

@@ -96,7 +96,7 @@ void matmul(const float* a, const float* b, float* c, i64 batch, i64 M, i64 N, i
     return;
   }
   // A weight shared over a contiguous batch (x @ W): one tall product.
-  if (batch > 1 && strideB == 0 && !transA && strideA == M * K) {
+  if (batch > 1 && strideB == 0 && !transA && strideA == M * K && M * batch <= 0x7fffffff) {
     M *= batch;
     batch = 1;
   }

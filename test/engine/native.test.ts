@@ -111,6 +111,19 @@ if (!nat) {
     N.copyStrided(s64, 0, [1, 3], d64, 0, [4, 1], [3, 4]);
     ref.copyStrided(s64, 0, [1, 3], r64, 0, [4, 1], [3, 4]);
     assert.deepEqual(d64, r64);
+    // head split [B,T,H,D] -> [B,H,T,D]: contiguous runs of D (short, odd and long runs)
+    for (const D of [1, 7, 33, 300]) {
+      const [B, T, H] = [2, 5, 3], n = B * T * H * D;
+      const x = uniform(n), a = new Float32Array(n), b = new Float32Array(n);
+      const src = [T * H * D, D, H * D, 1], dst = [H * T * D, T * D, D, 1];
+      N.copyStrided(x, 0, src, a, 0, dst, [B, H, T, D]);
+      ref.copyStrided(x, 0, src, b, 0, dst, [B, H, T, D]);
+      bitwise(`head split D=${D}`, a, b);
+      const x8 = Float64Array.from(x), a8 = new Float64Array(n), b8 = new Float64Array(n);
+      N.copyStrided(x8, 0, src, a8, 0, dst, [B, H, T, D]);
+      ref.copyStrided(x8, 0, src, b8, 0, dst, [B, H, T, D]);
+      assert.deepEqual(a8, b8);
+    }
     // tiled transposes of 8-byte and 4-byte elements, with an outer batch dim and offsets
     for (const [B, R, C] of [[1, 9, 33], [3, 17, 130], [2, 64, 8]]) {
       const s8 = Float64Array.from(uniform(B * R * C + 2)), e8 = new Float64Array(B * R * C + 1), r8 = new Float64Array(B * R * C + 1);
