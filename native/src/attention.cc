@@ -121,12 +121,12 @@ void attention(const float* q, const float* k, const float* v, float* out, float
       i64 klo, khi;
       P.tile_range(i0, i1, klo, khi);
       const i64 nk = khi - klo;
-      if (nk == 0 || D == 0) {
+      if (nk == 0) {  // every row of the tile is fully masked: out = 0, lse = -inf
         for (i64 i = i0; i < i1; i++) {
           std::memset(out + P.qoff(b, i, h), 0, (size_t)D * sizeof(float));
-          L[i] = nk == 0 ? -INFINITY : L[i];
+          L[i] = -INFINITY;
         }
-        if (nk == 0) continue;
+        continue;
       }
       if (D > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D, s.scale, q + P.qoff(b, i0, h),

@@ -6,6 +6,7 @@ import { registerInfo } from './commands/info.js';
 import { registerBench } from './commands/bench.js';
 import { registerSweep } from './commands/sweep.js';
 import { registerRuns } from './commands/runs.js';
+import { registerWorker, registerCollect } from './commands/queue.js';
 
 const program = new Command('windtunnel')
   .description('A laboratory for small language models: train, sweep, fit laws, dissect.')
@@ -15,5 +16,7 @@ registerInfo(program);
 registerBench(program);
 registerSweep(program);
 registerRuns(program);
+registerWorker(program);
+registerCollect(program);
 
 await program.parseAsync(process.argv);

@@ -20,17 +20,17 @@
 //   exit code   0 = finished (done); anything else = failed, with the stderr tail as the error
 //               (a diverged run should exit non-zero with the NaN message on stderr)
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { availableParallelism, hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { storeLines, ingestFile, JsonlTail } from './ingest.js';
+import { storeLines, ingestFile } from './ingest.js';
 import { queryRuns, type RunRecord } from './query.js';
 import type { Store, RunStatus } from './store.js';
 import { estimateRun, type ExpandedRun, type Sweep } from './sweep.js';
-import { latestStep } from '../training/checkpoint.js';
-import { METRICS_FILE } from '../training/metrics.js';
+import { configFile, describeFailure, metricsFile, prepareRunDir, startTrainer } from './trainer-process.js';
+
+export { configFile, hasCheckpoint, metricsFile } from './trainer-process.js';
 
 export type RunMode = 'train' | 'resume';
 
@@ -54,17 +54,6 @@ export function trainerCommand(prefix: string[] = [process.execPath, binPath]): 
       : [...pre, 'resume', dir, '--json-progress'],
   });
 }
-
-/**
- * True when the trainer left a checkpoint to resume from. A `latest` that names no checkpoint
- * also counts: resuming reports the damage, while restarting would silently discard the run.
- */
-export function hasCheckpoint(dir: string): boolean {
-  try { return latestStep(dir) !== null; } catch { return true; }
-}
-
-export const metricsFile = (dir: string): string => join(dir, METRICS_FILE);
-export const configFile = (dir: string): string => join(dir, 'run-config.json');
 
 export interface Parallelism {
   parallel: number;
@@ -220,14 +209,9 @@ export async function runSweep(o: RunnerOptions): Promise<RunnerSummary> {
     const t0 = Date.now();
     let mode: RunMode;
     try {
-      mkdirSync(dir, { recursive: true });
-      mode = hasCheckpoint(dir) ? 'resume' : 'train';
-      if (mode === 'train') {
-        // Starting from scratch: what an earlier attempt logged no longer describes this run.
-        rmSync(metricsFile(dir), { force: true });
-        store.clearMetrics(r.id);
-      }
-      writeFileSync(configFile(dir), JSON.stringify(r.config, null, 2) + '\n');
+      mode = prepareRunDir(dir, r.config);
+      // Starting from scratch: what an earlier attempt logged no longer describes this run.
+      if (mode === 'train') store.clearMetrics(r.id);
     } catch (e) {
       const error = `could not prepare ${dir}: ${(e as Error).message}`;
       store.fail(r.id, error);
@@ -238,45 +222,28 @@ export async function runSweep(o: RunnerOptions): Promise<RunnerSummary> {
     const inv = trainer(mode, dir, configFile(dir));
     const attempt = r.attempts + 1;
     emit({ type: 'start', run: r, mode, attempt });
-    // detached: the trainer gets its own process group, so a terminal's Ctrl-C reaches it only
-    // through the runner, once (a second SIGINT often means "quit now" to a trainer).
-    const child = spawn(inv.command, inv.args, {
-      env: { ...process.env, WINDTUNNEL_THREADS: String(plan.threads) },
-      stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    const warn = (message: string): void => emit({ type: 'warning', message });
+    const { child, exited } = startTrainer({
+      invocation: inv, dir, threads: plan.threads, pollMs,
+      onLines: (lines) => storeLines(store, r.id, lines),
+      onProgress: (step, totalSteps) => emit({ type: 'progress', run: r, step, totalSteps }),
+      onWarning: warn,
     });
     active.set(r.id, child);
     if (child.pid !== undefined) store.setPid(r.id, child.pid);
-    const tail = new JsonlTail(metricsFile(dir));
-    const poll = setInterval(() => { try { storeLines(store, r.id, tail.read()); } catch (e) { emit({ type: 'warning', message: `reading ${metricsFile(dir)}: ${(e as Error).message}` }); } }, pollMs);
-    let stderr = '', stdoutRest = '', spawnError: Error | null = null;
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-16_384); });
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      const lines = (stdoutRest + d).split('\n');
-      stdoutRest = lines.pop()!;
-      for (const line of lines) {
-        if (!line.startsWith('{')) continue;
-        try {
-          const p = JSON.parse(line) as { step?: unknown; totalSteps?: unknown };
-          if (typeof p.step === 'number') emit({ type: 'progress', run: r, step: p.step, totalSteps: typeof p.totalSteps === 'number' ? p.totalSteps : undefined });
-        } catch { /* not a progress line */ }
-      }
-    });
-    child.on('error', (e) => { spawnError = e; });
-    child.on('close', (code, signal) => {
-      clearInterval(poll);
+    void exited.then((out) => {
       active.delete(r.id);
-      try { ingestFile(store, r.id, metricsFile(dir)); } catch (e) { emit({ type: 'warning', message: `reading ${metricsFile(dir)}: ${(e as Error).message}` }); }
+      try { ingestFile(store, r.id, metricsFile(dir)); } catch (e) { warn(`reading ${metricsFile(dir)}: ${(e as Error).message}`); }
       let status: RunStatus, error: string | undefined;
-      if (code === 0) {
+      if (out.code === 0) {
         status = 'done';
         store.finish(r.id);
-      } else if (stopping && !spawnError) {
+      } else if (stopping && !out.spawnError) {
         status = 'interrupted';
-        store.interrupt(r.id, `stopped by the user${signal ? ` (${signal})` : ''}`);
+        store.interrupt(r.id, `stopped by the user${out.signal ? ` (${out.signal})` : ''}`);
       } else {
         status = 'failed';
-        const how = spawnError ? `could not start ${inv.command}: ${(spawnError as Error).message}` : signal ? `killed by ${signal}` : `exit code ${code}`;
-        error = `${how}${stderr.trim() ? `\n${tailLines(stderr, 40)}` : ''}`;
+        error = describeFailure(inv.command, out);
         store.fail(r.id, error);
       }
       (status === 'done' ? summary.done : status === 'failed' ? summary.failed : summary.interrupted).push(r.id);
@@ -297,8 +264,4 @@ export async function runSweep(o: RunnerOptions): Promise<RunnerSummary> {
     process.removeListener('exit', killAll);
   }
   return summary;
-}
-
-function tailLines(text: string, n: number): string {
-  return text.trimEnd().split('\n').slice(-n).join('\n');
 }

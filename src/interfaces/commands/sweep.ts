@@ -1,5 +1,6 @@
 // `windtunnel sweep FILE`: expands a sweep, prints what it will cost, and runs it with the
 // local runner (resumable: the same command again skips finished runs and resumes the rest).
+// With --queue it enqueues the runs for `windtunnel worker`s instead (commands/queue.ts).
 // Exit codes: 0 every run done; 1 some run failed (or another error); 2 a bad sweep file
 // (nothing ran); 130 stopped by Ctrl-C / SIGTERM (the runs are checkpointed and interrupted).
 
@@ -10,6 +11,7 @@ import { queryRuns } from '../../lab/query.js';
 import { runSweep, trainerCommand, type RunnerEvent } from '../../lab/runner.js';
 import { Store } from '../../lab/store.js';
 import { estimate, expandSweep, loadSweep } from '../../lab/sweep.js';
+import { enqueueCommand } from './queue.js';
 import { addStoreOptions, fmtCount, fmtSci, guarded, positiveInt, storePath, table, type StoreOptions } from './lab-common.js';
 
 interface SweepOptions extends StoreOptions {
@@ -20,6 +22,9 @@ interface SweepOptions extends StoreOptions {
   trainer?: string;
   grace: string;
   validate: boolean;
+  queue?: string;
+  queueName: string;
+  wait?: boolean;
 }
 
 export function registerSweep(program: Command): void {
@@ -33,7 +38,10 @@ export function registerSweep(program: Command): void {
     .option('--retry-failed', 'run failed runs again (default: skip them)')
     .option('--trainer <command>', 'command standing in for "node bin/windtunnel.js" (tests, custom builds)')
     .option('--no-validate', 'pass run configs through unchecked (for a --trainer with its own config format)')
-    .option('--grace <seconds>', 'after Ctrl-C, how long a run may take to checkpoint before it is killed', '60'))
+    .option('--grace <seconds>', 'after Ctrl-C, how long a run may take to checkpoint before it is killed', '60')
+    .option('--queue <url>', 'do not run here: put the runs on a queue in Redis (redis://HOST:PORT) for `windtunnel worker`s')
+    .option('--queue-name <name>', 'with --queue: the queue name', 'windtunnel')
+    .option('--wait', 'with --queue: gather the results into the store and show progress until every run is finished'))
     .action(guarded(async (file: string, o: SweepOptions) => {
       const sweep = loadSweep(file);
       const runs = expandSweep(sweep, { validate: o.validate ? undefined : false });
@@ -53,6 +61,12 @@ export function registerSweep(program: Command): void {
         ])));
         return;
       }
+
+      if (o.queue) {
+        if (o.parallel !== undefined || o.threads !== undefined || o.trainer !== undefined) throw new Error('with --queue, set --concurrency, --threads and --trainer on the workers');
+        return enqueueCommand(sweep, runs, { ...o, queue: o.queue });
+      }
+      if (o.wait) throw new Error('--wait goes with --queue');
 
       const store = Store.open(db);
       const controller = new AbortController();
