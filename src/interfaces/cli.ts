@@ -6,6 +6,7 @@ import { registerInfo } from './commands/info.js';
 import { registerBench } from './commands/bench.js';
 import { registerSweep } from './commands/sweep.js';
 import { registerRuns } from './commands/runs.js';
+import { registerFit } from './commands/fit.js';
 import { registerWorker, registerCollect } from './commands/queue.js';
 
 const program = new Command('windtunnel')
@@ -16,6 +17,7 @@ registerInfo(program);
 registerBench(program);
 registerSweep(program);
 registerRuns(program);
+registerFit(program);
 registerWorker(program);
 registerCollect(program);
 

@@ -1,0 +1,219 @@
+// `fitScaling`: the three Chinchilla approaches on one set of points, side by side, with
+// their uncertainty and with warnings wherever the numbers should not be trusted. This is
+// what `windtunnel fit scaling` prints and what the scaling-law study reads.
+//
+//   approach3  the parametric fit L(N, D) = E + A / N^alpha + B / D^beta (chinchilla.ts),
+//              bootstrap intervals (bootstrap.ts), residuals, and the compute-optimal N*, D*
+//   approach1  lowest loss per compute (envelope.ts)
+//   approach2  IsoFLOP parabolas (isoflop.ts)
+//
+// Compute is C = 6 N D everywhere (approach 2 uses a table's own flops column for grouping).
+
+import { approach1, type Approach1Result } from './envelope.js';
+import { approach2, type Approach2Result } from './isoflop.js';
+import { bootstrapParametric, intervalOf } from './bootstrap.js';
+import {
+  chinchillaGrid, computeOptimal, fitParametric, gridStarts, logData, logResiduals, predictLoss, residualJacobian,
+  type LawParams, type StartGrid,
+} from './chinchilla.js';
+import { chinchillaHuberDelta } from './huber.js';
+import type { ScalingPoint } from './points.js';
+import { symmetricEigenvalues } from './stats.js';
+
+export type Interval = [number, number];
+
+export interface ScalingOptions {
+  /** Compute budgets (FLOPs) for the allocations (default: the largest 6 N D among the points). */
+  computes?: number[];
+  /** Bootstrap resamples (default 200; 0 skips the intervals of approach 3). */
+  bootstrap?: number;
+  seed?: number;
+  /** Resample single points (default) or whole runs (needs a run on every point). */
+  bootstrapBy?: 'points' | 'runs';
+  /** Refit resamples from the full fit's optima (default) or from the whole grid. */
+  bootstrapStarts?: 'warm' | 'grid';
+  /** Starting grid of approach 3 (default: Hoffmann et al.'s 4500 starts). */
+  grid?: StartGrid;
+  huberDelta?: number;
+  approach1?: { levels?: number };
+  approach2?: { tolerance?: number; window?: number };
+}
+
+export interface Residual {
+  params: number;
+  tokens: number;
+  observed: number;
+  predicted: number;
+  /** log predicted - log observed. */
+  logResidual: number;
+  run?: string;
+  step?: number;
+}
+
+export interface Approach3Allocation {
+  compute: number;
+  N: number;
+  D: number;
+  tokensPerParam: number;
+  loss: number;
+  ci: { N: Interval; D: Interval; tokensPerParam: Interval; loss: Interval } | null;
+}
+
+export interface Approach3Result extends LawParams {
+  ci: Record<keyof LawParams, Interval> | null;
+  /** The frontier exponents implied by the fit: a = beta / (alpha + beta), b = alpha / (alpha + beta). */
+  exponents: { a: number; b: number; ci: { a: Interval; b: Interval } | null };
+  objective: number;
+  huberDelta: number;
+  starts: number;
+  /** Starts whose L-BFGS run met its convergence test, and starts that ended at the best optimum. */
+  converged: number;
+  atBest: number;
+  /** The best few distinct local optima: objective, parameters, and how many starts reached each. */
+  localOptima: { objective: number; params: LawParams; starts: number }[];
+  /** Condition number of the residual Jacobian's normalised Gram matrix at the optimum (identifiability). */
+  conditionNumber: number;
+  rmsLogResidual: number;
+  residuals: Residual[];
+  allocation: Approach3Allocation[];
+  bootstrap: { samples: number; completed: number; failed: number; seed: number; by: 'points' | 'runs'; starts: 'warm' | 'grid' };
+  warnings: string[];
+}
+
+export interface InputSummary {
+  points: number;
+  distinctN: number;
+  distinctD: number;
+  runs: number | null;
+  range: { N: Interval; D: Interval; loss: Interval; compute: Interval };
+  /** What was excluded, and where the data came from. */
+  notes: string[];
+}
+
+export interface ScalingFit {
+  input: InputSummary;
+  approach1: Approach1Result;
+  approach2: Approach2Result;
+  approach3: Approach3Result;
+  /** Every approach's warnings, and the input's, in one list. */
+  warnings: string[];
+}
+
+const minMax = (v: number[]): Interval => [Math.min(...v), Math.max(...v)];
+
+export function fitScaling(points: readonly ScalingPoint[], opts: ScalingOptions = {}, notes: string[] = []): ScalingFit {
+  if (points.length < 5) throw new Error(`a scaling fit needs at least 5 points (the law has 5 parameters); got ${points.length}`);
+  points.forEach((p, i) => {
+    for (const k of ['params', 'tokens', 'loss'] as const) {
+      if (!(Number.isFinite(p[k]) && p[k] > 0)) throw new Error(`point ${i + 1}: ${k} must be a positive finite number, got ${p[k]}`);
+    }
+  });
+  const C = points.map((p) => 6 * p.params * p.tokens);
+  const computes = opts.computes?.length ? opts.computes : [Math.max(...C)];
+  const runs = points.every((p) => p.run !== undefined) ? new Set(points.map((p) => p.run)).size : null;
+  const input: InputSummary = {
+    points: points.length, distinctN: new Set(points.map((p) => p.params)).size, distinctD: new Set(points.map((p) => p.tokens)).size, runs,
+    range: { N: minMax(points.map((p) => p.params)), D: minMax(points.map((p) => p.tokens)), loss: minMax(points.map((p) => p.loss)), compute: minMax(C) },
+    notes: [...notes, ...(opts.computes?.length ? [] : [`no --compute given: allocations at the largest compute in the data, ${computes[0].toExponential(2)} FLOPs`])],
+  };
+  const a3 = approach3(points, computes, opts, input);
+  const a1 = approach1(points, { ...opts.approach1, computes });
+  const a2 = approach2(points, { ...opts.approach2, computes });
+  return { input, approach1: a1, approach2: a2, approach3: a3, warnings: [...a3.warnings, ...a1.warnings, ...a2.warnings] };
+}
+
+function approach3(points: readonly ScalingPoint[], computes: number[], opts: ScalingOptions, input: InputSummary): Approach3Result {
+  const delta = opts.huberDelta ?? chinchillaHuberDelta;
+  const data = logData(points);
+  const starts = gridStarts(opts.grid ?? chinchillaGrid);
+  const fit = fitParametric(data, { delta, starts });
+  const p = fit.best.params;
+  const warnings: string[] = [];
+  const warn = (s: string) => warnings.push(`approach 3: ${s}`);
+
+  const by = opts.bootstrapBy ?? 'points', startsKind = opts.bootstrapStarts ?? 'warm', seed = opts.seed ?? 0, B = opts.bootstrap ?? 200;
+  if (by === 'runs' && input.runs === null) throw new Error('bootstrap by runs needs a run on every point');
+  const boot = B > 0 ? bootstrapParametric(data, fit, { samples: B, seed, starts: startsKind, groups: by === 'runs' ? points.map((q) => q.run!) : undefined }, { delta, starts }) : null;
+  const S = boot?.samples ?? [];
+  const has = S.length >= 2;
+  const ci = (get: (s: LawParams) => number): Interval => intervalOf(S, get);
+
+  const res = logResiduals(data, p);
+  const residuals = points.map((q, i): Residual => ({
+    params: q.params, tokens: q.tokens, observed: q.loss, predicted: predictLoss(p, q.params, q.tokens), logResidual: res[i],
+    ...(q.run !== undefined ? { run: q.run } : {}), ...(q.step !== undefined ? { step: q.step } : {}),
+  }));
+  const allocation = computes.map((Cb): Approach3Allocation => {
+    const o = computeOptimal(p, Cb);
+    const bs = S.map((s) => computeOptimal(s, Cb));
+    return { ...o, ci: has ? { N: intervalOf(bs, (b) => b.N), D: intervalOf(bs, (b) => b.D), tokensPerParam: intervalOf(bs, (b) => b.tokensPerParam), loss: intervalOf(bs, (b) => b.loss) } : null };
+  });
+  const expo = (s: LawParams) => ({ a: s.beta / (s.alpha + s.beta), b: s.alpha / (s.alpha + s.beta) });
+  const out: Approach3Result = {
+    ...p,
+    ci: has ? { E: ci((s) => s.E), A: ci((s) => s.A), B: ci((s) => s.B), alpha: ci((s) => s.alpha), beta: ci((s) => s.beta) } : null,
+    exponents: { ...expo(p), ci: has ? { a: ci((s) => expo(s).a), b: ci((s) => expo(s).b) } : null },
+    objective: fit.best.objective, huberDelta: delta, starts: fit.starts, converged: fit.converged, atBest: fit.atBest,
+    localOptima: fit.optima.slice(0, 5).map((o) => ({ objective: o.objective, params: o.params, starts: o.count })),
+    conditionNumber: conditionNumber(residualJacobian(data, fit.best.theta)),
+    rmsLogResidual: Math.sqrt(res.reduce((s, r) => s + r * r, 0) / res.length),
+    residuals, allocation,
+    bootstrap: { samples: B, completed: S.length, failed: boot?.failed ?? 0, seed, by, starts: startsKind },
+    warnings,
+  };
+
+  // ---- honesty checks ----
+  if (points.length < 15) warn(`only ${points.length} points for 5 parameters; expect wide intervals`);
+  if (input.distinctN < 3) warn(`only ${input.distinctN} distinct model size(s): alpha and A cannot be separated from E`);
+  if (input.distinctD < 3) warn(`only ${input.distinctD} distinct token count(s): beta and B cannot be separated from E`);
+  const r = correlation(data.logN, data.logD);
+  if (Math.abs(r) > 0.95) warn(`log N and log D are almost collinear (correlation ${r.toFixed(3)}): the data cannot tell alpha from beta; vary N and D independently`);
+  if (out.conditionNumber > 1e8) warn(`the fit is ill-conditioned (condition number ${out.conditionNumber.toExponential(1)}): some combination of parameters is not identified by these points`);
+  if (!fit.best.converged) warn(`the best L-BFGS run stopped without converging (${fit.best.reason})`);
+  if (!(p.alpha > 0) || !(p.beta > 0)) warn(`a non-positive exponent (alpha ${p.alpha.toFixed(3)}, beta ${p.beta.toFixed(3)}): no compute-optimal allocation`);
+  if (p.alpha > 2.5 || p.beta > 2.5) warn(`an exponent above 2.5 (alpha ${p.alpha.toFixed(3)}, beta ${p.beta.toFixed(3)}): its term vanishes within the data; the fit is degenerate`);
+  if (p.E < 1e-3 * input.range.loss[0]) warn(`E collapsed towards 0 (${p.E.toExponential(2)}): the irreducible loss is not identified`);
+  const rival = fit.optima.slice(1).find((o) => o.objective <= fit.best.objective * (1 + 1e-3) && Math.abs(o.params.alpha - p.alpha) + Math.abs(o.params.beta - p.beta) > 0.05);
+  if (rival) warn(`another optimum is nearly as good (objective ${rival.objective.toExponential(3)} vs ${fit.best.objective.toExponential(3)}) with alpha ${rival.params.alpha.toFixed(3)}, beta ${rival.params.beta.toFixed(3)}`);
+  if (boot) {
+    if (boot.failed > 0.05 * B) warn(`${boot.failed} of ${B} bootstrap refits failed to converge`);
+    if (out.ci) {
+      for (const k of ['E', 'A', 'B'] as const) {
+        const [lo, hi] = out.ci[k];
+        if (!(lo > 0) || hi / lo > 10) warn(`the 95% interval on ${k} spans ${lo > 0 ? `${(hi / lo).toPrecision(2)}x` : 'down to 0'} ([${fmt(lo)}, ${fmt(hi)}])`);
+      }
+      for (const k of ['alpha', 'beta'] as const) {
+        const [lo, hi] = out.ci[k];
+        if (hi - lo > 0.5 || !(lo > 0)) warn(`the 95% interval on ${k} is [${lo.toFixed(3)}, ${hi.toFixed(3)}]`);
+      }
+    }
+    const noAlloc = S.filter((s) => !(s.alpha > 0 && s.beta > 0)).length;
+    if (noAlloc > 0) warn(`${noAlloc} of ${S.length} bootstrap refits have a non-positive exponent (no optimum); the allocation intervals leave them out`);
+    for (const al of allocation) {
+      if (al.ci && al.ci.N[1] / al.ci.N[0] > 10) warn(`at C = ${al.compute.toExponential(2)} the 95% interval on N* spans ${(al.ci.N[1] / al.ci.N[0]).toPrecision(2)}x`);
+    }
+  } else warn('no bootstrap (--bootstrap 0): no intervals');
+  for (const al of allocation) {
+    if (al.N > 10 * input.range.N[1] || al.N < input.range.N[0] / 10) warn(`at C = ${al.compute.toExponential(2)} N* = ${fmt(al.N)} is more than 10x outside the model sizes fitted (${fmt(input.range.N[0])}..${fmt(input.range.N[1])}): an extrapolation`);
+  }
+  return out;
+}
+
+const fmt = (v: number): string => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(2) : String(+v.toPrecision(4)));
+
+function correlation(x: Float64Array, y: Float64Array): number {
+  const n = x.length, mx = x.reduce((a, b) => a + b, 0) / n, my = y.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; i++) { sxy += (x[i] - mx) * (y[i] - my); sxx += (x[i] - mx) ** 2; syy += (y[i] - my) ** 2; }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 1;
+}
+
+/** lambda_max / lambda_min of J'J with its diagonal scaled to 1 (so units of the parameters do not count). */
+function conditionNumber(J: number[][]): number {
+  const k = J[0]?.length ?? 0;
+  const G = Array.from({ length: k }, (_, a) => Array.from({ length: k }, (_, b) => J.reduce((s, row) => s + row[a] * row[b], 0)));
+  const d = G.map((row, i) => Math.sqrt(row[i]));
+  if (d.some((v) => !(v > 0))) return Infinity;
+  const ev = symmetricEigenvalues(G.map((row, i) => row.map((v, j) => v / (d[i] * d[j]))));
+  return ev[0] > 0 ? ev[k - 1] / ev[0] : Infinity;
+}
