@@ -5,10 +5,32 @@
 // Dimension vocabulary (used in code, shape comments and docs): vocabSize V, nCtx (context
 // length), dModel C, nLayer, nHead H, dHead D = dModel / nHead, dMlp (MLP hidden size), B batch,
 // T tokens.
+//
+// muP (`mup`, see mup.ts) is an optional section naming the base model's shape; without it the
+// config resolves exactly as before (no `mup` key at all, so run ids and stored configs stay put).
 
 import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
+
+/**
+ * muP: the base model the width multipliers are measured from (mup.ts has the tables). The
+ * resolved config spells out every base dimension, so a checkpoint's config alone fixes them.
+ */
+const mupFields = z.object({
+  /** dModel of the base model (the width the hyperparameters were tuned at); m = dModel / baseWidth. */
+  baseWidth: positiveInt,
+  /** dHead of the base model; default baseWidth / nHead (the base has this model's head count). */
+  baseHeadDim: positiveInt.optional(),
+  /** dMlp of the base model; default this config's dMlp * baseWidth / dModel (mlpRatio's rule at baseWidth when dMlp is derived). */
+  baseDMlp: positiveInt.optional(),
+  /** Tuned logit multiplier (the mup package's output_mult): logits = outputMult / m * (h W^T). */
+  outputMult: z.number().positive().default(1),
+  /** Start the untied output head at zero (Tensor Programs V's recommendation; the SP init otherwise). */
+  readoutZeroInit: z.boolean().default(false),
+  /** Start the query rows of attn.qkv at zero (Tensor Programs V's recommendation). */
+  queryZeroInit: z.boolean().default(false),
+}).strict();
 
 const fields = z.object({
   vocabSize: positiveInt,
@@ -40,6 +62,8 @@ const fields = z.object({
   initStd: z.number().positive().default(0.02),
   /** GPT-2's init: residual projections (attn.proj, mlp.proj) use initStd / sqrt(2 * nLayer). */
   scaledResidualInit: z.boolean().default(false),
+  /** muP relative to a base shape (mup.ts); null or absent: the standard parametrization. */
+  mup: mupFields.nullable().optional(),
 }).strict();
 
 export const modelConfigSchema = fields.superRefine((c, ctx) => {
@@ -54,11 +78,46 @@ export const modelConfigSchema = fields.superRefine((c, ctx) => {
   if (c.positions === 'rotary' && dHead % 2 !== 0) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['positions'], message: `rotary positions need an even head size, dHead is ${dHead}` });
   }
-}).transform((c) => ({ ...c, dHead: c.dModel / c.nHead, dMlp: c.dMlp ?? defaultDMlp(c.mlp, c.mlpRatio, c.dModel) }));
+  if (c.mup) {
+    const issue = (field: string, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['mup', field], message });
+    const mu = resolveMupBase(c);
+    if (!Number.isInteger(mu.baseHeadDim)) issue('baseHeadDim', `baseWidth ${c.mup.baseWidth} is not divisible by nHead ${c.nHead}; give baseHeadDim`);
+    else if (c.mup.baseWidth % mu.baseHeadDim !== 0) issue('baseHeadDim', `baseWidth ${c.mup.baseWidth} is not divisible by baseHeadDim ${mu.baseHeadDim}`);
+    if (!Number.isInteger(mu.baseDMlp) || mu.baseDMlp < 1) issue('baseDMlp', `dMlp * baseWidth / dModel = ${mu.baseDMlp} is not a positive integer; give baseDMlp`);
+    const dMlp = c.dMlp ?? defaultDMlp(c.mlp, c.mlpRatio, c.dModel);
+    // A matrix with only its fan-in wider than the base (mlp.fc when only dModel grows) is an
+    // output layer in muP's terms and would need its own 1/width multiplier; refuse instead.
+    if ((c.dModel === c.mup.baseWidth) !== (dMlp === mu.baseDMlp)) {
+      issue('baseDMlp', `muP needs dMlp to scale with dModel: dModel ${c.dModel} vs baseWidth ${c.mup.baseWidth}, dMlp ${dMlp} vs baseDMlp ${mu.baseDMlp} (both equal to the base, or both different)`);
+    }
+    if (c.mup.readoutZeroInit && c.tiedEmbeddings) issue('readoutZeroInit', 'needs an untied head (tiedEmbeddings: false): a tied head is the token embedding, which cannot start at zero');
+  }
+}).transform((c) => {
+  const { mup, ...rest } = c;
+  const resolved: typeof rest & { dHead: number; dMlp: number; mup?: ResolvedMup } = {
+    ...rest, dHead: c.dModel / c.nHead, dMlp: c.dMlp ?? defaultDMlp(c.mlp, c.mlpRatio, c.dModel),
+  };
+  // No mup key at all without muP: the resolved config (and every run id hashed from it) is unchanged.
+  if (mup) resolved.mup = { ...mup, ...resolveMupBase(c) };
+  return resolved;
+});
+
+type ResolvedMup = z.output<typeof mupFields> & { baseHeadDim: number; baseDMlp: number };
+
+/** The base head size and MLP width a mup section implies (may be non-integers; the schema checks). */
+function resolveMupBase(c: { dModel: number; nHead: number; dMlp?: number; mlp: 'gelu' | 'swiglu'; mlpRatio: number; mup?: { baseWidth: number; baseHeadDim?: number; baseDMlp?: number } | null }) {
+  const b = c.mup!.baseWidth;
+  return {
+    baseHeadDim: c.mup!.baseHeadDim ?? b / c.nHead,
+    baseDMlp: c.mup!.baseDMlp ?? (c.dMlp === undefined ? defaultDMlp(c.mlp, c.mlpRatio, b) : (c.dMlp * b) / c.dModel),
+  };
+}
 
 export type ModelConfigInput = z.input<typeof modelConfigSchema>;
 /** A validated config with every default filled in and dHead, dMlp resolved (the schema's output). */
 export type ModelConfig = z.output<typeof modelConfigSchema>;
+/** A resolved mup section: every base dimension explicit. */
+export type MupConfig = NonNullable<ModelConfig['mup']>;
 
 export class ModelConfigError extends Error {
   constructor(readonly issues: { field: string; message: string }[]) {
@@ -68,13 +127,14 @@ export class ModelConfigError extends Error {
 }
 
 const knownKeys = Object.keys(fields.shape);
+const knownMupKeys = Object.keys(mupFields.shape);
 
 /** Validates and resolves a config; throws ModelConfigError naming each bad field. */
 export function parseModelConfig(input: unknown): ModelConfig {
   const r = modelConfigSchema.safeParse(input);
   if (!r.success) {
     const issues = r.error.issues.flatMap((i) => i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: `unknown key (known: ${knownKeys.join(', ')})` }))
+      ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: `unknown key (known: ${(i.path[0] === 'mup' ? knownMupKeys : knownKeys).join(', ')})` }))
       : [{ field: i.path.join('.') || '(config)', message: i.message }]);
     throw new ModelConfigError(issues);
   }

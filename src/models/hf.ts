@@ -8,6 +8,9 @@
 // so q_proj/k_proj export without the row permutation that Meta's original checkpoints need.
 // Configs we cannot represent (grouped-query attention, rope scaling, GPT-2's per-layer
 // attention scaling, ...) are refused with a message that names the field.
+//
+// muP models: exportHF folds the muP multipliers into the weights (mup.ts foldMup), so the files
+// are an ordinary standard-parametrization model that stock loaders (and importHF) run as is.
 
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +18,7 @@ import { Tensor, concat, fmtShape, noGrad, slice, toFloat, transpose } from '../
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { Transformer, paramSpecs, type FloatDType } from './transformer.js';
+import { foldMup } from './mup.js';
 
 export type HFFamily = 'gpt2' | 'llama';
 
@@ -120,7 +124,9 @@ function hfConfig(c: ModelConfig, family: HFFamily, dtype: string): Record<strin
 
 /**
  * Our parameters (or anything shaped like them: gradients, optimizer moments) under HF names.
- * The family defaults to the one the config's positions imply.
+ * The family defaults to the one the config's positions imply. A pure rename: it does not fold
+ * muP's multipliers (exportHF does, through foldMup), so muP weights given here as they are would
+ * not reproduce the model's logits in a stock loader.
  */
 export function toHF(config: ModelConfig, params: Map<string, Tensor>, family?: HFFamily): HFCheckpoint {
   const f = hfFamilyOf(config, family);
@@ -248,11 +254,18 @@ export function fromHF(cfg: Json, hfTensors: Map<string, Tensor>, dtype: FloatDT
 /** Training-only settings HF configs lack (or store differently); kept in the safetensors metadata. */
 const trainingFields = ['dropout', 'initStd', 'scaledResidualInit', 'mlpRatio'] as const;
 
-/** Writes `dir`/config.json and `dir`/model.safetensors (each atomically). */
+/**
+ * Writes `dir`/config.json and `dir`/model.safetensors (each atomically). A muP model is written
+ * as its standard-parametrization twin (foldMup); the metadata keeps the folded config, and the
+ * mup section it came from under windtunnel_mup_folded (for the record: importing never re-applies it).
+ */
 export function exportHF(model: Transformer, dir: string, family?: HFFamily): void {
-  const { config, tensors } = toHF(model.config, model.params, family);
+  const folded = foldMup(model.config, model.params);
+  const { config, tensors } = toHF(folded.config, folded.params, family);
+  const metadata: Record<string, string> = { format: 'pt', windtunnel_config: JSON.stringify(folded.config) };
+  if (model.config.mup) metadata.windtunnel_mup_folded = JSON.stringify(model.config.mup);
   mkdirSync(dir, { recursive: true });
-  writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt', windtunnel_config: JSON.stringify(model.config) });
+  writeSafetensors(join(dir, 'model.safetensors'), tensors, metadata);
   const path = join(dir, 'config.json');
   writeFileSync(`${path}.tmp`, `${JSON.stringify(config, null, 2)}\n`);
   renameSync(`${path}.tmp`, path);

@@ -20,6 +20,11 @@
 //   ln_final.weight               [C]      (+ .bias)
 //   lm_head.weight                [V, C]   untied only
 // Linear weights are [out, in] (y = x W^T + b). q/k/v and gate/up are fused so one GEMM does them.
+//
+// muP (config.mup; the rules are in mup.ts) changes three things here and nothing else: the init
+// std of each parameter, the attention scale (1/dHead instead of 1/sqrt(dHead), anchored at the
+// base head size) and a multiplier on the final norm's output before the head. Without it every
+// value is computed exactly as before.
 
 import {
   Rng, Tensor, add, arange, attention, concat, crossEntropy, dropout, embedding, gelu, layerNorm, linear,
@@ -27,6 +32,7 @@ import {
   fmtShape,
 } from '../engine/index.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { mupAttentionScale, mupBaseShapes, mupInitScales, mupOutputMultiplier, mupZeroQuery } from './mup.js';
 import {
   ActivationCache, blockHookNames, compileHooks, hookPairs, runHooks, topHookNames,
   type BlockHookNames, type HookFn, type HookPair, type HookSpec, type HookTable,
@@ -65,16 +71,22 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
   return specs;
 }
 
-/** Fresh parameters, drawn in paramSpecs order from one Rng(seed): the same seed gives the same model. */
+/**
+ * Fresh parameters, drawn in paramSpecs order from one Rng(seed): the same seed gives the same
+ * model. Under muP each std is multiplied by its mup.ts init scale (the draws are the same, so
+ * widths and parametrizations stay comparable draw for draw).
+ */
 export function initParams(c: ModelConfig, seed: number, dtype: FloatDType = 'float32'): Map<string, Tensor> {
   const rng = new Rng(seed);
   const residualStd = c.initStd / Math.sqrt(2 * c.nLayer);
+  const mupScales = c.mup ? mupInitScales(c) : null;
   const params = new Map<string, Tensor>();
   for (const s of paramSpecs(c)) {
     const data = dtype === 'float64' ? new Float64Array(s.shape.reduce((p, n) => p * n, 1)) : new Float32Array(s.shape.reduce((p, n) => p * n, 1));
-    if (s.init === 'normal') rng.fillNormal(data, c.initStd);
-    else if (s.init === 'residual') rng.fillNormal(data, residualStd);
+    const std = s.init === 'residual' ? residualStd : c.initStd;
+    if (s.init === 'normal' || s.init === 'residual') rng.fillNormal(data, mupScales ? std * mupScales.get(s.name)! : std);
     else if (s.init === 'ones') data.fill(1);
+    if (mupScales) mupZeroQuery(c, s.name, data);
     const t = new Tensor(data, s.shape, true);
     t.name = s.name;
     params.set(s.name, t);
@@ -163,6 +175,10 @@ export class Transformer {
   private readonly head: Tensor;
   private readonly rotary: { cos: Tensor; sin: Tensor } | null;
   private readonly points: string[];
+  /** muP's attention scale; undefined: the kernel's 1/sqrt(dHead). */
+  private readonly attnScale: number | undefined;
+  /** muP's multiplier on the final norm's output (outputMult * baseWidth / dModel); 1 without muP. */
+  private readonly logitScale: number;
 
   /** A fresh model from `seed`, or one over given parameters (checked against the config, used as is). */
   constructor(config: ModelConfig | ModelConfigInput, opts: { seed?: number; dtype?: FloatDType; params?: Map<string, Tensor> } = {}) {
@@ -196,6 +212,13 @@ export class Transformer {
     this.head = c.tiedEmbeddings ? this.wte : p('lm_head.weight');
     this.rotary = c.positions === 'rotary' ? ropeTables(c.nCtx, c.dHead, c.ropeTheta, this.dtype) : null;
     this.points = this.listHookPoints();
+    this.attnScale = c.mup ? mupAttentionScale(c) : undefined;
+    this.logitScale = c.mup ? mupOutputMultiplier(c) : 1;
+  }
+
+  /** muP's base shapes by parameter name (what checkpoints store and resume checks); null without muP. */
+  baseShapes(): Record<string, number[]> | null {
+    return this.config.mup ? mupBaseShapes(this.config) : null;
   }
 
   parameters(): Tensor[] { return [...this.params.values()]; }
@@ -255,6 +278,7 @@ export class Transformer {
     if (cache) cache.length += T;
     if (opts.lastLogitsOnly && T > 1) x = slice(x, 1, T - 1, T); // [B, 1, C]
     x = at(topHookNames.lnFinal, this.norm(x, this.lnFinal)); // [B, T, C]
+    if (this.logitScale !== 1) x = mul(x, this.logitScale); // [B, T, C] muP: logits * outputMult / m, applied before the head
     const logits = linear(x, this.head); // [B, T, V]
     if (!opts.targets) return { logits };
     const loss = crossEntropy(logits, opts.targets, { ignoreIndex: opts.ignoreIndex ?? -1, weights: opts.lossWeights ?? null });
@@ -309,8 +333,8 @@ export class Transformer {
     }
     const doc = s.docIds;
     const z = s.at(h.z, s.hooks?.has(h.pattern)
-      ? attentionUnfused(q, k, v, doc, (pat) => s.at(h.pattern, pat))
-      : attention(q, k, v, { mask: { kind: 'causal' }, docQ: doc, docK: doc })); // [B, T, H, D]
+      ? attentionUnfused(q, k, v, doc, (pat) => s.at(h.pattern, pat), this.attnScale)
+      : attention(q, k, v, { mask: { kind: 'causal' }, docQ: doc, docK: doc, scale: this.attnScale })); // [B, T, H, D]
     return linear(reshape(z, [B, T, C]), b.proj.weight, b.proj.bias); // [B, T, C]
   }
 
@@ -342,8 +366,9 @@ interface BlockState {
 /**
  * The attention the fused kernel computes, written out so the pattern [B, H, Tq, Tk] exists
  * as a tensor (for hook_pattern). Same causal and document masks; queries are the last Tq positions.
+ * `scale` defaults to 1/sqrt(D), as the kernel's does.
  */
-export function attentionUnfused(q: Tensor, k: Tensor, v: Tensor, docIds: Tensor | null, onPattern: (p: Tensor) => Tensor = (p) => p): Tensor {
+export function attentionUnfused(q: Tensor, k: Tensor, v: Tensor, docIds: Tensor | null, onPattern: (p: Tensor) => Tensor = (p) => p, scale?: number): Tensor {
   const [B, Tq, , D] = q.shape;
   const Tk = k.shape[1];
   const blocked = new Float32Array(B * Tq * Tk); // 1 where query i may not see key j
@@ -355,7 +380,7 @@ export function attentionUnfused(q: Tensor, k: Tensor, v: Tensor, docIds: Tensor
   const qh = permute(q, [0, 2, 1, 3]); // [B, H, Tq, D]
   const kh = permute(k, [0, 2, 1, 3]); // [B, H, Tk, D]
   const vh = permute(v, [0, 2, 1, 3]); // [B, H, Tk, D]
-  const scores = mul(matmul(qh, kh, { transB: true }), 1 / Math.sqrt(D)); // [B, H, Tq, Tk]
+  const scores = mul(matmul(qh, kh, { transB: true }), scale ?? 1 / Math.sqrt(D)); // [B, H, Tq, Tk]
   const mask = new Tensor(q.dtype === 'float64' ? Float64Array.from(blocked) : blocked, [B, 1, Tq, Tk]);
   const pattern = onPattern(softmax(maskedFill(scores, mask, -Infinity))); // [B, H, Tq, Tk]
   return permute(matmul(pattern, vh), [0, 2, 1, 3]); // [B, Tq, H, D]

@@ -47,6 +47,8 @@ export interface CheckpointState {
   samplers: Record<string, unknown>;
   /** The resolved run config. */
   config: unknown;
+  /** muP's base shapes by parameter name (models/mup.ts); absent for a standard-parametrization model. */
+  baseShapes?: Record<string, number[]>;
   /** Where this run came from, if it was branched from another run's checkpoint. */
   branchedFrom?: { runDir: string; step: number };
   savedAt: string;
@@ -217,6 +219,23 @@ function checkState(s: CheckpointState, step: number, path: string): void {
   if (s.step !== step) bad(`records step ${s.step} but lives in ${checkpointName(step)}`);
   if (!s.optimizer || (s.optimizer.kind !== 'adamw' && s.optimizer.kind !== 'sgd') || !Number.isInteger(s.optimizer.step)) bad('missing or invalid "optimizer" (kind, step)');
   if (typeof s.tokensSeen !== 'number') bad('missing "tokensSeen"');
+}
+
+/**
+ * Resuming must keep the parametrization: the muP base shapes a checkpoint was trained with (or
+ * their absence) must be the model's, or the lr multipliers, init and forward would silently change.
+ */
+export function checkBaseShapes(saved: Record<string, number[]> | undefined, model: Record<string, number[]> | null, dir: string): void {
+  const fmt = (s: number[] | undefined) => (s ? fmtShape(s) : 'none');
+  if (!saved && !model) return;
+  if (!saved) throw new Error(`resume: ${dir} was trained without muP (no base shapes) but the model uses muP; resume with the run's own model config`);
+  if (!model) throw new Error(`resume: ${dir} was trained with muP but the model has no mup section; resume with the run's own model config (its mup section)`);
+  const names = new Set([...Object.keys(saved), ...Object.keys(model)]);
+  const bad = [...names].filter((n) => fmt(saved[n]) !== fmt(model[n]));
+  if (bad.length) {
+    throw new Error(`resume: muP base shapes differ from ${dir}: ${bad.slice(0, 4).map((n) => `${n} base ${fmt(saved[n])} in the checkpoint, ${fmt(model[n])} in the model`).join('; ')}` +
+      `${bad.length > 4 ? ` and ${bad.length - 4} more` : ''}; resume with the run's own mup section (baseWidth, baseHeadDim, baseDMlp)`);
+  }
 }
 
 /**

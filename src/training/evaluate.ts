@@ -12,6 +12,8 @@ export interface TrainableModel {
   forward(ids: Tensor, o: { targets?: Tensor; docIds?: Tensor; training?: boolean }): { logits: Tensor; loss?: Tensor };
   /** Dropout randomness, saved with checkpoints when present. */
   readonly dropoutRng?: { state(): unknown; setState(s: unknown): void };
+  /** muP base shapes by parameter name (null: standard parametrization), saved with checkpoints and checked on resume. */
+  baseShapes?(): Record<string, number[]> | null;
 }
 
 export interface EvalResult {

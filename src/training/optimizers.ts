@@ -69,6 +69,8 @@ export interface GroupOptions {
   groups?: ParamGroupSpec[];
   /** Per-parameter lr multiplier on top of the group's (muP width scaling); default 1. */
   lrScale?: (name: string, p: Tensor) => number;
+  /** Per-parameter multiplier on the resolved weight decay (muP keeps lr * wd at the base model's); default 1. */
+  weightDecayScale?: (name: string, p: Tensor) => number;
 }
 
 /** Assigns each distinct parameter its group, lr multiplier and weight decay. */
@@ -84,10 +86,13 @@ export function resolveParams(params: ReadonlyMap<string, Tensor>, o: GroupOptio
     const g = o.groups?.find((s) => matches(s.match, name, t));
     const scale = (g?.lrScale ?? 1) * (o.lrScale?.(name, t) ?? 1);
     if (!(scale >= 0) || !Number.isFinite(scale)) throw new Error(`optimizer: lr multiplier for ${name} must be finite and >= 0, got ${scale}`);
-    out.push({
-      name, tensor: t, group: g?.name ?? 'default', lrScale: scale,
-      weightDecay: g?.weightDecay ?? (noDecay(name, t.shape) ? 0 : wd),
-    });
+    let decay = g?.weightDecay ?? (noDecay(name, t.shape) ? 0 : wd);
+    if (o.weightDecayScale) {
+      const f = o.weightDecayScale(name, t);
+      if (!(f >= 0) || !Number.isFinite(f)) throw new Error(`optimizer: weight-decay multiplier for ${name} must be finite and >= 0, got ${f}`);
+      decay *= f;
+    }
+    out.push({ name, tensor: t, group: g?.name ?? 'default', lrScale: scale, weightDecay: decay });
   }
   if (out.length === 0) throw new Error('optimizer: no parameters');
   return out;
@@ -271,8 +276,11 @@ export interface OptimizerConfig {
   nesterov: boolean;
 }
 
-/** The optimizer a run config names; groups and lr multipliers (muP) come from code, not config. */
-export function createOptimizer(params: ReadonlyMap<string, Tensor>, c: OptimizerConfig, extra: Pick<GroupOptions, 'groups' | 'lrScale'> = {}): Optimizer {
+/**
+ * The optimizer a run config names; groups and per-parameter multipliers come from code, not
+ * config. For muP pass `mupOptimizerOptions(model.config, c.optimizer)` (models/mup.ts) as `extra`.
+ */
+export function createOptimizer(params: ReadonlyMap<string, Tensor>, c: OptimizerConfig, extra: Pick<GroupOptions, 'groups' | 'lrScale' | 'weightDecayScale'> = {}): Optimizer {
   const common = { weightDecay: c.weightDecay, noDecay: c.noDecay, ...extra };
   return c.optimizer === 'adamw'
     ? new AdamW(params, { ...common, betas: c.betas, eps: c.eps })

@@ -6,6 +6,7 @@
 // saved in the checkpoint (weights, optimizer buffers and step count, sampler and RNG states), and
 // every kernel is deterministic, so N steps + stop + resume N more reproduces 2N straight steps
 // bit for bit. Evaluation runs without dropout and from a fresh iterator, so it changes nothing.
+// A muP model's base shapes are saved too, and a resume into a model with other ones is refused.
 //
 // Stopping: a NaN/Inf loss stops the run before its backward pass, naming the step and the first
 // op that produced a non-finite value; nothing is saved, so `latest` stays the last good
@@ -19,7 +20,7 @@ import type { Batch } from '../data/index.js';
 import { accumulateGradients, clipGradients } from './grads.js';
 import type { Optimizer } from './optimizers.js';
 import { ScheduleConfig, createSchedule, type ScheduleInput } from './schedules.js';
-import { latestStep, listCheckpoints, loadCheckpoint, restoreParams, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { checkBaseShapes, latestStep, listCheckpoints, loadCheckpoint, restoreParams, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { METRICS_FILE, MetricsWriter } from './metrics.js';
 import { batchLoss, evaluate, type EvalResult, type TrainableModel } from './evaluate.js';
 import { writeFileDurable } from './durable.js';
@@ -153,6 +154,7 @@ export class Trainer {
     const which = o.resume === 'auto' ? (latestStep(runDir) === null ? false : 'latest') : o.resume === true ? 'latest' : (o.resume ?? false);
     if (which !== false) {
       const ck = loadCheckpoint(runDir, which);
+      checkBaseShapes(ck.state.baseShapes, model.baseShapes?.() ?? null, ck.dir);
       restoreParams(params, ck.model);
       optimizer.setState(ck.optimizer);
       const sampler = ck.state.samplers.train;
@@ -187,6 +189,7 @@ export class Trainer {
     const elapsed = () => elapsedBefore + (performance.now() - sessionStart) / 1000;
     const emit = (e: TrainerEvent) => o.onEvent?.(e);
 
+    const baseShapes = model.baseShapes?.() ?? null;
     const save = () => {
       const state: Omit<CheckpointState, 'version' | 'step' | 'optimizer' | 'savedAt'> = {
         tokensSeen, elapsedSec: elapsed(),
@@ -194,6 +197,7 @@ export class Trainer {
         rngs: Object.fromEntries(Object.entries(this.rngs()).map(([k, r]) => [k, r.state()])),
         samplers: { train: o.train.state() },
         config: o.config ?? null,
+        ...(baseShapes ? { baseShapes } : {}),
       };
       const dir = saveCheckpoint(runDir, step, params, optimizer, state, { keep: o.keepCheckpoints });
       lastSaved = step;
