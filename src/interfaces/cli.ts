@@ -4,6 +4,11 @@
 import { Command } from 'commander';
 import { registerInfo } from './commands/info.js';
 import { registerBench } from './commands/bench.js';
+import { registerTrain, registerResume } from './commands/train.js';
+import { registerSample } from './commands/sample.js';
+import { registerEval } from './commands/eval.js';
+import { registerExport } from './commands/export.js';
+import { registerBranch } from './commands/branch.js';
 import { registerSweep } from './commands/sweep.js';
 import { registerRuns } from './commands/runs.js';
 import { registerFit } from './commands/fit.js';
@@ -15,6 +20,12 @@ const program = new Command('windtunnel')
 
 registerInfo(program);
 registerBench(program);
+registerTrain(program);
+registerResume(program);
+registerSample(program);
+registerEval(program);
+registerExport(program);
+registerBranch(program);
 registerSweep(program);
 registerRuns(program);
 registerFit(program);

@@ -1,0 +1,40 @@
+// `windtunnel export RUN --format hf-gpt2|hf-llama`: a run's model as a Hugging Face checkpoint
+// folder (config.json + model.safetensors, HF tensor names; src/models/hf.ts). A model that does
+// not fit the format is refused with what differs. The run's tokenizer is copied beside it as
+// windtunnel-tokenizer.json (our format, not HF's tokenizer.json).
+
+import type { Command } from 'commander';
+import { copyFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { exportHF, familyMismatches, type HFFamily } from '../../models/hf.js';
+import { TOKENIZER_FILE, loadRun } from '../../training/assemble.js';
+import { UsageError } from '../config-file.js';
+import { action, intOption, usageExits } from './run-common.js';
+
+const FORMATS: Record<string, HFFamily> = { 'hf-gpt2': 'gpt2', 'hf-llama': 'llama' };
+
+export function registerExport(program: Command): void {
+  usageExits(program
+    .command('export')
+    .description("write a run's model as a Hugging Face checkpoint folder (config.json + model.safetensors)")
+    .argument('<run>', 'run folder')
+    .requiredOption('--format <format>', `${Object.keys(FORMATS).join(' | ')}`)
+    .option('--out <dir>', 'output folder (default: <run>/export-<format>)')
+    .option('--checkpoint <step>', 'export this checkpoint instead of the latest', intOption('--checkpoint')))
+    .action(action((runDir: string, o: { format: string; out?: string; checkpoint?: number }) => {
+      const family = FORMATS[o.format];
+      if (!family) throw new UsageError(`--format must be one of ${Object.keys(FORMATS).join(', ')}, got ${JSON.stringify(o.format)}`);
+      const run = loadRun(runDir, o.checkpoint);
+      const bad = familyMismatches(run.model.config, family);
+      if (bad.length) {
+        const other = Object.entries(FORMATS).find(([, f]) => f !== family && familyMismatches(run.model.config, f).length === 0);
+        throw new UsageError(`this run's model does not fit the Hugging Face ${family} format: ${bad.join('; ')}` +
+          (other ? `. It is ${other[1]}-shaped: use --format ${other[0]}` : ''));
+      }
+      const out = resolve(o.out ?? join(runDir, `export-${o.format}`));
+      exportHF(run.model, out, family);
+      copyFileSync(join(runDir, TOKENIZER_FILE), join(out, 'windtunnel-tokenizer.json'));
+      console.log(`exported step ${run.step} of ${runDir} as Hugging Face ${family} to ${out}`);
+      console.log('  config.json, model.safetensors, windtunnel-tokenizer.json');
+    }));
+}

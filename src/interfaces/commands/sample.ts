@@ -1,0 +1,57 @@
+// `windtunnel sample RUN --prompt TEXT`: continues a prompt with a run's trained model (KV-cache
+// sampling from src/models/sampling.ts). Deterministic for a seed. When the run separated its
+// documents with <|endoftext|>, the prompt is read as the start of a document (the token is put
+// before it) and sampling stops at the next one.
+
+import type { Command } from 'commander';
+import { END_OF_TEXT } from '../../data/index.js';
+import { generate, type SamplingOptions } from '../../models/sampling.js';
+import { loadRun, type LoadedRun } from '../../training/assemble.js';
+import { UsageError } from '../config-file.js';
+import { action, intOption, numberOption, usageExits } from './run-common.js';
+
+export interface SampleOptions extends SamplingOptions {
+  maxTokens: number;
+  seed: number;
+}
+
+export const DEFAULT_SAMPLING = { maxTokens: 200, temperature: 0.8, seed: 0 } as const;
+
+/** The prompt followed by the model's continuation, as text. */
+export function sampleText(run: LoadedRun, prompt: string, o: SampleOptions): { text: string; newTokens: number } {
+  const eot = run.tokenizer.specialId(END_OF_TEXT);
+  const useEot = run.config.data.separator && eot !== undefined;
+  const ids = [...(useEot ? [eot] : []), ...run.tokenizer.encode(prompt)];
+  if (ids.length === 0) throw new UsageError('the prompt is empty (and this run has no <|endoftext|> token to start a document from)');
+  const out = generate(run.model, ids, {
+    maxNewTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed,
+    stopToken: useEot ? eot : undefined,
+  });
+  const continuation = Array.from(out.i.subarray(ids.length)).filter((id) => id !== eot);
+  return { text: prompt + run.tokenizer.decode(continuation), newTokens: continuation.length };
+}
+
+export function addSamplingOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-tokens <n>', 'tokens to generate', intOption('--max-tokens'), DEFAULT_SAMPLING.maxTokens)
+    .option('--temperature <t>', 'softmax temperature (0: greedy)', numberOption('--temperature', (n) => n >= 0, 'a number >= 0'), DEFAULT_SAMPLING.temperature)
+    .option('--top-k <k>', 'sample only from the k most likely tokens', intOption('--top-k', 1))
+    .option('--top-p <p>', 'sample only from the smallest set of tokens whose probability reaches p', numberOption('--top-p', (n) => n > 0 && n <= 1, 'in (0, 1]'))
+    .option('--seed <s>', 'sampling seed (same seed, same text)', intOption('--seed'), DEFAULT_SAMPLING.seed);
+}
+
+export function registerSample(program: Command): void {
+  usageExits(addSamplingOptions(program
+    .command('sample')
+    .description("continue a prompt with a run's model (latest checkpoint unless --checkpoint)")
+    .argument('<run>', 'run folder')
+    .option('--prompt <text>', 'text to continue (default: start a new document)', '')
+    .option('--checkpoint <step>', 'use this checkpoint instead of the latest', intOption('--checkpoint')))
+    .option('--json', 'print one JSON object: prompt, text, tokens, checkpoint step'))
+    .action(action((runDir: string, o: SampleOptions & { prompt: string; checkpoint?: number; json?: boolean }) => {
+      const run = loadRun(runDir, o.checkpoint);
+      const { text, newTokens } = sampleText(run, o.prompt, o);
+      if (o.json) console.log(JSON.stringify({ run: runDir, step: run.step, seed: o.seed, prompt: o.prompt, text, tokens: newTokens }));
+      else console.log(text);
+    }));
+}
