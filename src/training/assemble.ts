@@ -24,6 +24,7 @@ import {
 } from '../data/index.js';
 import { presets, type PresetName } from '../models/config.js';
 import { Transformer } from '../models/transformer.js';
+import { mupOptimizerOptions } from '../models/mup.js';
 import { TrainConfigError, parseTrainConfig, totalSteps, type TrainConfig } from './config.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
@@ -216,7 +217,7 @@ export interface AssembledRun {
  */
 export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOptions, 'runDir' | 'resume' | 'onEvent'>): AssembledRun {
   const model = new Transformer(config.model, { seed: config.seed });
-  const optimizer = createOptimizer(model.params, config);
+  const optimizer = createOptimizer(model.params, config, mupOptimizerOptions(model.config, config.optimizer)); // {} without muP
   const s = config.data.sampler;
   const train = createSampler(data.train, {
     ...s, B: config.batchSize, T: config.context, seed: `train:${config.seed}`, separatorId: data.separatorId,

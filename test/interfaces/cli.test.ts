@@ -225,3 +225,11 @@ test('a YAML config file works like JSON', async () => {
   ok(await cli('train', '--config', file, '--run-dir', dir, '--set', `data.cacheDir=${join(tmp, 'cache')}`), 'train from YAML');
   assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).model.norm, 'rmsnorm');
 });
+
+test('a muP model (optimizer multipliers from its config) trains, keeps its base shapes in checkpoints and exports', async () => {
+  const dir = join(tmp, 'mup');
+  ok(await train(dir, 'steps=6', 'model.mup={"baseWidth":16}'), 'train muP');
+  const state = JSON.parse(readFileSync(join(dir, 'ckpt-6', 'state.json'), 'utf8')) as { baseShapes?: Record<string, number[]> };
+  assert.deepEqual(state.baseShapes?.['blocks.0.mlp.fc.weight'], [64, 16]);
+  ok(await cli('export', dir, '--format', 'hf-gpt2', '--out', join(tmp, 'hf-mup')), 'export muP');
+});
