@@ -13,6 +13,8 @@ dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need_pkgs+=(libopenblas0-pthread
 command -v g++ >/dev/null || need_pkgs+=(g++)
 command -v make >/dev/null || need_pkgs+=(make)
 if [ "${WINDTUNNEL_WITH_REDIS:-0}" = 1 ]; then command -v redis-server >/dev/null || need_pkgs+=(redis-server); fi
+# Debian's chromium, for the dashboard's browser tests (test/interfaces/ui-browser.test.ts).
+if [ "${WINDTUNNEL_WITH_CHROMIUM:-0}" = 1 ]; then [ -x /usr/bin/chromium ] || need_pkgs+=(chromium); fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "setup: installing ${need_pkgs[*]}"
   as_root apt-get update -qq

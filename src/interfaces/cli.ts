@@ -12,6 +12,8 @@ import { registerBranch } from './commands/branch.js';
 import { registerSweep } from './commands/sweep.js';
 import { registerRuns } from './commands/runs.js';
 import { registerFit } from './commands/fit.js';
+import { registerReport } from './commands/report.js';
+import { registerUi } from './commands/ui.js';
 import { registerWorker, registerCollect } from './commands/queue.js';
 
 const program = new Command('windtunnel')
@@ -29,6 +31,8 @@ registerBranch(program);
 registerSweep(program);
 registerRuns(program);
 registerFit(program);
+registerReport(program);
+registerUi(program);
 registerWorker(program);
 registerCollect(program);
 

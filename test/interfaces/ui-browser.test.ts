@@ -1,0 +1,176 @@
+// The dashboard in a real headless browser: Debian's chromium driven by playwright-core.
+// `windtunnel ui` serves a store while this process writes to it as a trainer would: the page
+// must show the runs, grow the running run's curve and step, and pick up a new sweep, all
+// without a reload. Then 500 runs: the page loads, the table renders a page, sorting and
+// grouping answer. And the HTML report opens with the network off. Skipped, saying why, only
+// when chromium is missing (scripts/setup.sh installs it with WINDTUNNEL_WITH_CHROMIUM=1, as CI does).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { Store } from '../../src/lab/store.js';
+import { startUi } from '../../src/interfaces/ui/server.js';
+import { writeReport } from '../../src/lab/report.js';
+import { addSyntheticSweep } from '../lab/report-fixture.js';
+
+const chromiumPath = process.env.WINDTUNNEL_CHROMIUM ?? '/usr/bin/chromium';
+const skip = existsSync(chromiumPath) ? false : `chromium not found at ${chromiumPath}: apt-get install chromium (scripts/setup.sh does with WINDTUNNEL_WITH_CHROMIUM=1)`;
+if (skip) console.log(`SKIP browser tests: ${skip}`);
+
+let dir: string, browser: BrowserContext | null = null;
+const children: ChildProcess[] = [];
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'wt-ui-browser-'));
+  if (skip) return;
+  browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: chromiumPath, headless: true, viewport: { width: 1400, height: 1000 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const c of children) if (c.exitCode === null) c.kill('SIGINT');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A page that records console errors and any request that leaves `origin`. */
+async function openPage(origin: string): Promise<{ page: Page; errors: string[]; foreign: string[] }> {
+  const page = await browser!.newPage();
+  const errors: string[] = [], foreign: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('request', (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) foreign.push(r.url()); });
+  return { page, errors, foreign };
+}
+
+/** `windtunnel ui --port 0`, as a user starts it; resolves with its URL. */
+function serveCli(db: string): Promise<string> {
+  const child = spawn(process.execPath, ['bin/windtunnel.js', 'ui', '--port', '0', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '', err = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /dashboard: (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
+    child.on('exit', (code) => reject(new Error(`windtunnel ui exited with ${code}: ${err}`)));
+  });
+}
+
+const points = async (page: Page, id: string): Promise<number> => Number(await page.getAttribute(`#${id}`, 'data-points'));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test('live dashboard: the runs table, curves and step grow while a run trains, a new sweep appears without a restart', { skip, timeout: 60_000 }, async () => {
+  const db = join(dir, 'live.db');
+  const store = Store.open(db);
+  try {
+    addSyntheticSweep(store, { unfinished: true, steps: 200 });
+    const url = await serveCli(db);
+    const { page, errors, foreign } = await openPage(url);
+    await page.goto(url);
+    await page.waitForSelector('#runs-table tbody tr:nth-child(8)');
+    assert.match(await page.textContent('#runs-summary') ?? '', /^8 runs \(6 done, 1 failed, 1 running\)/);
+    const runningRow = '#runs-table tbody tr[data-id="synth-0007"]';
+    assert.equal(await page.textContent(`${runningRow} td:nth-child(3)`), 'running');
+    assert.equal(await page.textContent(`${runningRow} td:nth-child(4)`), '100');
+    await page.waitForFunction(() => Number(document.querySelector('#curves')?.getAttribute('data-points')) > 0);
+    assert.ok(await page.locator('#curves svg path').count() > 8, 'one line per run, drawn as SVG');
+    const before = await points(page, 'curves');
+
+    // "training": the run logs ten steps at a time, as the runner ingests its metrics file
+    for (let s = 101; s <= 160; s += 10) {
+      store.logMetrics('synth-0007', Array.from({ length: 10 }, (_, k) => ({ step: s + k, values: { loss: 3 + 1 / (s + k), lr: 1e-3, tokens: (s + k) * 4096 } })));
+      await sleep(150);
+    }
+    await page.waitForFunction(() => document.querySelector('#runs-table tbody tr[data-id="synth-0007"] td:nth-child(4)')?.textContent === '160', undefined, { timeout: 15_000 });
+    await page.waitForFunction((n) => Number(document.querySelector('#curves')?.getAttribute('data-points')) >= n + 60, before, { timeout: 15_000 });
+    assert.equal(await points(page, 'curves'), before + 60, 'every new step reached the chart (no reload)');
+    assert.ok(Number(await page.getAttribute('#curves', 'data-updates')) >= 2);
+
+    // a sweep registered while the page is open shows up by itself
+    addSyntheticSweep(store, { sweep: 'late', lrs: [1e-2], widths: [16], seeds: 1, steps: 20 });
+    await page.waitForFunction(() => /^9 runs/.test(document.querySelector('#runs-summary')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    assert.deepEqual(await page.locator('#f-sweep option').allTextContents(), ['all', 'late', 'synth']);
+    assert.deepEqual(await page.locator('#report-list a').allTextContents(), ['late', 'synth']);
+
+    // pick two runs: the comparison appears and the curves show just them
+    await page.check('#runs-table tbody tr[data-id="synth-0000"] input');
+    await page.check('#runs-table tbody tr[data-id="synth-0006"] input');
+    await page.waitForSelector('#compare:not([hidden]) #compare-table tbody tr');
+    assert.match(await page.textContent('#compare-table') ?? '', /config\.optim\.lr.*0\.001.*0\.003/);
+    await page.waitForFunction(() => /^2 of 2 selected runs/.test(document.querySelector('#curves-note')?.textContent ?? ''));
+    assert.deepEqual(errors, []);
+    assert.deepEqual(foreign, [], 'nothing fetched from anywhere else');
+    await page.close();
+  } finally {
+    store.close();
+  }
+});
+
+test('500 runs: the page loads and renders the table quickly; sorting, paging and grouping answer', { skip, timeout: 60_000 }, async () => {
+  const db = join(dir, 'big.db');
+  const store = Store.open(db);
+  addSyntheticSweep(store, { sweep: 'big', lrs: [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], widths: [16, 32, 64, 128, 256], seeds: 20, steps: 100 });
+  store.close();
+  const ui = await startUi({ db, port: 0 });
+  try {
+    const { page, errors } = await openPage(ui.url);
+    const t0 = Date.now();
+    await page.goto(ui.url);
+    await page.waitForSelector('#runs-table tbody tr:nth-child(50)');
+    const tableMs = Date.now() - t0;
+    await page.waitForFunction(() => Number(document.querySelector('#curves')?.getAttribute('data-points')) > 0 && Number(document.querySelector('#hp-chart')?.getAttribute('data-points')) > 0);
+    const allMs = Date.now() - t0;
+    console.log(`# 500 runs: table in ${tableMs} ms, table + curves + hyperparameters in ${allMs} ms`);
+    assert.ok(tableMs < 10_000, `table took ${tableMs} ms`);
+    assert.ok(allMs < 20_000, `page took ${allMs} ms`);
+    assert.equal(await page.locator('#runs-table tbody tr').count(), 50, 'one page of the table');
+    assert.match(await page.textContent('#runs-summary') ?? '', /^500 runs \(500 done\)/);
+    assert.match(await page.textContent('#pager') ?? '', /page 1 of 10/);
+    assert.match(await page.textContent('#curves-note') ?? '', /^50 of 500 matching runs/);
+
+    await page.click('#runs-table th[data-sort="final.loss"]');
+    await page.waitForSelector('#runs-table th.sorted[data-sort="final.loss"]');
+    const losses = (await page.locator('#runs-table tbody tr td:nth-child(8)').allTextContents()).map(Number);
+    assert.deepEqual(losses, [...losses].sort((a, b) => a - b), 'sorted by final loss');
+    await page.click('#pager button:has-text("next")');
+    await page.waitForFunction(() => /page 2 of 10/.test(document.querySelector('#pager')?.textContent ?? ''));
+
+    await page.check('#c-group input[value="optim.lr"]');
+    await page.waitForFunction(() => /^5 groups of 500 matching runs/.test(document.querySelector('#curves-note')?.textContent ?? ''), undefined, { timeout: 20_000 });
+    assert.ok(await page.locator('#curves svg path').count() >= 10, 'a band and a mean line per group');
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    await ui.close();
+  }
+});
+
+test('the HTML report opens in a browser with the network off and shows every figure', { skip, timeout: 30_000 }, async () => {
+  const db = join(dir, 'report.db');
+  const store = Store.open(db);
+  try {
+    addSyntheticSweep(store, { steps: 100 });
+    const r = await writeReport(store, 'synth', join(dir, 'report'));
+    const { page, errors, foreign } = await openPage('file://');
+    await browser!.setOffline(true);
+    await page.goto(pathToFileURL(r.html).href);
+    assert.equal(await page.locator('figure svg').count(), 6);
+    const box = await page.locator('#fig-loss svg').boundingBox();
+    assert.ok(box && box.width > 300 && box.height > 200, 'the figure is drawn at size');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(foreign, []);
+    await page.close();
+  } finally {
+    await browser!.setOffline(false);
+    store.close();
+  }
+});
