@@ -15,6 +15,7 @@ import { registerFit } from './commands/fit.js';
 import { registerReport } from './commands/report.js';
 import { registerUi } from './commands/ui.js';
 import { registerWorker, registerCollect } from './commands/queue.js';
+import { registerStudy } from './commands/study.js';
 
 const program = new Command('windtunnel')
   .description('A laboratory for small language models: train, sweep, fit laws, dissect.')
@@ -35,5 +36,6 @@ registerReport(program);
 registerUi(program);
 registerWorker(program);
 registerCollect(program);
+registerStudy(program);
 
 await program.parseAsync(process.argv);

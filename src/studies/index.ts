@@ -1,0 +1,12 @@
+// The studies, by name: what `windtunnel study <name>` and `study list` read. Add a study by
+// writing its file beside this one and adding it here.
+
+import type { Study } from './study.js';
+import { wsdVsCosine } from './wsd-vs-cosine.js';
+
+export const studies: Record<string, Study> = {
+  [wsdVsCosine.name]: wsdVsCosine,
+};
+
+export { budgets, planCost, sweepName, type Analysis, type Budget, type Study, type StudyRun, type Verdict } from './study.js';
+export { runStudy, type RunStudyOptions, type StudyEvent, type StudyResult } from './run.js';
