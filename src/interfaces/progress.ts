@@ -26,6 +26,12 @@ export interface Reporter {
 
 const fmtLoss = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
 
+/** Tokens per second, smoothed over roughly the last 20 steps (one step's figure jitters). */
+function smoothed(): (x: number) => number {
+  let avg = NaN;
+  return (x) => (avg = Number.isNaN(avg) ? x : 0.9 * avg + 0.1 * x);
+}
+
 function evalLine(e: Extract<TrainerEvent, { type: 'eval' }>): string {
   return `step ${e.step}: validation loss ${fmtLoss(e.loss)}, perplexity ${e.perplexity.toFixed(2)}` +
     (e.bitsPerByte !== undefined ? `, ${e.bitsPerByte.toFixed(4)} bits/byte` : '');
@@ -75,11 +81,12 @@ function jsonReporter(): Reporter {
 /** A bar on stdout (step, loss, tokens/s, ETA); evaluations and messages print above it. */
 function barReporter(): Reporter {
   const multi = new MultiBar({
-    stream: process.stdout, hideCursor: true, clearOnComplete: false, fps: 5,
-    format: ' {bar} {value}/{total} | loss {loss} | {tps} tok/s | {elapsed} elapsed | ETA {eta}',
+    stream: process.stdout, hideCursor: true, clearOnComplete: false, fps: 5, barsize: 20,
+    format: '{bar} {value}/{total} | loss {loss} | {tps} tok/s | {elapsed} | ETA {remaining}',
   }, Presets.shades_classic);
   let bar: SingleBar | null = null;
-  const payload = { loss: '-', tps: '-', elapsed: '0s', eta: '?' };
+  const tps = smoothed();
+  const payload = { loss: '-', tps: '-', elapsed: '0s', remaining: '?' }; // not {eta}: cli-progress's own token
   return {
     log: (msg) => { if (bar) multi.log(msg + '\n'); else console.log(msg); },
     json() {},
@@ -89,7 +96,7 @@ function barReporter(): Reporter {
           bar = multi.create(e.totalSteps, e.step, payload);
           break;
         case 'step':
-          bar?.update(e.step, { loss: fmtLoss(e.loss), tps: fmtCount(Math.round(e.tokensPerSec)), elapsed: fmtDuration(e.elapsedSec), eta: fmtDuration(e.etaSec) });
+          bar?.update(e.step, { loss: fmtLoss(e.loss), tps: fmtCount(Math.round(tps(e.tokensPerSec))), elapsed: fmtDuration(e.elapsedSec), remaining: fmtDuration(e.etaSec) });
           break;
         case 'eval':
           multi.log(evalLine(e) + '\n');
@@ -107,17 +114,19 @@ function barReporter(): Reporter {
 /** Not a terminal (a log file, CI): a line every 10% of the run or 30 s, and every evaluation. */
 function plainReporter(): Reporter {
   let lastAt = 0, lastTenth = -1;
+  const tps = smoothed();
   return {
     log: (msg) => console.log(msg),
     json() {},
     onEvent(e) {
       if (e.type === 'step') {
+        const speed = tps(e.tokensPerSec);
         const tenth = Math.floor((10 * e.step) / e.totalSteps);
         const now = Date.now();
         if (tenth !== lastTenth || now - lastAt > 30_000 || e.step === e.totalSteps) {
           lastTenth = tenth;
           lastAt = now;
-          console.log(`step ${e.step}/${e.totalSteps}  loss ${fmtLoss(e.loss)}  lr ${e.lr.toExponential(2)}  ${fmtCount(Math.round(e.tokensPerSec))} tok/s  elapsed ${fmtDuration(e.elapsedSec)}  ETA ${fmtDuration(e.etaSec)}`);
+          console.log(`step ${e.step}/${e.totalSteps}  loss ${fmtLoss(e.loss)}  lr ${e.lr.toExponential(2)}  ${fmtCount(Math.round(speed))} tok/s  elapsed ${fmtDuration(e.elapsedSec)}  ETA ${fmtDuration(e.etaSec)}`);
         }
       } else if (e.type === 'eval') console.log(evalLine(e));
     },
