@@ -146,6 +146,8 @@ test('sample is deterministic for a seed; eval prints loss, perplexity and bits 
   assert.ok(j.text.startsWith('The jury') && j.tokens > 0);
   assert.notEqual(j.text + '\n', a.stdout, 'another seed, another text');
 
+  ok(await cli('sample', dir, '--max-tokens', '10'), 'sample without a prompt (a new document)');
+
   const early = await cli('sample', dir, '--prompt', 'The', '--checkpoint', '999');
   assert.notEqual(early.code, 0);
   assert.match(early.stderr, /ckpt-999 does not exist/);

@@ -45,13 +45,14 @@ export function registerSample(program: Command): void {
     .command('sample')
     .description("continue a prompt with a run's model (latest checkpoint unless --checkpoint)")
     .argument('<run>', 'run folder')
-    .option('--prompt <text>', 'text to continue (default: start a new document)', '')
+    .option('--prompt <text>', 'text to continue (default: start a new document)')
     .option('--checkpoint <step>', 'use this checkpoint instead of the latest', intOption('--checkpoint')))
     .option('--json', 'print one JSON object: prompt, text, tokens, checkpoint step'))
-    .action(action((runDir: string, o: SampleOptions & { prompt: string; checkpoint?: number; json?: boolean }) => {
+    .action(action((runDir: string, o: SampleOptions & { prompt?: string; checkpoint?: number; json?: boolean }) => {
       const run = loadRun(runDir, o.checkpoint);
-      const { text, newTokens } = sampleText(run, o.prompt, o);
-      if (o.json) console.log(JSON.stringify({ run: runDir, step: run.step, seed: o.seed, prompt: o.prompt, text, tokens: newTokens }));
+      const prompt = o.prompt ?? '';
+      const { text, newTokens } = sampleText(run, prompt, o);
+      if (o.json) console.log(JSON.stringify({ run: runDir, step: run.step, seed: o.seed, prompt, text, tokens: newTokens }));
       else console.log(text);
     }));
 }
