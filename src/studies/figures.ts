@@ -51,3 +51,46 @@ export function runCurve(store: Store, run: string, o: { key?: string; from?: nu
   const ys = o.smoothing ? smoothEma(pts.map((p) => p.value as number), o.smoothing) : pts.map((p) => p.value as number);
   return pts.map((p, i) => ({ x: p.step, y: ys[i] })).filter((p) => p.x > (o.from ?? -1));
 }
+
+/** A line of a fitted curve (x ascending within a `run`), a measured point, and a shaded band. */
+export interface LineRow { series: string; run: string; x: number; y: number }
+export interface PointRow { series: string; x: number; y: number; label?: string }
+export interface BandRow { series: string; x: number; lo: number; hi: number }
+
+/**
+ * Fitted or predicted curves (lines) over measured values (points), coloured by series, with
+ * optional shaded bands (a prediction interval): how well a law meets its data.
+ */
+export function linesAndPoints(lines: LineRow[], points: PointRow[], o: AxisOptions & { bands?: BandRow[]; dashed?: boolean } = {}): TopLevelSpec {
+  const scale = (log: boolean | undefined) => (log ? { type: 'log' as const, nice: false } : { zero: false });
+  const all = [...lines.map((r) => r.series), ...points.map((r) => r.series), ...(o.bands ?? []).map((r) => r.series)];
+  const domain = [...new Set(all)];
+  const color = { field: 'series', type: 'nominal' as const, title: o.colorTitle ?? 'series', sort: null, scale: { domain, scheme: domain.length <= 10 ? 'tableau10' : 'tableau20' } };
+  const x = { field: 'x', type: 'quantitative' as const, title: o.xTitle ?? 'x', scale: scale(o.logX), ...(o.logX ? { axis: { format: '~s' } } : {}) };
+  const yTitle = o.yTitle ?? 'y';
+  const positive = (fields: string[]) => [...(o.logX ? ['x'] : []), ...(o.logY ? fields : [])].map((f) => `datum.${f} > 0`).join(' && ') || 'true';
+  const layer: unknown[] = [];
+  if (o.bands?.length) {
+    layer.push({
+      data: { name: 'bands' }, transform: [{ filter: positive(['lo', 'hi']) }], mark: { type: 'area', opacity: 0.18 },
+      encoding: { x, y: { field: 'lo', type: 'quantitative', title: yTitle, scale: scale(o.logY) }, y2: { field: 'hi' }, color },
+    });
+  }
+  if (lines.length) {
+    layer.push({
+      data: { name: 'lines' }, transform: [{ filter: positive(['y']) }], mark: { type: 'line', strokeWidth: 1.5, clip: true, ...(o.dashed ? { strokeDash: [5, 3] } : {}) },
+      encoding: { x, y: { field: 'y', type: 'quantitative', title: yTitle, scale: scale(o.logY) }, color, detail: { field: 'run', type: 'nominal' }, order: { field: 'x' } },
+    });
+  }
+  if (points.length) {
+    layer.push({
+      data: { name: 'points' }, transform: [{ filter: positive(['y']) }], mark: { type: 'point', filled: true, size: 45, opacity: 0.9 },
+      encoding: { x, y: { field: 'y', type: 'quantitative', title: yTitle, scale: scale(o.logY) }, color, tooltip: [{ field: 'label' }, { field: 'x', format: '.4~g' }, { field: 'y', format: '.4~g' }] },
+    });
+  }
+  return {
+    ...(o.title ? { title: o.title } : {}), width: o.width ?? 460, height: o.height ?? 300, config: figureConfig,
+    datasets: { lines, points: points.map((p) => ({ ...p, label: p.label ?? p.series })), bands: o.bands ?? [] },
+    layer,
+  } as TopLevelSpec;
+}

@@ -3,9 +3,17 @@
 
 import type { Study } from './study.js';
 import { wsdVsCosine } from './wsd-vs-cosine.js';
+import { scalingLaw } from './scaling-law.js';
+import { batchLr } from './batch-lr.js';
+import { coordCheck } from './coord-check.js';
+import { mupTransfer } from './mup-transfer.js';
 
 export const studies: Record<string, Study> = {
   [wsdVsCosine.name]: wsdVsCosine,
+  [scalingLaw.name]: scalingLaw,
+  [batchLr.name]: batchLr,
+  [coordCheck.name]: coordCheck,
+  [mupTransfer.name]: mupTransfer,
 };
 
 export { budgets, planCost, sweepName, type Analysis, type Budget, type Study, type StudyRun, type Verdict } from './study.js';

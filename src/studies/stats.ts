@@ -93,3 +93,27 @@ export function groupBy<T, K>(xs: readonly T[], key: (x: T) => K): Map<K, T[]> {
   }
   return m;
 }
+
+/**
+ * The best learning rate on a grid: the vertex of the parabola in log2(lr) through the lowest
+ * loss and its two neighbours (clamped between them). At an edge of the grid, or next to a
+ * missing (diverged) neighbour, the optimum is not bracketed and the grid's best is returned.
+ * NaN losses are missing cells. null without any finite loss.
+ */
+export function bestLr(cells: readonly { lr: number; loss: number }[]): { lr: number; bracketed: boolean; loss: number; gridLr: number } | null {
+  const all = [...cells].sort((a, b) => a.lr - b.lr);
+  let k = -1;
+  all.forEach((c, j) => { if (Number.isFinite(c.loss) && (k < 0 || c.loss < all[k].loss)) k = j; });
+  if (k < 0) return null;
+  const best = all[k];
+  if (k === 0 || k === all.length - 1 || !Number.isFinite(all[k - 1].loss) || !Number.isFinite(all[k + 1].loss)) {
+    return { lr: best.lr, bracketed: false, loss: best.loss, gridLr: best.lr };
+  }
+  const [x0, x1, x2] = [all[k - 1], all[k], all[k + 1]].map((c) => Math.log2(c.lr));
+  const [y0, y1, y2] = [all[k - 1].loss, all[k].loss, all[k + 1].loss];
+  const d = (x0 - x1) * (x0 - x2) * (x1 - x2);
+  const a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / d;
+  const b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / d;
+  const xv = a > 0 ? -b / (2 * a) : x1;
+  return { lr: 2 ** Math.min(x2, Math.max(x0, xv)), bracketed: true, loss: best.loss, gridLr: best.lr };
+}

@@ -205,8 +205,8 @@ export function runSeconds(steps: number, flopsPerStep: number, config: Config):
 
 /** Calibration of runSeconds (see there). */
 export const startupSeconds = 2.5;
-export const stepOverheadSeconds = 0.004;
-export const flopsPerSecond = 6e9;
+export const stepOverheadSeconds = 0.002;
+export const flopsPerSecond = 25e9;
 
 // ---- verdict text ----------------------------------------------------------------------------
 

@@ -1,0 +1,340 @@
+// `study batch-lr`: a grid of batch sizes x learning rates at a fixed token budget. For each
+// batch size: the best learning rate and the loss it reaches; across batch sizes: the power
+// law lr* ∝ B^k with its interval, and the critical batch size.
+//
+// Every run trains the same number of tokens (steps = tokens / (B x context)) with WSD: warm-up
+// over 10% of its steps (the same tokens for every batch size; a warm-up of a few steps leaves
+// large batches stuck on the unigram plateau at high lr), a 20% 1-sqrt decay. Loss: final validation loss, averaged over seeds.
+//
+// Best learning rate of a batch size: the vertex of the parabola in log2(lr) through the grid's
+// lowest mean loss and its two neighbours. At an edge of the grid the optimum is not bracketed:
+// the batch size is reported but left out of the power law. Its interval (seeds >= 2): the 95%
+// percentile interval of the vertex over a bootstrap of the seeds (cells re-averaged).
+// The power law: least squares of ln lr* on ln B over the bracketed batch sizes, with a 95%
+// t-interval on k (3 or more batch sizes).
+//
+// Claim and verdict: the best learning rate grows with the batch size (k > 0). Supported when
+// the whole interval of k lies above 0, not supported when it lies at or below 0, inconclusive
+// otherwise. Whether the square-root rule (k = 1/2, Adam) or the linear rule (k = 1, SGD) lies in
+// the interval is reported as evidence.
+//
+// Critical batch size, as used here: more batch (fewer, larger steps over the same tokens) pays
+// off as long as it costs no loss; B_crit is the batch size, log-interpolated between grid
+// points above the best one, at which the best loss reached has risen 1% above the lowest best
+// loss of any batch size. "Not reached" when no batch size tried is 1% worse.
+
+import { fitLine, predictLine, percentileInterval } from '../lab/fit/stats.js';
+import type { Figure, TopLevelSpec } from '../lab/plots.js';
+import { figureConfig } from '../lab/plots.js';
+import type { ReportTable } from '../lab/report.js';
+import type { Store } from '../lab/store.js';
+import { Rng } from '../engine/random.js';
+import { linesAndPoints, type BandRow, type LineRow, type PointRow } from './figures.js';
+import { bestLr, finalOf, fmt, v } from './stats.js';
+import { planSweep, studyBase, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';
+
+export interface BatchLrBudget {
+  model: { dModel: number; nLayer: number; nHead: number };
+  context: number;
+  evalBatches: number;
+  /** Tokens every run trains. */
+  tokens: number;
+  /** Sequences per step. */
+  batchSizes: number[];
+  lrs: number[];
+  seeds: number[];
+  categories?: string[];
+}
+
+/** The loss rise that marks the critical batch size. */
+export const criticalRise = 0.01;
+
+const budgets: Record<Budget, BatchLrBudget> = {
+  smoke: {
+    model: { dModel: 16, nLayer: 1, nHead: 2 }, context: 32, evalBatches: 2, tokens: 2560,
+    batchSizes: [4, 8], lrs: [4e-3, 1.6e-2, 6.4e-2], seeds: [0], categories: ['news'],
+  },
+  small: {
+    model: { dModel: 48, nLayer: 2, nHead: 4 }, context: 64, evalBatches: 16, tokens: 1_000_000,
+    batchSizes: [4, 8, 16, 32, 64], lrs: [5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2], seeds: [0, 1],
+  },
+  full: {
+    model: { dModel: 128, nLayer: 4, nHead: 4 }, context: 128, evalBatches: 32, tokens: 2_000_000,
+    batchSizes: [4, 8, 16, 32, 64, 128], lrs: [5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2], seeds: [0, 1],
+  },
+};
+
+const claim = 'At a fixed token budget the best learning rate grows with the batch size, as a power law lr* ∝ B^k with k > 0 ' +
+  '(the square-root rule for Adam says k = 1/2).';
+
+function plan(budget: Budget): ReturnType<typeof planSweep> {
+  const b = budgets[budget];
+  const base = studyBase({ ...b.model, batchSize: b.batchSizes[0], context: b.context, lr: b.lrs[0], evalBatches: b.evalBatches, categories: b.categories });
+  const runs: PlannedRun[] = [];
+  for (const B of b.batchSizes) {
+    const steps = Math.max(1, Math.round(b.tokens / (B * b.context)));
+    for (const lr of b.lrs) {
+      for (const seed of b.seeds) {
+        runs.push({
+          run: `B${B}-lr${lr}-s${seed}`,
+          set: { batchSize: B, lr, seed, steps, schedule: { kind: 'wsd', warmupSteps: Math.max(1, Math.round(0.1 * steps)), decayFraction: 0.2, decayShape: '1-sqrt', minLrRatio: 0 } },
+          vars: { batch: B, lr, seed },
+        });
+      }
+    }
+  }
+  return planSweep({ study: 'batch-lr', budget, base, runs });
+}
+
+// ---- analysis --------------------------------------------------------------------------------
+
+type Interval = [number, number];
+
+interface BatchResult {
+  batch: number;
+  /** Mean final loss per lr (NaN where every seed failed or diverged). */
+  cells: { lr: number; loss: number; n: number }[];
+  /** The parabola vertex (or the grid's best when unbracketed); null without data. */
+  bestLr: number | null;
+  bestLrCi: Interval | null;
+  bracketed: boolean;
+  /** The lowest mean loss on the grid, and its lr. */
+  bestLoss: number;
+  gridBestLr: number;
+}
+
+/** Cell means by (batch, lr) for one resample of seeds (weights per seed). */
+type Table = Map<number, Map<number, Map<number, number>>>;
+
+function lossTable(runs: StudyRun[]): Table {
+  const t: Table = new Map();
+  for (const r of runs) {
+    const loss = finalOf(r);
+    if (loss === null) continue;
+    const B = v<number>(r, 'batch')!, lr = v<number>(r, 'lr')!, seed = v<number>(r, 'seed')!;
+    const byLr = t.get(B) ?? t.set(B, new Map()).get(B)!;
+    const bySeed = byLr.get(lr) ?? byLr.set(lr, new Map()).get(lr)!;
+    bySeed.set(seed, loss);
+  }
+  return t;
+}
+
+function cellsOf(byLr: Map<number, Map<number, number>>, lrs: number[], weight?: Map<number, number>): { lr: number; loss: number; n: number }[] {
+  return lrs.map((lr) => {
+    const bySeed = byLr.get(lr);
+    let s = 0, w = 0;
+    for (const [seed, loss] of bySeed ?? []) { const k = weight ? weight.get(seed) ?? 0 : 1; s += k * loss; w += k; }
+    return { lr, loss: w > 0 ? s / w : NaN, n: bySeed?.size ?? 0 };
+  });
+}
+
+/** The batch size at which the best loss has risen `criticalRise` above the lowest, log-interpolated; Infinity when not reached. */
+export function criticalBatch(best: { batch: number; loss: number }[]): { batch: number; reached: boolean } | null {
+  const pts = best.filter((p) => Number.isFinite(p.loss)).sort((a, b) => a.batch - b.batch);
+  if (pts.length < 2) return null;
+  let i = 0;
+  pts.forEach((p, j) => { if (p.loss < pts[i].loss) i = j; });
+  const limit = pts[i].loss * (1 + criticalRise);
+  for (let j = i + 1; j < pts.length; j++) {
+    if (pts[j].loss > limit) {
+      const a = pts[j - 1], b = pts[j];
+      const t = (limit - a.loss) / (b.loss - a.loss);
+      return { batch: Math.exp(Math.log(a.batch) + t * (Math.log(b.batch) - Math.log(a.batch))), reached: true };
+    }
+  }
+  return { batch: pts[pts.length - 1].batch, reached: false };
+}
+
+function analyse(_store: Store, runs: StudyRun[]): Analysis {
+  const table = lossTable(runs);
+  const batches = [...new Set(runs.map((r) => v<number>(r, 'batch')!))].sort((a, b) => a - b);
+  const lrs = [...new Set(runs.map((r) => v<number>(r, 'lr')!))].sort((a, b) => a - b);
+  const seeds = [...new Set(runs.map((r) => v<number>(r, 'seed')!))].sort((a, b) => a - b);
+  const B = 400;
+
+  // Bootstrap over seeds: each resample re-weights the seeds, re-averages the cells, re-finds the vertices.
+  const rng = new Rng(11);
+  const resamples: Map<number, number>[] = seeds.length >= 2 ? Array.from({ length: B }, () => {
+    const w = new Map<number, number>();
+    for (let i = 0; i < seeds.length; i++) { const s = seeds[rng.int(seeds.length)]; w.set(s, (w.get(s) ?? 0) + 1); }
+    return w;
+  }) : [];
+
+  const results: BatchResult[] = batches.map((batch) => {
+    const byLr = table.get(batch) ?? new Map();
+    const cells = cellsOf(byLr, lrs);
+    const best = bestLr(cells);
+    const boot = resamples.map((w) => bestLr(cellsOf(byLr, lrs, w))).filter((x): x is NonNullable<typeof x> => x !== null && x.bracketed).map((x) => Math.log(x.lr));
+    const bestLrCi: Interval | null = best?.bracketed && boot.length >= 20 ? percentileInterval(boot).map(Math.exp) as Interval : null;
+    return { batch, cells, bestLr: best?.lr ?? null, bestLrCi, bracketed: best?.bracketed ?? false, bestLoss: best?.loss ?? NaN, gridBestLr: best?.gridLr ?? NaN };
+  });
+
+  // The power law over the bracketed batch sizes.
+  const used = results.filter((r) => r.bracketed && r.bestLr !== null);
+  const fit = used.length >= 3 ? fitLine(used.map((r) => Math.log(r.batch)), used.map((r) => Math.log(r.bestLr!))) : null;
+  const k = fit?.slope ?? (used.length === 2 ? Math.log(used[1].bestLr! / used[0].bestLr!) / Math.log(used[1].batch / used[0].batch) : NaN);
+  const kCi: Interval | null = fit && Number.isFinite(fit.slopeCi[0]) ? fit.slopeCi : null;
+
+  // Critical batch size, with a seed bootstrap when there are seeds to resample.
+  const crit = criticalBatch(results.map((r) => ({ batch: r.batch, loss: r.bestLoss })));
+  const critBoot = resamples.map((w) => criticalBatch(batches.map((batch) => {
+    const cs = cellsOf(table.get(batch) ?? new Map(), lrs, w).filter((c) => Number.isFinite(c.loss));
+    return { batch, loss: cs.length ? Math.min(...cs.map((c) => c.loss)) : NaN };
+  }))).filter((x): x is NonNullable<typeof x> => x !== null);
+  const critCi: Interval | null = critBoot.length >= 20 ? percentileInterval(critBoot.map((c) => Math.log(c.batch))).map(Math.exp) as Interval : null;
+  const critNotReached = critBoot.filter((c) => !c.reached).length;
+
+  let verdict: Verdict, reason: string;
+  const kText = kCi ? `k = ${fmt(k, 3)} [${fmt(kCi[0], 3)}, ${fmt(kCi[1], 3)}]` : Number.isFinite(k) ? `k = ${fmt(k, 3)} (no interval)` : 'k cannot be estimated';
+  if (!kCi) {
+    verdict = 'inconclusive';
+    reason = `${used.length} batch size(s) have a bracketed best learning rate; the power law needs 3 for an interval on k (${kText}).`;
+  } else if (kCi[0] > 0) {
+    verdict = 'supported';
+    reason = `The best learning rate grows with batch size: ${kText} over ${used.length} batch sizes (95% t-interval).`;
+  } else if (kCi[1] <= 0) {
+    verdict = 'not supported';
+    reason = `The best learning rate does not grow with batch size: ${kText}, wholly at or below 0.`;
+  } else {
+    verdict = 'inconclusive';
+    reason = `${kText}: the interval includes 0 at this scale.`;
+  }
+
+  const inCi = (x: number): string => (x >= kCi![0] && x <= kCi![1] ? 'inside' : 'outside');
+  const evidence = [
+    ...results.map((r) => `B = ${r.batch} (${fmtCount(r.batch)} sequences/step): best lr ${r.bestLr === null ? '-' : fmt(r.bestLr, 3)}` +
+      `${r.bestLrCi ? ` [${fmt(r.bestLrCi[0], 3)}, ${fmt(r.bestLrCi[1], 3)}]` : ''}${r.bracketed ? '' : ' (at the edge of the grid: not bracketed, left out of the fit)'}, best loss ${fmt(r.bestLoss)}.`),
+    `Power law lr* ∝ B^k: ${kText}${fit ? `, R² ${fmt(fit.r2, 3)}` : ''}` +
+      (kCi ? `; the square-root rule (k = 0.5) is ${inCi(0.5)} the interval, the linear rule (k = 1) ${inCi(1)}.` : '; without an interval neither the square-root nor the linear rule can be tested.'),
+    crit === null ? 'Critical batch size: too few batch sizes with data.'
+      : crit.reached ? `Critical batch size (best loss ${criticalRise * 100}% above the lowest): about ${fmt(crit.batch, 3)} sequences (${fmtCount(crit.batch * contextOf(runs))} tokens) per step` +
+        `${critCi ? ` [${fmt(critCi[0], 3)}, ${fmt(critCi[1], 3)}] over a seed bootstrap${critNotReached ? ` (${critNotReached} of ${critBoot.length} resamples never reach it)` : ''}` : ''}.`
+        : `Critical batch size: not reached; every batch size up to ${crit.batch} gets within ${criticalRise * 100}% of the lowest best loss at this token budget.`,
+  ];
+  const failed = runs.filter((r) => finalOf(r) === null);
+  const caveats = [
+    `Every run trains ${fmtCount(tokensOf(runs))} tokens; a different budget moves both the best learning rates and the critical batch size (it grows as the loss falls).`,
+    `The grid spaces learning rates by factors of ${lrs.length > 1 ? fmt(lrs[1] / lrs[0], 2) : '-'}; a best lr between grid points comes from a three-point parabola in log lr.`,
+    ...(seeds.length < 2 ? ['One seed: no intervals on the best learning rates or the critical batch size; the t-interval on k reflects only the scatter of the vertices.'] : []),
+    ...(failed.length ? [`${failed.length} run(s) failed or diverged (${failed.slice(0, 6).map((r) => r.name).join(', ')}${failed.length > 6 ? ', ...' : ''}); their cells count as missing (a diverged learning rate is past the optimum).`] : []),
+  ];
+  return {
+    verdict, reason, evidence, caveats,
+    figures: figures(results, fit, crit, lrs),
+    tables: tables(results, lrs),
+    data: { batches: results, powerLaw: { k, ci: kCi, points: used.length, r2: fit?.r2 ?? null }, critical: crit && { ...crit, ci: critCi, rise: criticalRise } },
+  };
+}
+
+const contextOf = (runs: StudyRun[]): number => (runs[0]?.record.config as { context?: number } | undefined)?.context ?? 0;
+const tokensOf = (runs: StudyRun[]): number => {
+  const c = runs[0]?.record.config as { steps?: number; batchSize?: number; context?: number } | undefined;
+  return (c?.steps ?? 0) * (c?.batchSize ?? 0) * (c?.context ?? 0);
+};
+
+function figures(results: BatchResult[], fit: ReturnType<typeof fitLine> | null, crit: { batch: number; reached: boolean } | null, lrs: number[]): Figure[] {
+  const figs: Figure[] = [];
+  const label = (B: number): string => `B=${B}`;
+  const curveLines: LineRow[] = results.flatMap((r) => r.cells.filter((c) => Number.isFinite(c.loss)).map((c) => ({ series: label(r.batch), run: label(r.batch), x: c.lr, y: c.loss })));
+  const vertices: PointRow[] = results.filter((r) => r.bestLr !== null).map((r) => {
+    const c = r.cells.find((x) => x.lr === r.gridBestLr);
+    return { series: label(r.batch), x: r.bestLr!, y: c?.loss ?? r.bestLoss, label: `best lr of B=${r.batch}` };
+  });
+  figs.push({
+    id: 'loss-vs-lr', title: 'Final validation loss against learning rate, per batch size',
+    caption: 'Mean over seeds; the marked point on each curve is its best learning rate (parabola vertex, drawn at the grid minimum\'s height). Missing points diverged or failed.',
+    spec: linesAndPoints(curveLines, [...curveLines.map((l) => ({ series: l.series, x: l.x, y: l.y })), ...vertices], { xTitle: 'peak learning rate', yTitle: 'final validation loss', logX: true, colorTitle: 'batch size' }),
+  });
+  const used = results.filter((r) => r.bracketed && r.bestLr !== null);
+  const pts: PointRow[] = results.filter((r) => r.bestLr !== null).map((r) => ({ series: r.bracketed ? 'best lr (bracketed)' : 'best lr (grid edge)', x: r.batch, y: r.bestLr!, label: `B=${r.batch}` }));
+  const lines: LineRow[] = [], bands: BandRow[] = [];
+  if (fit) {
+    const xs = results.map((r) => r.batch);
+    const grid = Array.from({ length: 30 }, (_, i) => Math.min(...xs) * (Math.max(...xs) / Math.min(...xs)) ** (i / 29));
+    for (const x of grid) {
+      const p = predictLine(fit, Math.log(x));
+      lines.push({ series: `fit: lr* ∝ B^${fmt(fit.slope, 2)}`, run: 'fit', x, y: Math.exp(p.value) });
+      bands.push({ series: `fit: lr* ∝ B^${fmt(fit.slope, 2)}`, x, lo: Math.exp(p.ci[0]), hi: Math.exp(p.ci[1]) });
+    }
+    const anchor = used[0];
+    for (const x of grid) lines.push({ series: 'square-root rule', run: 'sqrt', x, y: anchor.bestLr! * Math.sqrt(x / anchor.batch) });
+  }
+  for (const r of results) if (r.bestLrCi) bands.push({ series: 'seed bootstrap', x: r.batch, lo: r.bestLrCi[0], hi: r.bestLrCi[1] });
+  figs.push({
+    id: 'best-lr', title: 'Best learning rate against batch size',
+    caption: 'Log-log. Line: the least-squares power law over the bracketed batch sizes, shaded by its 95% interval; dashed reference: the square-root rule through the smallest bracketed batch size.',
+    spec: linesAndPoints(lines, pts, { xTitle: 'batch size (sequences)', yTitle: 'best learning rate', logX: true, logY: true, bands, colorTitle: '' }),
+  });
+  const lossPts: PointRow[] = results.filter((r) => Number.isFinite(r.bestLoss)).map((r) => ({ series: 'best loss', x: r.batch, y: r.bestLoss }));
+  const lossLines: LineRow[] = lossPts.map((p) => ({ series: 'best loss', run: 'best', x: p.x, y: p.y }));
+  const lo = Math.min(...lossPts.map((p) => p.y));
+  if (Number.isFinite(lo)) for (const p of lossPts) lossLines.push({ series: `lowest + ${criticalRise * 100}%`, run: 'limit', x: p.x, y: lo * (1 + criticalRise) });
+  const critPts: PointRow[] = crit?.reached ? [{ series: 'critical batch size', x: crit.batch, y: lo * (1 + criticalRise) }] : [];
+  figs.push({
+    id: 'best-loss', title: 'Best loss reached at each batch size (fixed tokens)',
+    caption: `The critical batch size is where the best loss crosses ${criticalRise * 100}% above the lowest.`,
+    spec: linesAndPoints(lossLines, [...lossPts, ...critPts], { xTitle: 'batch size (sequences)', yTitle: 'best final validation loss', logX: true, colorTitle: '' }),
+  });
+  figs.push({ id: 'grid', title: 'The grid: mean final validation loss', caption: 'Blank cells diverged or failed.', spec: heatmap(results, lrs) });
+  return figs;
+}
+
+function heatmap(results: BatchResult[], lrs: number[]): TopLevelSpec {
+  const rows = results.flatMap((r) => r.cells.filter((c) => Number.isFinite(c.loss)).map((c) => ({ B: String(r.batch), lr: fmt(c.lr, 3), loss: c.loss })));
+  return {
+    width: 60 * results.length, height: 28 * lrs.length, config: figureConfig,
+    datasets: { rows }, data: { name: 'rows' },
+    layer: [
+      {
+        mark: 'rect',
+        encoding: {
+          x: { field: 'B', type: 'ordinal', title: 'batch size', sort: results.map((r) => String(r.batch)) },
+          y: { field: 'lr', type: 'ordinal', title: 'learning rate', sort: [...lrs].reverse().map((x) => fmt(x, 3)) },
+          color: { field: 'loss', type: 'quantitative', scale: { scheme: 'viridis', reverse: true }, title: 'loss' },
+        },
+      },
+      {
+        mark: { type: 'text', fontSize: 9 },
+        encoding: {
+          x: { field: 'B', type: 'ordinal', sort: results.map((r) => String(r.batch)) },
+          y: { field: 'lr', type: 'ordinal', sort: [...lrs].reverse().map((x) => fmt(x, 3)) },
+          text: { field: 'loss', type: 'quantitative', format: '.3f' }, color: { value: '#fff' },
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+function tables(results: BatchResult[], lrs: number[]): ReportTable[] {
+  return [
+    {
+      title: 'Best learning rate and loss per batch size',
+      caption: 'Best lr: parabola vertex in log lr through the grid minimum and its neighbours; interval: 95% over a seed bootstrap (two or more seeds).',
+      header: ['batch size', 'best lr', '95% interval', 'bracketed', 'best loss', 'at grid lr'],
+      rows: results.map((r) => [String(r.batch), r.bestLr === null ? '-' : fmt(r.bestLr, 3), r.bestLrCi ? `[${fmt(r.bestLrCi[0], 3)}, ${fmt(r.bestLrCi[1], 3)}]` : '-',
+        r.bracketed ? 'yes' : 'no', fmt(r.bestLoss), fmt(r.gridBestLr, 3)]),
+    },
+    {
+      title: 'Mean final validation loss: learning rate (rows) x batch size (columns)',
+      header: ['lr', ...results.map((r) => `B=${r.batch}`)],
+      rows: lrs.map((lr) => [fmt(lr, 3), ...results.map((r) => {
+        const c = r.cells.find((x) => x.lr === lr);
+        return c && Number.isFinite(c.loss) ? `${fmt(c.loss)}${c.n > 1 ? ` (${c.n})` : ''}` : 'diverged/failed';
+      })]),
+    },
+  ];
+}
+
+const fmtCount = (n: number): string => {
+  for (const [u, s] of [[1e9, 'B'], [1e6, 'M'], [1e3, 'K']] as const) if (Math.abs(n) >= u) return `${+(n / u).toPrecision(3)}${s}`;
+  return String(+n.toPrecision(3));
+};
+
+export const batchLr: Study<BatchLrBudget> = {
+  name: 'batch-lr',
+  title: 'Batch size and learning rate at a fixed token budget',
+  claim,
+  budgets,
+  plan,
+  analyse,
+};

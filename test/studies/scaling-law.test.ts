@@ -1,0 +1,89 @@
+// The scaling-law study: its plan (sizes x token budgets on a compute ladder, each size one WSD
+// trunk with branched decays), its verdict on synthetic stores drawn from a known law (the
+// largest model on the law: supported; off it: not supported), and the smoke budget end to end.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { coarseGrid } from '../../src/lab/fit/index.js';
+import { runStudy } from '../../src/studies/run.js';
+import { expandStudy } from '../../src/studies/study.js';
+import { analyseScaling, planSizes, scalingLaw } from '../../src/studies/scaling-law.js';
+import { rng, syntheticStudy, type SyntheticRun } from './synthetic.js';
+
+const tempDirs: string[] = [];
+after(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+
+test('plan: 5+ sizes with 5+ token budgets each (small, full); one WSD trunk per size, the shorter budgets branched from it', () => {
+  for (const budget of ['small', 'full'] as const) {
+    const sizes = planSizes(scalingLaw.budgets[budget]);
+    assert.ok(sizes.length >= 5);
+    assert.ok(sizes.every((s) => s.lengths.length >= 5));
+    const runs = expandStudy(scalingLaw.plan(budget));
+    for (const s of sizes) {
+      const mine = runs.filter((r) => r.point.$size === s.index + 1);
+      const trunk = mine.filter((r) => r.point.$trunk === true);
+      assert.equal(trunk.length, 1);
+      assert.equal(trunk[0].point.$length, Math.max(...s.lengths.map((l) => l.steps)));
+      assert.ok(mine.filter((r) => r !== trunk[0]).every((r) => r.point.$from === trunk[0].name));
+    }
+    // The budgets sit on a compute ladder, so IsoFLOP levels hold several sizes.
+    const perLevel = new Map<number, number>();
+    for (const r of runs) perLevel.set(r.point.$compute as number, (perLevel.get(r.point.$compute as number) ?? 0) + 1);
+    assert.ok([...perLevel.values()].filter((n) => n >= 3).length >= 3, `levels with 3+ sizes: ${[...perLevel.values()]}`);
+  }
+});
+
+const law = { E: 1.5, A: 40, alpha: 0.35, B: 60, beta: 0.35 };
+
+/** Final losses from a known law with multiplicative noise; the largest model optionally off the law. */
+function world(o: { noise: number; largestOff?: number }) {
+  const r = rng(3);
+  return (run: SyntheticRun) => {
+    const N = run.point.$N as number, c = run.config as { steps: number; batchSize: number; context: number };
+    const D = c.steps * c.batchSize * c.context;
+    const off = run.point.$size === 5 ? (o.largestOff ?? 0) : 0;
+    return (law.E + law.A / N ** law.alpha + law.B / D ** law.beta) * (1 + off) * (1 + o.noise * (r() - 0.5) * 2);
+  };
+}
+
+const cheap = { grid: coarseGrid, bootstrap: 60 };
+
+test('analysis: losses on a known law -> the refit predicts the largest model -> supported, exponents recovered', () => {
+  const s = syntheticStudy(scalingLaw.plan('small'), world({ noise: 0.002 }));
+  try {
+    const a = analyseScaling(s.runs, cheap);
+    assert.equal(a.verdict, 'supported', `${a.reason}\n${a.evidence.join('\n')}`);
+    const d = a.data as { heldOut: { result: string }[]; fit: { approach3: { alpha: number; beta: number; ci: { alpha: [number, number] } } } };
+    assert.equal(d.heldOut.length, 5);
+    assert.ok(Math.abs(d.fit.approach3.alpha - law.alpha) < 0.05 && Math.abs(d.fit.approach3.beta - law.beta) < 0.05);
+    assert.ok(d.fit.approach3.ci.alpha[0] <= law.alpha + 0.02 && d.fit.approach3.ci.alpha[1] >= law.alpha - 0.02);
+    for (const id of ['loss-vs-tokens', 'loss-surface', 'isoflop', 'frontier', 'held-out', 'exponents']) assert.ok(a.figures.some((f) => f.id === id), id);
+  } finally { s.dispose(); }
+});
+
+test('analysis: the largest model 8% off the law the others follow -> not supported, naming the misses', () => {
+  const s = syntheticStudy(scalingLaw.plan('small'), world({ noise: 0.002, largestOff: 0.08 }));
+  try {
+    const a = analyseScaling(s.runs, cheap);
+    assert.equal(a.verdict, 'not supported', a.reason);
+    assert.match(a.reason, /misses the largest model .* by more than 2% at \d of 5 budgets/);
+  } finally { s.dispose(); }
+});
+
+test('smoke end to end: 3 sizes x 3 budgets trained (6 of them branched), fitted, refitted, reported', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wt-study-scaling-'));
+  tempDirs.push(dir);
+  const r = await runStudy(scalingLaw, { budget: 'smoke', runsDir: dir, db: join(dir, 'windtunnel.db') });
+  assert.deepEqual(r.unfinished, []);
+  assert.ok(['supported', 'not supported', 'inconclusive'].includes(r.analysis!.verdict));
+  const md = readFileSync(r.report!.markdown, 'utf8');
+  assert.match(md.split('\n')[0], /^# Study scaling-law \(smoke\): /);
+  assert.match(md, /\*\*Claim\.\*\* A scaling law/);
+  assert.match(md, /\*\*Verdict: [A-Z ]+\*\*/);
+  assert.ok(existsSync(r.report!.html));
+  const d = JSON.parse(readFileSync(r.verdictFile!, 'utf8'));
+  assert.equal(d.data.points.length, 9);
+  assert.equal(d.data.heldOut.length, 3);
+});
