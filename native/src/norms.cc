@@ -77,14 +77,24 @@ void layer_norm(const float* x, const float* w, const float* b, float* out, floa
       float* o = out + r * C;
       const double md = dsum(xr, C) / (double)C;
       const float m = (float)md;
-      // Two-pass variance (the row is in L1 by now): sum (x - mean)^2.
-      v8d a0 = {}, a1 = {};
+      // Two-pass variance (the row is in L1 by now): sum (x - mean)^2, float lanes within
+      // 1024-element chunks, chunks added in double (as dsum).
+      double var = 0;
       i64 j = 0;
-      for (; j + 16 <= C; j += 16) {
-        v16f d = load16(xr + j) - splat(m);
-        acc_double(a0, a1, d * d);
+      while (j + 16 <= C) {
+        const i64 e = std::min(C, j + kChunk);
+        v16f a0 = {}, a1 = {};
+        for (; j + 32 <= e; j += 32) {
+          const v16f d0 = load16(xr + j) - splat(m), d1 = load16(xr + j + 16) - splat(m);
+          a0 += d0 * d0;
+          a1 += d1 * d1;
+        }
+        for (; j + 16 <= e; j += 16) {
+          const v16f d = load16(xr + j) - splat(m);
+          a0 += d * d;
+        }
+        var += (double)hsum(a0 + a1);
       }
-      double var = hsum_d(a0, a1);
       for (; j < C; j++) { double d = (double)xr[j] - md; var += d * d; }
       var /= (double)C;
       const float rs = (float)(1.0 / std::sqrt(var + (double)eps));
