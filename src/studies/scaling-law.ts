@@ -317,6 +317,22 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
     });
   }
 
+  // The law's own IsoFLOP curves: L(N, C / 6N) at the planned levels, over a wider range of N, with their minima.
+  const lawLevels = [...new Set(points.map((p) => p.flops).filter((c): c is number => c !== undefined))].sort((a, b) => a - b);
+  const lawLines: LineRow[] = [], lawMinima: PointRow[] = [];
+  for (const C of lawLevels.filter((_, i) => lawLevels.length <= 8 || i % Math.ceil(lawLevels.length / 8) === 0)) {
+    const name = `C=${fmtSci(C)}`;
+    for (const N of logspace(nRange[0] / 4, nRange[1] * 4, 40)) lawLines.push({ series: name, run: name, x: N, y: predictLoss(p3, N, C / (6 * N)) });
+    if (p3.alpha > 0 && p3.beta > 0) { const o = computeOptimal(p3, C); lawMinima.push({ series: name, x: o.N, y: o.loss, label: `N* at ${name}` }); }
+  }
+  if (lawLines.length) {
+    figs.push({
+      id: 'isoflop-law', title: 'IsoFLOP curves of the fitted law (approach 3)',
+      caption: 'L(N, C/6N) at the planned compute levels, from a quarter of the smallest to 4x the largest model; points: each curve\'s minimum N*(C).',
+      spec: linesAndPoints(lawLines, lawMinima, { xTitle: 'non-embedding parameters N', yTitle: 'predicted loss', logX: true, colorTitle: 'compute' }),
+    });
+  }
+
   // The three approaches' N*(C), side by side.
   const cs = logspace(Math.min(...points.map((p) => 6 * p.params * p.tokens)), 100 * Math.max(...points.map((p) => 6 * p.params * p.tokens)), 30);
   const frontier: LineRow[] = [];

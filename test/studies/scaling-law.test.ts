@@ -43,7 +43,7 @@ function world(o: { noise: number; largestOff?: number }) {
   return (run: SyntheticRun) => {
     const N = run.point.$N as number, c = run.config as { steps: number; batchSize: number; context: number };
     const D = c.steps * c.batchSize * c.context;
-    const off = run.point.$size === 5 ? (o.largestOff ?? 0) : 0;
+    const off = run.point.$size === planSizes(scalingLaw.budgets.small).length ? (o.largestOff ?? 0) : 0;
     return (law.E + law.A / N ** law.alpha + law.B / D ** law.beta) * (1 + off) * (1 + o.noise * (r() - 0.5) * 2);
   };
 }
@@ -56,10 +56,10 @@ test('analysis: losses on a known law -> the refit predicts the largest model ->
     const a = analyseScaling(s.runs, cheap);
     assert.equal(a.verdict, 'supported', `${a.reason}\n${a.evidence.join('\n')}`);
     const d = a.data as { heldOut: { result: string }[]; fit: { approach3: { alpha: number; beta: number; ci: { alpha: [number, number] } } } };
-    assert.equal(d.heldOut.length, 5);
+    assert.equal(d.heldOut.length, scalingLaw.budgets.small.budgetsPerSize);
     assert.ok(Math.abs(d.fit.approach3.alpha - law.alpha) < 0.05 && Math.abs(d.fit.approach3.beta - law.beta) < 0.05);
     assert.ok(d.fit.approach3.ci.alpha[0] <= law.alpha + 0.02 && d.fit.approach3.ci.alpha[1] >= law.alpha - 0.02);
-    for (const id of ['loss-vs-tokens', 'loss-surface', 'isoflop', 'frontier', 'held-out', 'exponents']) assert.ok(a.figures.some((f) => f.id === id), id);
+    for (const id of ['loss-vs-tokens', 'loss-surface', 'isoflop', 'isoflop-law', 'frontier', 'held-out', 'exponents']) assert.ok(a.figures.some((f) => f.id === id), id);
   } finally { s.dispose(); }
 });
 
