@@ -8,8 +8,9 @@ import type { AttentionShape, Backend, BinaryOp, FloatArray, ReduceOp, UnaryOp }
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
 
-/** Abramowitz-Stegun-free erf: a high-accuracy series/continued-fraction pair (error < 1e-15 in float64). */
+/** erf from a Maclaurin series (small |x|) and a continued fraction for erfc (large |x|); error < 1e-15 in float64. */
 export function erf(x: number): number {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? NaN : Math.sign(x);
   const ax = Math.abs(x);
   if (ax < 2.5) {
     // Maclaurin series converges fast for small |x|.
