@@ -211,6 +211,13 @@ function analyse(_store: Store, runs: StudyRun[]): Analysis {
         `${critCi ? ` [${fmt(critCi[0], 3)}, ${fmt(critCi[1], 3)}] over a seed bootstrap${critNotReached ? ` (${critNotReached} of ${critBoot.length} resamples never reach it)` : ''}` : ''}.`
         : `Critical batch size: not reached; every batch size up to ${crit.batch} gets within ${criticalRise * 100}% of the lowest best loss at this token budget.`,
   ];
+  // Exploratory, not the verdict: the scaling rules are meant for batches below the critical size.
+  const below = crit?.reached ? used.filter((r) => r.batch <= crit.batch) : [];
+  if (below.length >= 3 && below.length < used.length) {
+    const fb = fitLine(below.map((r) => Math.log(r.batch)), below.map((r) => Math.log(r.bestLr!)));
+    evidence.push(`Exploratory (not part of the verdict): over the ${below.length} batch sizes below the critical one, k = ${fmt(fb.slope, 3)}` +
+      `${Number.isFinite(fb.slopeCi[0]) ? ` [${fmt(fb.slopeCi[0], 3)}, ${fmt(fb.slopeCi[1], 3)}]` : ''}.`);
+  }
   const failed = runs.filter((r) => finalOf(r) === null);
   const caveats = [
     `Every run trains ${fmtCount(tokensOf(runs))} tokens; a different budget moves both the best learning rates and the critical batch size (it grows as the loss falls).`,
@@ -259,10 +266,9 @@ function figures(results: BatchResult[], fit: ReturnType<typeof fitLine> | null,
     const anchor = used[0];
     for (const x of grid) lines.push({ series: 'square-root rule', run: 'sqrt', x, y: anchor.bestLr! * Math.sqrt(x / anchor.batch) });
   }
-  for (const r of results) if (r.bestLrCi) bands.push({ series: 'seed bootstrap', x: r.batch, lo: r.bestLrCi[0], hi: r.bestLrCi[1] });
   figs.push({
     id: 'best-lr', title: 'Best learning rate against batch size',
-    caption: 'Log-log. Line: the least-squares power law over the bracketed batch sizes, shaded by its 95% interval; dashed reference: the square-root rule through the smallest bracketed batch size.',
+    caption: 'Log-log. The least-squares power law over the bracketed batch sizes, shaded by its 95% interval, and for reference the square-root rule through the smallest bracketed batch size. Each best lr\'s own seed-bootstrap interval is in the table below.',
     spec: linesAndPoints(lines, pts, { xTitle: 'batch size (sequences)', yTitle: 'best learning rate', logX: true, logY: true, bands, colorTitle: '' }),
   });
   const lossPts: PointRow[] = results.filter((r) => Number.isFinite(r.bestLoss)).map((r) => ({ series: 'best loss', x: r.batch, y: r.bestLoss }));

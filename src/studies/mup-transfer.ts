@@ -48,7 +48,7 @@ export const widerMargin = 0.005;
 
 const budgets: Record<Budget, TransferBudget> = {
   smoke: {
-    widths: [16, 32], nLayer: 1, nHead: 2, batchSize: 4, context: 32, steps: 20, warmupSteps: 2, lrs: [2e-3, 8e-3, 3.2e-2], seeds: [0], evalBatches: 2, categories: ['news'],
+    widths: [16, 32], nLayer: 1, nHead: 2, batchSize: 4, context: 32, steps: 20, warmupSteps: 2, lrs: [8e-3, 3.2e-2], seeds: [0], evalBatches: 2, categories: ['news'],
   },
   small: {
     widths: [24, 48, 96, 192], nLayer: 2, nHead: 4, batchSize: 16, context: 64, steps: 200, warmupSteps: 20,
