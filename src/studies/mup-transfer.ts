@@ -51,8 +51,8 @@ const budgets: Record<Budget, TransferBudget> = {
     widths: [16, 32], nLayer: 1, nHead: 2, batchSize: 4, context: 32, steps: 20, warmupSteps: 2, lrs: [8e-3, 3.2e-2], seeds: [0], evalBatches: 2, categories: ['news'],
   },
   small: {
-    widths: [24, 48, 96, 192], nLayer: 2, nHead: 4, batchSize: 16, context: 64, steps: 200, warmupSteps: 20,
-    lrs: [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2], seeds: [0, 1], evalBatches: 16,
+    widths: [32, 64, 128, 256], nLayer: 2, nHead: 4, batchSize: 16, context: 64, steps: 300, warmupSteps: 30,
+    lrs: [5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2], seeds: [0, 1], evalBatches: 16,
   },
   full: {
     widths: [32, 64, 128, 256, 512], nLayer: 2, nHead: 4, batchSize: 16, context: 64, steps: 1000, warmupSteps: 50,

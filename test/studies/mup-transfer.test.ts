@@ -30,8 +30,8 @@ function world(o: { mupDrift: number; spDrift: number; noise?: number }) {
   const r = rng(13);
   return (run: SyntheticRun) => {
     const w = run.point.$width as number, lr = run.point.$lr as number, param = run.point.$param as string;
-    const best = 2e-3 * (w / 24) ** (param === 'mup' ? o.mupDrift : o.spDrift);
-    return 2 + 0.6 * (24 / w) ** 0.3 + 0.03 * (Math.log2(lr) - Math.log2(best)) ** 2 + (o.noise ?? 0.002) * (r() - 0.5) * 2;
+    const best = 8e-3 * (w / 32) ** (param === 'mup' ? o.mupDrift : o.spDrift);
+    return 2 + 0.6 * (32 / w) ** 0.3 + 0.03 * (Math.log2(lr) - Math.log2(best)) ** 2 + (o.noise ?? 0.002) * (r() - 0.5) * 2;
   };
 }
 
@@ -52,11 +52,11 @@ test('analysis: muP drifting like SP -> not supported; a diverged wider muP mode
     assert.equal(a.verdict, 'not supported');
     assert.match(a.reason, /muP's best lr stays put/);
   } finally { s.dispose(); }
-  const t = syntheticStudy(mupTransfer.plan('small'), (r) => (r.point.$param === 'mup' && r.point.$width === 192 && r.point.$lr === 1.6e-2 ? null : world({ mupDrift: 0, spDrift: -1 })(r)));
+  const t = syntheticStudy(mupTransfer.plan('small'), (r) => (r.point.$param === 'mup' && r.point.$width === 256 && r.point.$lr === 3.2e-2 ? null : world({ mupDrift: 0, spDrift: -1 })(r)));
   try {
     const a = await mupTransfer.analyse(t.store, t.runs);
     assert.equal(a.verdict, 'not supported');
-    assert.match(a.reason, /wider is better .*width 192 diverged/);
+    assert.match(a.reason, /wider is better .*width 256 diverged/);
   } finally { t.dispose(); }
 });
 
