@@ -5,6 +5,7 @@
 
 import type { AnyArray, FloatArray } from './backend.js';
 import { backward, type BackwardOptions } from './autograd.js';
+import { isGradEnabled } from './runtime.js';
 
 export type DType = 'float32' | 'float64' | 'int32';
 export type Shape = readonly number[];
@@ -127,7 +128,7 @@ export function fmtShape(shape: Shape): string {
 export function allocFloat(dtype: DType, n: number): FloatArray {
   if (dtype === 'int32') throw new Error('allocFloat: int32 requested');
   if (dtype === 'float64') return new Float64Array(n);
-  const a = activePool?.take(n);
+  const a = poolFor()?.take(n);
   if (a) { a.fill(0); return a; }
   return new Float32Array(n);
 }
@@ -136,7 +137,7 @@ export function allocFloat(dtype: DType, n: number): FloatArray {
 export function allocOut(dtype: DType, n: number): FloatArray {
   if (dtype === 'int32') throw new Error('allocOut: int32 requested');
   if (dtype === 'float64') return new Float64Array(n);
-  return activePool?.take(n) ?? new Float32Array(n);
+  return poolFor()?.take(n) ?? new Float32Array(n);
 }
 
 // ---- buffer pool ---------------------------------------------------------------------
@@ -183,6 +184,15 @@ export class BufferPool {
 }
 
 let activePool: BufferPool | null = null;
+
+/**
+ * Only the forward pass draws from the pool: its activations live until backward anyway,
+ * while backward's temporaries die within the pass, and holding those to the end of the
+ * step would raise peak memory. Backward runs under noGrad, so they go to the collector.
+ */
+function poolFor(): BufferPool | null {
+  return activePool && isGradEnabled() ? activePool : null;
+}
 
 // ---- creation ------------------------------------------------------------------
 
