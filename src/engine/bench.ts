@@ -42,17 +42,22 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 export function* benchOps(ceil: Ceilings, opts: { quick?: boolean } = {}): Generator<BenchLine> {
   const b = E.backend();
+  // Outputs come from a buffer pool, as in a training step: otherwise every call pays the
+  // page faults of a fresh output buffer, which at DRAM sizes costs more than the kernel.
+  // (Inputs need no gradient, so no graph is recorded and the pool is allowed to serve.)
+  const pool = new E.BufferPool();
+  const pooled = (fn: () => unknown) => () => { pool.run(fn); };
   const meta = { backend: b.name, threads: b.threads() };
   const bw = ceil.copyGBps();
 
   function compute(op: string, shape: string, flops: number, fn: () => void, ceilingSeconds: number): BenchLine {
-    const ms = timeMs(fn);
+    const ms = timeMs(pooled(fn));
     const gflops = flops / (ms * 1e6);
     const ceiling = flops / (ceilingSeconds * 1e9);
     return { op, shape, ms: round(ms, 4), gflops: round(gflops), ceiling_gflops: round(ceiling), ratio: round(gflops / ceiling, 3), ...meta };
   }
   function memory(op: string, shape: string, bytes: number, fn: () => void): BenchLine {
-    const ms = timeMs(fn);
+    const ms = timeMs(pooled(fn));
     const gbps = bytes / (ms * 1e6);
     return { op, shape, ms: round(ms, 4), gbps: round(gbps), ceiling_gbps: round(bw), ratio: round(gbps / bw, 3), ...meta };
   }
@@ -61,16 +66,16 @@ export function* benchOps(ceil: Ceilings, opts: { quick?: boolean } = {}): Gener
   for (const n of opts.quick ? [64, 256] : [64, 128, 256, 512, 1024]) {
     const a = rand([n, n], 1), w = rand([n, n], 2);
     const reps = n >= 512 ? 5 : 20;
-    yield compute('matmul', `${n}x${n}x${n}`, 2 * n ** 3, () => E.noGrad(() => E.matmul(a, w)), ceil.sgemmSeconds(n, n, n, false, false, reps) );
+    yield compute('matmul', `${n}x${n}x${n}`, 2 * n ** 3, () => E.matmul(a, w), ceil.sgemmSeconds(n, n, n, false, false, reps) );
   }
 
   // The transformer's skinny products: x[BT, C] W^T (forward), and the two backward forms.
   const skinny: [number, number, number][] = opts.quick ? [[2048, 128, 384]] : [[2048, 128, 384], [2048, 256, 1024], [2048, 1024, 256], [2048, 512, 4096]];
   for (const [M, K, N] of skinny) {
     const x = rand([M, K], 3), w = rand([N, K], 4), g = rand([M, N], 5);
-    yield compute('matmul_fwd', `${M}x${K} . (${N}x${K})^T`, 2 * M * N * K, () => E.noGrad(() => E.matmul(x, w, { transB: true })), ceil.sgemmSeconds(M, N, K, false, true, 5));
-    yield compute('matmul_dx', `${M}x${N} . ${N}x${K}`, 2 * M * N * K, () => E.noGrad(() => E.matmul(g, w)), ceil.sgemmSeconds(M, K, N, false, false, 5));
-    yield compute('matmul_dw', `(${M}x${N})^T . ${M}x${K}`, 2 * M * N * K, () => E.noGrad(() => E.matmul(g, x, { transA: true })), ceil.sgemmSeconds(N, K, M, true, false, 5));
+    yield compute('matmul_fwd', `${M}x${K} . (${N}x${K})^T`, 2 * M * N * K, () => E.matmul(x, w, { transB: true }), ceil.sgemmSeconds(M, N, K, false, true, 5));
+    yield compute('matmul_dx', `${M}x${N} . ${N}x${K}`, 2 * M * N * K, () => E.matmul(g, w), ceil.sgemmSeconds(M, K, N, false, false, 5));
+    yield compute('matmul_dw', `(${M}x${N})^T . ${M}x${K}`, 2 * M * N * K, () => E.matmul(g, x, { transA: true }), ceil.sgemmSeconds(N, K, M, true, false, 5));
   }
 
   // Fused causal attention, forward and forward+backward. FLOPs count the causal half of
@@ -79,7 +84,7 @@ export function* benchOps(ceil: Ceilings, opts: { quick?: boolean } = {}): Gener
     const q = rand([B, T, H, D], 6), k = rand([B, T, H, D], 7), v = rand([B, T, H, D], 8);
     const flops = 2 * B * H * T * T * D;
     const sg = ceil.sgemmSeconds(T, T, D, false, true, 20) * 2 * B * H / 2;
-    yield compute('attention_fwd', `B${B} H${H} T${T} D${D}`, flops, () => E.noGrad(() => E.attention(q, k, v)), sg);
+    yield compute('attention_fwd', `B${B} H${H} T${T} D${D}`, flops, () => E.attention(q, k, v), sg);
     const dout = rand([B, T, H, D], 9);
     const qs = [q, k, v].map((t) => t.detach().requireGrad());
     yield compute('attention_fwd_bwd', `B${B} H${H} T${T} D${D}`, flops * 3.5, () => {
@@ -92,9 +97,9 @@ export function* benchOps(ceil: Ceilings, opts: { quick?: boolean } = {}): Gener
   // Memory-bound fused row kernels: bytes = what must be read and written once.
   for (const [N, C] of (opts.quick ? [[2048, 256]] : [[2048, 128], [2048, 512], [8192, 1024]]) as [number, number][]) {
     const x = rand([N, C], 10), w = rand([C], 11), bias = rand([C], 12);
-    yield memory('layer_norm_fwd', `${N}x${C}`, 8 * N * C, () => E.noGrad(() => E.layerNorm(x, w, bias)));
-    yield memory('rms_norm_fwd', `${N}x${C}`, 8 * N * C, () => E.noGrad(() => E.rmsNorm(x, w)));
-    yield memory('softmax_fwd', `${N}x${C}`, 8 * N * C, () => E.noGrad(() => E.softmax(x)));
+    yield memory('layer_norm_fwd', `${N}x${C}`, 8 * N * C, () => E.layerNorm(x, w, bias));
+    yield memory('rms_norm_fwd', `${N}x${C}`, 8 * N * C, () => E.rmsNorm(x, w));
+    yield memory('softmax_fwd', `${N}x${C}`, 8 * N * C, () => E.softmax(x));
     const xs = x.detach().requireGrad(), dy = rand([N, C], 13);
     yield memory('layer_norm_bwd', `${N}x${C}`, 12 * N * C, (() => {
       const y = E.layerNorm(xs, null, null);
@@ -104,7 +109,7 @@ export function* benchOps(ceil: Ceilings, opts: { quick?: boolean } = {}): Gener
   for (const [N, V] of (opts.quick ? [[2048, 256]] : [[2048, 256], [2048, 4096], [4096, 16384]]) as [number, number][]) {
     const logits = rand([N, V], 14, 3);
     const targets = new Tensor(Int32Array.from({ length: N }, (_, i) => (i * 7919) % V), [N]);
-    yield memory('cross_entropy_fwd', `${N}x${V}`, 4 * N * V, () => E.noGrad(() => E.crossEntropy(logits, targets)));
+    yield memory('cross_entropy_fwd', `${N}x${V}`, 4 * N * V, () => E.crossEntropy(logits, targets));
     const ls = logits.detach().requireGrad();
     yield memory('cross_entropy_fwd_bwd', `${N}x${V}`, 12 * N * V, () => { E.crossEntropy(ls, targets).backward(); ls.grad = null; });
   }
