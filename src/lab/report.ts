@@ -16,7 +16,7 @@ import { evalSeries, listSweeps, metricSeries, queryRuns, sweepSpec, flatten, ty
 import type { Store } from './store.js';
 import { bands, downsample, fmtPlain, labelFor, shortKeys, smoothEma, varyingKeys, type GroupedCurve } from './plots-data.js';
 import { bandChart, curveChart, renderSvg, scatterChart, type CurveRow, type Figure, type ScatterRow } from './plots.js';
-import { writeFileDurable } from '../training/durable.js';
+import { writeFileDurable } from '../models/durable.js';
 
 /** Text for the top of a report (a study's verdict): Markdown; `html` when the Markdown subset below is not enough. */
 export interface ReportText {

@@ -12,9 +12,8 @@
 // File writes are atomic: a temporary file in the target's directory, fsync, rename, fsync of
 // the directory. A crash leaves either the old file or the new one, never half of one.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { writeFileDurable } from './durable.js';
 import { Tensor, fmtShape, sizeOf } from '../engine/index.js';
 
 export type TensorMap = Map<string, Tensor> | Record<string, Tensor>;
@@ -198,45 +197,7 @@ function halfToFloat(h: number): number {
 /** Writes atomically: temp file beside `path`, fsync, rename over `path`, fsync the directory. */
 export function writeSafetensors(path: string, tensors: TensorMap, metadata?: Metadata): void {
   const { header, entries } = layout(tensors, metadata);
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx');
-  try {
-    writeAll(fd, lengthPrefix(header.length));
-    writeAll(fd, header);
-    for (const [, t] of entries) writeAll(fd, bytesOf(t));
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
-  fsyncDir(dir);
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-}
-
-/** Makes the rename durable. Some platforms cannot open a directory for fsync; that is not an error there. */
-function fsyncDir(dir: string): void {
-  let fd: number | null = null;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    /* best effort (Windows, some network file systems) */
-  } finally {
-    if (fd !== null) closeSync(fd);
-  }
+  writeFileDurable(path, [lengthPrefix(header.length), header, ...entries.map(([, t]) => bytesOf(t))]);
 }
 
 export function readSafetensors(path: string): SafetensorsContents {

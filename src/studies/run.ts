@@ -22,7 +22,7 @@ import { Store } from '../lab/store.js';
 import type { ExpandedRun, Sweep } from '../lab/sweep.js';
 import { TOKENIZER_FILE } from '../training/assemble.js';
 import { branchWsd } from '../training/branch.js';
-import { writeFileDurable } from '../training/durable.js';
+import { writeFileDurable } from '../models/durable.js';
 import { ScheduleConfig } from '../training/schedules.js';
 import { branchOf, expandStudy, planCost, sweepName, verdictMarkdown, type Analysis, type Budget, type PlanCost, type Study, type StudyRun } from './study.js';
 

@@ -9,4 +9,4 @@ export * from './evaluate.js';
 export * from './trainer.js';
 export * from './branch.js';
 export * from './config.js';
-export { writeFileDurable } from './durable.js';
+export { writeFileDurable } from '../models/durable.js';

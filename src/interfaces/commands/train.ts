@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { Document, visit } from 'yaml';
 import { countParams } from '../../models/config.js';
 import { latestStep, listCheckpoints } from '../../training/checkpoint.js';
-import { writeFileDurable } from '../../training/durable.js';
+import { writeFileDurable } from '../../models/durable.js';
 import {
   TOKENIZER_FILE, assembleRun, buildTokenizer, loadRun, openData, readRunConfig, readRunTokenizer, resolveRunConfig,
   type RunConfig, type RunData,
