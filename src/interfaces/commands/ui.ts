@@ -23,6 +23,9 @@ export function registerUi(program: Command): void {
       const db = storePath(o);
       if (!existsSync(db)) throw new Error(`no results store at ${db} (run a sweep first, or pass --db / --runs-dir)`);
       const ui = await startUi({ db, port, host: o.host });
+      if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(o.host)) {
+        console.error(`warning: the dashboard listens on ${o.host} with no authentication: anyone who can reach this address and port can read the results store`);
+      }
       console.log(`dashboard: ${ui.url}  (store ${db}; Ctrl-C to stop)`);
       await new Promise<void>((done) => {
         const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); void ui.close().then(done); };

@@ -20,10 +20,15 @@
 // A selection is: sweep, tag (repeat), status (comma list), where (repeat: config test such as
 // optim.lr<=3e-3), final (repeat: metric test such as loss<3.5), q (name text), sort, desc.
 // Results are cached per store version, so many open pages cost one computation.
+// There is no authentication. Against DNS rebinding (a web page whose host name is made to
+// resolve to 127.0.0.1), a request must name this server in its Host header: localhost,
+// 127.0.0.1, [::1], the address it listens on, or (listening on every interface) this
+// machine's host name and addresses; anything else is 403.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { hostname, networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareRuns, findRun, listSweeps, metricKeys, parseCondition, queryRuns, type RunFilter } from '../../lab/query.js';
@@ -120,7 +125,10 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
     },
   };
 
+  const allowedHosts = hostNames(o.host ?? '127.0.0.1');
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const host = hostOf(req.headers.host);
+    if (host === null || !allowedHosts.has(host)) throw new HttpError(403, `Host ${JSON.stringify(req.headers.host ?? '')} is not this dashboard (open it as http://localhost:PORT/)`);
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'the dashboard is read-only: GET only');
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
@@ -135,11 +143,11 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
     if (path === '/favicon.ico') return void res.writeHead(204).end();
     if (path === '/api/events') return events(req, res);
     if (path.startsWith('/api/run/')) {
-      const r = findRun(store, decodeURIComponent(path.slice('/api/run/'.length)));
+      const r = findRun(store, decodePath(path.slice('/api/run/'.length)));
       return json(res, { ...r, series: metricKeys(store, r.id) });
     }
     if (path.startsWith('/report/')) {
-      const sweep = decodeURIComponent(path.slice('/report/'.length));
+      const sweep = decodePath(path.slice('/report/'.length));
       const r = await cached(`report:${sweep}`, () => renderReport(store, sweep)) as { html: string };
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
       res.end(r.html);
@@ -196,6 +204,32 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
       store.close();
     },
   };
+}
+
+/** A path segment's percent-encoding; a malformed one is the client's mistake. */
+function decodePath(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `malformed percent-encoding in ${JSON.stringify(segment)}`);
+  }
+}
+
+/** The host name of a Host header, lower-cased, without port or IPv6 brackets; null when unreadable. */
+export function hostOf(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^(?:\[([0-9a-f:.]+)\]|([^:\[\]]+))(?::\d+)?$/i.exec(header.trim());
+  return m ? (m[1] ?? m[2]).toLowerCase() : null;
+}
+
+/** The names a request may use for this server (see the header). */
+function hostNames(bound: string): Set<string> {
+  const names = new Set(['localhost', '127.0.0.1', '::1', bound.replace(/^\[|\]$/g, '').toLowerCase()]);
+  if (bound === '0.0.0.0' || bound === '::') {
+    names.add(hostname().toLowerCase());
+    for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) names.add(a.address.toLowerCase());
+  }
+  return names;
 }
 
 function json(res: ServerResponse, value: unknown, status = 200): void {

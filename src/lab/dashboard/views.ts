@@ -52,7 +52,7 @@ function sortValue(key: string): (r: RunRecord) => unknown {
     name: (r) => r.name, id: (r) => r.id, status: (r) => r.status, params: (r) => r.params, tokens: (r) => r.tokens, flops: (r) => r.flops,
     step: (r) => r.final?.step, created: (r) => r.createdAt, updated: (r) => r.updatedAt, sweeps: (r) => r.sweeps.join(','),
   };
-  const f = fields[key];
+  const f = Object.hasOwn(fields, key) ? fields[key] : undefined; // not "__proto__" or "toString"
   if (!f) throw new Error(`cannot sort by "${key}" (name, status, params, tokens, flops, step, created, updated, final.<metric>, config.<key>)`);
   return f;
 }
