@@ -33,6 +33,17 @@ export interface RunRecord {
 
 export type Op = '=' | '!=' | '<' | '<=' | '>' | '>=';
 
+/**
+ * A filter that cannot mean what was written: unreadable, a key that no run has, or a value
+ * whose type (number or text) no run's value at that key has. Bad input (exit 2, HTTP 400).
+ */
+export class QueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
 /** A test on a dotted path: config.<path> for `where`, final.<path> for `final`. */
 export interface Condition {
   path: string;
@@ -46,17 +57,17 @@ export interface RunFilter {
   /** Runs carrying every one of these tags. */
   tags?: string[];
   status?: RunStatus[];
-  /** Tests on config values: { path: 'optim.lr', op: '<=', value: 0.003 }. */
+  /** Tests on config values: { path: 'lr', op: '<=', value: 0.003 }. */
   where?: Condition[];
   /** Tests on final metrics: { path: 'loss', op: '<', value: 3.5 }. */
   final?: Condition[];
   limit?: number;
 }
 
-/** Parses "model.dModel=128", "optim.lr<=3e-3", "schedule.kind!=wsd", "loss<3.5". Values: numbers, true, false, null, else text. */
+/** Parses "model.dModel=128", "lr<=3e-3", "schedule.kind!=wsd", "loss<3.5". Values: numbers, true, false, null, else text. */
 export function parseCondition(text: string): Condition {
   const m = /^\s*([^=!<>\s]+)\s*(<=|>=|!=|==|=|<|>)\s*(.*?)\s*$/.exec(text);
-  if (!m) throw new Error(`cannot read condition "${text}": expected KEY=VALUE (or !=, <, <=, >, >=)`);
+  if (!m) throw new QueryError(`cannot read condition "${text}": expected KEY=VALUE (or !=, <, <=, >, >=)`);
   const raw = m[3];
   let value: Condition['value'];
   if (raw === 'true' || raw === 'false') value = raw === 'true';
@@ -75,7 +86,7 @@ function conditionSql(column: string, c: Condition, params: unknown[]): string {
   const path = jsonPath(c.path);
   const expr = `json_extract(${column}, ?)`;
   if (c.value === null) {
-    if (c.op !== '=' && c.op !== '!=') throw new Error(`${c.path}${c.op}null: only = and != compare with null`);
+    if (c.op !== '=' && c.op !== '!=') throw new QueryError(`${c.path}${c.op}null: only = and != compare with null`);
     params.push(path);
     return `${expr} IS ${c.op === '=' ? '' : 'NOT '}NULL`;
   }
@@ -89,6 +100,38 @@ function conditionSql(column: string, c: Condition, params: unknown[]): string {
   return `${expr} ${c.op} ?`;
 }
 
+/**
+ * Refuses a condition that would silently match nothing (or, with !=, everything): one on a key
+ * that no run in the store has, or one whose value is a number where every run's value is text
+ * (or the other way round). An empty store has no keys to check against.
+ */
+function checkCondition(store: Store, column: 'config' | 'final', c: Condition): void {
+  const what = column === 'config' ? 'config key' : 'final metric';
+  const shown = `${c.path}${c.op}${c.value}`;
+  if (typeof c.value === 'string' && c.op !== '=' && c.op !== '!=') {
+    throw new QueryError(`${shown}: "${c.value}" is not a number; <, <=, > and >= compare numbers`);
+  }
+  const types = store.db.prepare(`SELECT DISTINCT json_type(${column}, ?) FROM runs WHERE json_type(${column}, ?) IS NOT NULL`).pluck()
+    .all(jsonPath(c.path), jsonPath(c.path)) as string[];
+  if (types.length === 0) {
+    if (!store.db.prepare('SELECT 1 FROM runs LIMIT 1').get()) return;
+    const close = knownKeys(store, column).filter((k) => k.split('.').pop() === c.path.split('.').pop());
+    throw new QueryError(`no run has ${what} "${c.path}"${close.length ? ` (did you mean ${close.map((k) => `"${k}"`).join(' or ')}?)` : ''}` +
+      (column === 'config' ? '; config keys are as in the run config file, e.g. lr, model.dModel, schedule.kind' : ''));
+  }
+  const numeric = types.some((t) => t === 'integer' || t === 'real');
+  if (typeof c.value === 'number' && !numeric) throw new QueryError(`${shown}: ${c.path} holds text in every run, not numbers`);
+  if (typeof c.value === 'string' && !types.includes('text')) {
+    throw new QueryError(`${shown}: ${c.path} holds ${numeric ? 'numbers' : types.join('/')} in every run, and "${c.value}" is text`);
+  }
+}
+
+/** Dotted keys present in the store's runs (a sample of them), for "did you mean". */
+function knownKeys(store: Store, column: 'config' | 'final'): string[] {
+  const rows = store.db.prepare(`SELECT ${column} FROM runs WHERE ${column} IS NOT NULL LIMIT 200`).pluck().all() as string[];
+  return [...new Set(rows.flatMap((r) => Object.keys(flatten(JSON.parse(r) as Record<string, unknown>))))].sort();
+}
+
 const runColumns = `r.*,
   (SELECT json_group_array(tag) FROM (SELECT tag FROM run_tags WHERE run = r.id ORDER BY tag)) AS tags_json,
   (SELECT json_group_array(sweep) FROM (SELECT sweep FROM sweep_runs WHERE run = r.id ORDER BY sweep)) AS sweeps_json`;
@@ -100,8 +143,8 @@ export function queryRuns(store: Store, filter: RunFilter = {}): RunRecord[] {
   if (filter.sweep !== undefined) { where.push('EXISTS (SELECT 1 FROM sweep_runs s WHERE s.run = r.id AND s.sweep = ?)'); params.push(filter.sweep); }
   for (const t of filter.tags ?? []) { where.push('EXISTS (SELECT 1 FROM run_tags t WHERE t.run = r.id AND t.tag = ?)'); params.push(t); }
   if (filter.status?.length) { where.push('r.status IN (SELECT value FROM json_each(?))'); params.push(JSON.stringify(filter.status)); }
-  for (const c of filter.where ?? []) where.push(conditionSql('r.config', c, params));
-  for (const c of filter.final ?? []) where.push(conditionSql('r.final', c, params));
+  for (const c of filter.where ?? []) { checkCondition(store, 'config', c); where.push(conditionSql('r.config', c, params)); }
+  for (const c of filter.final ?? []) { checkCondition(store, 'final', c); where.push(conditionSql('r.final', c, params)); }
   let order = 'r.rowid';
   if (filter.sweep !== undefined) { order = '(SELECT idx FROM sweep_runs s WHERE s.run = r.id AND s.sweep = ?), r.id'; params.push(filter.sweep); }
   let sql = `SELECT ${runColumns} FROM runs r${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order}`;

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCondition, type RunFilter } from '../../lab/query.js';
+import { QueryError, parseCondition, type RunFilter } from '../../lab/query.js';
 import { runStatuses, Store, type RunStatus } from '../../lab/store.js';
 import { SweepError } from '../../lab/sweep.js';
 
@@ -44,14 +44,14 @@ export function addFilterOptions(cmd: Command): Command {
     .option('--sweep <name>', 'runs of this sweep')
     .option('--tag <tag>', 'runs with this tag (repeat: all of them)', collect)
     .option('--status <status>', `runs with this status (${runStatuses.join('|')}; repeat or comma-separate)`, collect)
-    .option('--where <cond>', 'config test, e.g. model.dModel=128 or optim.lr<=3e-3 (repeat: all of them)', collect)
+    .option('--where <cond>', 'config test, e.g. model.dModel=128 or lr<=3e-3 (repeat: all of them)', collect)
     .option('--final <cond>', 'final-metric test, e.g. "loss<3.5" or val_loss>=2 (repeat)', collect)
     .option('--limit <n>', 'at most this many runs');
 }
 
 export function filterFrom(o: FilterOptions): RunFilter {
   const status = (o.status ?? []).flatMap((s) => s.split(',')).filter(Boolean);
-  for (const s of status) if (!runStatuses.includes(s as RunStatus)) throw new Error(`unknown status "${s}" (known: ${runStatuses.join(', ')})`);
+  for (const s of status) if (!runStatuses.includes(s as RunStatus)) throw new QueryError(`unknown status "${s}" (known: ${runStatuses.join(', ')})`);
   return {
     sweep: o.sweep, tags: o.tag, status: status.length ? status as RunStatus[] : undefined,
     where: o.where?.map(parseCondition), final: o.final?.map(parseCondition),
@@ -94,7 +94,7 @@ export function table(header: string[], rows: string[][]): string {
 
 /**
  * Runs an action, printing an Error's message (not its stack). Exit codes as the run commands':
- * 2 for a bad sweep file (nothing ran), 1 for any other error.
+ * 2 for a bad sweep file or run filter (nothing ran), 1 for any other error.
  */
 export function guarded<A extends unknown[]>(fn: (...a: A) => Promise<void> | void): (...a: A) => Promise<void> {
   return async (...a: A) => {
@@ -102,7 +102,7 @@ export function guarded<A extends unknown[]>(fn: (...a: A) => Promise<void> | vo
       await fn(...a);
     } catch (e) {
       console.error(`error: ${(e as Error).message}`);
-      process.exitCode = e instanceof SweepError ? 2 : 1;
+      process.exitCode = e instanceof SweepError || e instanceof QueryError ? 2 : 1;
     }
   };
 }

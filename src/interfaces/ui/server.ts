@@ -18,7 +18,7 @@
 //   GET /api/run/<id>             one run and the series it logged
 //   GET /report/<sweep>           the sweep's HTML report
 // A selection is: sweep, tag (repeat), status (comma list), where (repeat: config test such as
-// optim.lr<=3e-3), final (repeat: metric test such as loss<3.5), q (name text), sort, desc.
+// lr<=3e-3), final (repeat: metric test such as loss<3.5), q (name text), sort, desc.
 // Results are cached per store version, so many open pages cost one computation.
 // There is no authentication. Against DNS rebinding (a web page whose host name is made to
 // resolve to 127.0.0.1), a request must name this server in its Host header: localhost,
@@ -31,7 +31,7 @@ import { createRequire } from 'node:module';
 import { hostname, networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compareRuns, findRun, listSweeps, metricKeys, parseCondition, queryRuns, type RunFilter } from '../../lab/query.js';
+import { QueryError, compareRuns, findRun, listSweeps, metricKeys, parseCondition, queryRuns, type RunFilter } from '../../lab/query.js';
 import { runStatuses, Store, type RunStatus } from '../../lab/store.js';
 import { renderReport } from '../../lab/report.js';
 import { CurveCache, curvesView, hparamsView, metricNames, runsPage, selectRuns, type Selection } from '../../lab/dashboard/views.js';
@@ -181,7 +181,7 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
       // the lab throws plain Errors for bad input (an unknown run, a malformed condition); anything else is ours
-      const status = e instanceof HttpError ? e.status : (e as Error).constructor === Error ? 400 : 500;
+      const status = e instanceof HttpError ? e.status : e instanceof QueryError || (e as Error).constructor === Error ? 400 : 500;
       if (!res.headersSent) json(res, { error: (e as Error).message }, status);
       else res.end();
     });
