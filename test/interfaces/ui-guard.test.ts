@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { request } from 'node:http';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Store } from '../../src/lab/store.js';
+import { Store } from '../../src/lab/results/store.js';
 import { startUi, type UiServer } from '../../src/interfaces/ui/server.js';
 import { addSyntheticSweep } from '../lab/report-fixture.js';
 

@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store } from '../../src/lab/store.js';
-import { QueryError, parseCondition, queryRuns } from '../../src/lab/query.js';
+import { Store } from '../../../src/lab/results/store.js';
+import { QueryError, parseCondition, queryRuns } from '../../../src/lab/results/query.js';
 
 const tempDirs: string[] = [];
 const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-qerr-')); tempDirs.push(d); return d; };
