@@ -26,7 +26,40 @@ export function readConfigFile(path: string): Record<string, unknown> {
     throw new UsageError(`config file ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`config file ${path} must hold an object (a run config)`);
+  const bad = forbiddenKeyPath(value);
+  if (bad !== null) throw new UsageError(`config file ${path}: ${bad}: ${FORBIDDEN_KEY_MESSAGE}`);
   return value as Record<string, unknown>;
+}
+
+/** Keys that, written through a path, reach Object.prototype instead of the config. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+export const FORBIDDEN_KEY_MESSAGE = '"__proto__", "constructor" and "prototype" cannot be config keys';
+
+/**
+ * The path of the first key (or dotted-key segment) in a parsed value that is __proto__,
+ * constructor or prototype, or null. JSON.parse and YAML make such keys ordinary own keys, but
+ * anything that later copies them along a path would edit Object.prototype.
+ */
+export function forbiddenKeyPath(value: unknown, at: string[] = []): string | null {
+  if (value === null || typeof value !== 'object') return null;
+  for (const key of Object.keys(value)) {
+    const here = [...at, key];
+    if (key.split('.').some((seg) => FORBIDDEN_KEYS.has(seg))) return here.join('.');
+    const inner = forbiddenKeyPath((value as Record<string, unknown>)[key], here);
+    if (inner !== null) return inner;
+  }
+  return null;
+}
+
+/**
+ * Every non-finite number (Infinity, NaN: what JSON's 1e999 and YAML's .inf/.nan become) in a
+ * parsed value, by dotted path. Such a value cannot be saved as JSON (it becomes null), so a run
+ * holding one could never be resumed; schemas refuse them before anything runs.
+ */
+export function nonFinitePaths(value: unknown, at: string[] = []): { field: string; value: number }[] {
+  if (typeof value === 'number') return Number.isFinite(value) ? [] : [{ field: at.join('.') || '(value)', value }];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([k, v]) => nonFinitePaths(v, [...at, k]));
 }
 
 /** The config's name for default run folders: the file name without its extension. */
@@ -54,7 +87,10 @@ export function applyOverrides(config: Record<string, unknown>, sets: readonly s
     if (eq <= 0) throw new UsageError(`--set ${JSON.stringify(s)}: expected key.path=value`);
     const path = s.slice(0, eq).trim().split('.');
     if (path.some((p) => p === '')) throw new UsageError(`--set ${JSON.stringify(s)}: empty segment in the key path`);
+    if (path.some((p) => FORBIDDEN_KEYS.has(p))) throw new UsageError(`--set ${path.join('.')}: ${FORBIDDEN_KEY_MESSAGE}`);
     const value = parseSetValue(s.slice(eq + 1));
+    const inValue = forbiddenKeyPath(value);
+    if (inValue !== null) throw new UsageError(`--set ${path.join('.')}: its value has the key ${inValue}; ${FORBIDDEN_KEY_MESSAGE}`);
     let node: Record<string, unknown> | unknown[] = out;
     for (let i = 0; i < path.length - 1; i++) {
       const key = path[i];

@@ -9,6 +9,7 @@
 // muP (`mup`, see mup.ts) is an optional section naming the base model's shape; without it the
 // config resolves exactly as before (no `mup` key at all, so run ids and stored configs stay put).
 
+import { nonFinitePaths } from '../base/config-file.js';
 import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
@@ -132,11 +133,13 @@ const knownMupKeys = Object.keys(mupFields.shape);
 /** Validates and resolves a config; throws ModelConfigError naming each bad field. */
 export function parseModelConfig(input: unknown): ModelConfig {
   const r = modelConfigSchema.safeParse(input);
-  if (!r.success) {
-    const issues = r.error.issues.flatMap((i) => i.code === 'unrecognized_keys'
+  // zod's number() lets Infinity through; a config holding one could not be saved as JSON.
+  const nonFinite = nonFinitePaths(input).map((p) => ({ field: p.field, message: `must be a finite number, got ${p.value}` }));
+  if (!r.success || nonFinite.length) {
+    const issues = r.success ? [] : r.error.issues.flatMap((i) => i.code === 'unrecognized_keys'
       ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: `unknown key (known: ${(i.path[0] === 'mup' ? knownMupKeys : knownKeys).join(', ')})` }))
       : [{ field: i.path.join('.') || '(config)', message: i.message }]);
-    throw new ModelConfigError(issues);
+    throw new ModelConfigError([...nonFinite, ...issues.filter((i) => !nonFinite.some((n) => n.field === i.field))]);
   }
   return r.data;
 }

@@ -25,7 +25,7 @@ import {
 import { presets, type PresetName } from '../models/config.js';
 import { Transformer } from '../models/transformer.js';
 import { mupOptimizerOptions } from '../models/mup.js';
-import { TrainConfigError, parseTrainConfig, totalSteps, type TrainConfig } from './config.js';
+import { TrainConfigError, parseTrainConfig, withFiniteIssues, totalSteps, type TrainConfig } from './config.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
 import { latestStep, loadCheckpoint } from './checkpoint.js';
@@ -136,7 +136,8 @@ export function resolveRunConfig(input: unknown): RunConfig {
   if (train && data.success && train.model.vocabSize < tokenizerVocabSize(data.data)) {
     issues.push({ field: 'model.vocabSize', message: `${train.model.vocabSize} is smaller than the tokenizer's vocabulary (${tokenizerVocabSize(data.data)}); leave it out to use the tokenizer's` });
   }
-  if (issues.length || !train || !data.success) throw new TrainConfigError(issues);
+  const all = withFiniteIssues(input, issues);
+  if (all.length || !train || !data.success) throw new TrainConfigError(all);
   return { ...train, data: data.data };
 }
 

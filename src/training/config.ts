@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { modelConfigSchema } from '../models/config.js';
 import { ScheduleConfig } from './schedules.js';
+import { nonFinitePaths } from '../base/config-file.js';
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
@@ -87,13 +88,25 @@ export class TrainConfigError extends Error {
   }
 }
 
+/**
+ * The "must be finite" issues of a config (zod's number() lets Infinity through), and the other
+ * issues minus those about the same fields (a field is reported once, for its first problem).
+ */
+export function withFiniteIssues(input: unknown, issues: { field: string; message: string }[]): { field: string; message: string }[] {
+  const bad = nonFinitePaths(input).map((p) => ({ field: p.field, message: `must be a finite number, got ${p.value}` }));
+  const covered = (f: string) => bad.some((b) => f === b.field || f.startsWith(b.field + '.'));
+  return [...bad, ...issues.filter((i) => !covered(i.field))];
+}
+
 /** Validates a run config (defaults filled in); throws TrainConfigError naming every bad field. */
 export function parseTrainConfig(input: unknown): TrainConfig {
   const r = trainConfigSchema.safeParse(input);
-  if (r.success) return r.data;
-  throw new TrainConfigError(r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys'
+  const issues = r.success ? [] : r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys'
     ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: 'unknown key' }))
-    : [{ field: i.path.join('.') || '(config)', message: i.message }])));
+    : [{ field: i.path.join('.') || '(config)', message: i.message }]));
+  const all = withFiniteIssues(input, issues);
+  if (r.success && all.length === 0) return r.data;
+  throw new TrainConfigError(all);
 }
 
 /** Optimizer steps of a run: `steps`, or the token budget over the tokens per step, rounded up. */

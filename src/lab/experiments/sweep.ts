@@ -31,6 +31,7 @@ import { tokensPerStep, totalSteps, type TrainConfig } from '../../training/conf
 // The run-config check `windtunnel train` applies: model presets expanded, vocabSize from the
 // tokenizer, the data section validated, defaults filled.
 import { resolveRunConfig } from '../../training/assemble.js';
+import { FORBIDDEN_KEY_MESSAGE, forbiddenKeyPath } from '../../base/config-file.js';
 
 export type Config = Record<string, unknown>;
 
@@ -124,6 +125,8 @@ export function loadSweep(file: string): Sweep {
 /** Validates a sweep object; a string base is read relative to `dir`. Throws SweepError naming each bad field. */
 export function parseSweep(raw: unknown, opts: { source?: string; dir?: string; file?: string } = {}): Sweep {
   const source = opts.source ?? '(inline)';
+  const forbidden = forbiddenKeyPath(raw);
+  if (forbidden !== null) throw new SweepError(source, [{ field: forbidden, message: FORBIDDEN_KEY_MESSAGE }]);
   const r = sweepSchema.safeParse(raw);
   if (!r.success) {
     throw new SweepError(source, r.error.issues.flatMap((i) => i.code === 'unrecognized_keys'
@@ -137,6 +140,8 @@ export function parseSweep(raw: unknown, opts: { source?: string; dir?: string; 
     let loaded: unknown;
     try { loaded = readConfigFile(baseFile); } catch (e) { throw new SweepError(source, [{ field: 'base', message: (e as Error).message }]); }
     if (!isPlainObject(loaded)) throw new SweepError(source, [{ field: 'base', message: `${s.base} does not hold a config object` }]);
+    const bad = forbiddenKeyPath(loaded);
+    if (bad !== null) throw new SweepError(source, [{ field: `base (${s.base}): ${bad}`, message: FORBIDDEN_KEY_MESSAGE }]);
     base = loaded;
   } else {
     base = s.base;
@@ -304,6 +309,7 @@ export function getPath(obj: unknown, path: string): unknown {
 
 function setPath(obj: Config, path: string, value: unknown, fail: (field: string, message: string) => never): void {
   const parts = path.split('.');
+  if (forbiddenKeyPath({ [path]: null }) !== null) fail(path, FORBIDDEN_KEY_MESSAGE); // never walk into Object.prototype
   let cur: Config = obj;
   for (const [i, part] of parts.slice(0, -1).entries()) {
     if (cur[part] === undefined) cur[part] = {};
