@@ -11,8 +11,15 @@
 // readers see aligned data), otherwise in the caller's order; a read returns them in file order.
 // File writes are atomic: a temporary file in the target's directory, fsync, rename, fsync of
 // the directory. A crash leaves either the old file or the new one, never half of one.
+//
+// Integrity: every file we write records a CRC-32 of each tensor's bytes in its metadata, under
+// "windtunnel_crc32" (a JSON object name -> 8 hex digits; other readers ignore it). Reading a
+// file verifies them when present, and refuses NaN/Inf in float tensors, each error naming the
+// file and the tensor: a damaged checkpoint must not load silently. The checksum key is not
+// part of the metadata a read returns. Files without it (older ones, other tools) still load.
 
 import { readFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { writeFileDurable } from '../base/durable.js';
 import { Tensor, fmtShape, sizeOf } from '../engine/index.js';
 
@@ -26,6 +33,9 @@ export interface SafetensorsContents {
 
 /** The reference implementation refuses headers above 100 MB; so do we. */
 const MAX_HEADER_BYTES = 100_000_000;
+
+/** Metadata key of the per-tensor checksums. */
+export const CHECKSUM_KEY = 'windtunnel_crc32';
 
 const WRITE_DTYPE = { float32: 'F32', float64: 'F64', int32: 'I32' } as const;
 const BYTES_PER_ELEMENT: Record<string, number> = { F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2 };
@@ -45,15 +55,16 @@ function entriesOf(tensors: TensorMap): [string, Tensor][] {
 function layout(tensors: TensorMap, metadata: Metadata | undefined): Layout {
   const given = entriesOf(tensors);
   const header: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length > 0) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new Error(`safetensors: metadata value for "${k}" must be a string, got ${typeof v}`);
-    }
-    header.__metadata__ = metadata;
+  for (const [k, v] of Object.entries(metadata ?? {})) {
+    if (typeof v !== 'string') throw new Error(`safetensors: metadata value for "${k}" must be a string, got ${typeof v}`);
+    if (k === CHECKSUM_KEY) throw new Error(`safetensors: metadata key "${k}" is reserved for the tensor checksums`);
   }
   for (const [name] of given) {
     if (name === '__metadata__') throw new Error('safetensors: "__metadata__" is reserved and cannot name a tensor');
   }
+  const sums: Record<string, string> = {};
+  for (const [name, t] of given) sums[name] = checksum(bytesOf(t));
+  header.__metadata__ = { ...metadata, [CHECKSUM_KEY]: JSON.stringify(sums) };
   // Stable sort, 8-byte dtypes first.
   const entries = given.map((e, i) => [e, i] as const)
     .sort((a, b) => (b[0][1].data.BYTES_PER_ELEMENT - a[0][1].data.BYTES_PER_ELEMENT) || (a[1] - b[1]))
@@ -70,6 +81,10 @@ function layout(tensors: TensorMap, metadata: Metadata | undefined): Layout {
   const rawLen = Buffer.byteLength(json, 'utf8');
   json += ' '.repeat((8 - ((8 + rawLen) % 8)) % 8);
   return { header: new TextEncoder().encode(json), entries, dataBytes: offset };
+}
+
+function checksum(bytes: Uint8Array): string {
+  return crc32(bytes).toString(16).padStart(8, '0');
 }
 
 function lengthPrefix(n: number): Uint8Array {
@@ -111,11 +126,17 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): Sa
   const dataLen = bytes.length - dataStart;
 
   const metadata: Metadata = {};
+  let sums: Record<string, unknown> | null = null;
   const raw = header.__metadata__;
   if (raw !== undefined) {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('__metadata__ must be an object of strings');
     for (const [k, v] of Object.entries(raw as object)) {
       if (typeof v !== 'string') fail(`__metadata__["${k}"] must be a string, got ${JSON.stringify(v)}`);
+      if (k === CHECKSUM_KEY) {
+        try { sums = JSON.parse(v as string) as Record<string, unknown>; } catch { sums = null; }
+        if (sums === null || typeof sums !== 'object' || Array.isArray(sums)) fail(`__metadata__["${CHECKSUM_KEY}"] is not a JSON object of checksums`);
+        continue;
+      }
       metadata[k] = v as string;
     }
   }
@@ -138,6 +159,11 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): Sa
     if (b1 - b0 !== want) fail(`tensor "${name}" (${h.dtype} ${fmtShape(h.shape!)}) needs ${want} bytes but data_offsets span ${b1 - b0}`);
     entries.push([name, h as HeaderEntry]);
   }
+  if (sums) {
+    const named = new Set(entries.map(([n]) => n));
+    const extra = Object.keys(sums).filter((n) => !named.has(n));
+    if (extra.length) fail(`checksums name tensors the file lacks (${extra.slice(0, 4).join(', ')}): the header is damaged`);
+  }
   entries.sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0] || a[1].data_offsets[1] - b[1].data_offsets[1]);
   let expected = 0;
   for (const [name, h] of entries) {
@@ -152,6 +178,12 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): Sa
     // keep the whole file alive. (Not bytes.slice(): on a Node Buffer that returns a view.)
     const copy = new Uint8Array(h.data_offsets[1] - h.data_offsets[0]);
     copy.set(bytes.subarray(dataStart + h.data_offsets[0], dataStart + h.data_offsets[1]));
+    if (sums) {
+      const want = sums[name];
+      if (typeof want !== 'string') fail(`tensor "${name}" has no checksum though the file records them: the header is damaged`);
+      const got = checksum(copy);
+      if (got !== want) fail(`tensor "${name}" fails its checksum (crc32 ${got}, recorded ${want}): the file is damaged`);
+    }
     const buf = copy.buffer;
     tensors.set(name, new Tensor(convert(h.dtype, buf, name, fail), h.shape));
   }
@@ -200,6 +232,19 @@ export function writeSafetensors(path: string, tensors: TensorMap, metadata?: Me
   writeFileDurable(path, [lengthPrefix(header.length), header, ...entries.map(([, t]) => bytesOf(t))]);
 }
 
+/**
+ * Reads a file, verifying its checksums (when it has them) and refusing NaN/Inf in any float
+ * tensor: weights and optimizer state are loaded only through here, so damage stops at the door.
+ */
 export function readSafetensors(path: string): SafetensorsContents {
-  return decodeSafetensors(readFileSync(path), path);
+  const contents = decodeSafetensors(readFileSync(path), path);
+  for (const [name, t] of contents.tensors) {
+    if (t.dtype === 'int32') continue;
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) {
+      // x - x is 0 for finite x and NaN for NaN and +-Infinity: one test per element.
+      if (d[i] - d[i] !== 0) throw new Error(`${path}: tensor "${name}" holds ${d[i]} at index ${i}; refusing non-finite weights (the file is damaged, or was written by a diverged run)`);
+    }
+  }
+  return contents;
 }
