@@ -2,7 +2,7 @@
 // reports and run folders: write a temporary file beside the target, fsync it, rename it over
 // the target, fsync the folder. A reader sees the old contents or the new ones, never a torn file.
 
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -38,4 +38,35 @@ export function fsyncPath(path: string): void {
   } finally {
     if (fd !== null) closeSync(fd);
   }
+}
+
+/**
+ * Replaces the folder `dir` as a whole: `fill` writes the new contents into a hidden folder
+ * beside it, every file is fsynced, then the folder is renamed into place (an old one is
+ * moved aside first and removed after). Files that belong together (a config and its weights)
+ * are therefore never seen mixed: a crash or a failing `fill` leaves the old folder, or none.
+ */
+export function replaceFolderDurable(dir: string, fill: (tmp: string) => void): void {
+  const parent = dirname(dir);
+  mkdirSync(parent, { recursive: true });
+  const tag = `${process.pid}.${randomBytes(4).toString('hex')}`;
+  const tmp = join(parent, `.${basename(dir)}.${tag}.tmp`);
+  mkdirSync(tmp);
+  try {
+    fill(tmp);
+    for (const name of readdirSync(tmp)) fsyncPath(join(tmp, name));
+    fsyncPath(tmp);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  if (existsSync(dir)) {
+    const old = join(parent, `.${basename(dir)}.${tag}.old`);
+    renameSync(dir, old);
+    renameSync(tmp, dir);
+    rmSync(old, { recursive: true, force: true });
+  } else {
+    renameSync(tmp, dir);
+  }
+  fsyncPath(parent);
 }

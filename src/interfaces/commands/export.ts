@@ -2,13 +2,17 @@
 // folder (config.json + model.safetensors, HF tensor names; src/models/hf.ts). A model that does
 // not fit the format is refused with what differs. The run's tokenizer is copied beside it as
 // windtunnel-tokenizer.json (our format, not HF's tokenizer.json).
+// A folder with files in it is refused unless --force (which replaces it). The export is
+// written into a hidden folder beside the target and renamed into place whole, so an
+// interrupted export never leaves a config.json beside weights it does not describe.
 
 import type { Command } from 'commander';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { exportHF, familyMismatches, type HFFamily } from '../../models/hf.js';
 import { TOKENIZER_FILE, loadRun } from '../../training/assemble.js';
 import { UsageError } from '../../base/config-file.js';
+import { replaceFolderDurable } from '../../base/durable.js';
 import { action, intOption, usageExits } from './run-common.js';
 
 const FORMATS: Record<string, HFFamily> = { 'hf-gpt2': 'gpt2', 'hf-llama': 'llama' };
@@ -20,9 +24,10 @@ export function registerExport(program: Command): void {
     .argument('<run>', 'run folder')
     .requiredOption('--format <format>', `${Object.keys(FORMATS).join(' | ')}`)
     .option('--out <dir>', 'output folder (default: <run>/export-<format>)')
-    .option('--checkpoint <step>', 'export this checkpoint instead of the latest', intOption('--checkpoint')))
-    .action(action((runDir: string, o: { format: string; out?: string; checkpoint?: number }) => {
-      const family = FORMATS[o.format];
+    .option('--checkpoint <step>', 'export this checkpoint instead of the latest', intOption('--checkpoint'))
+    .option('--force', 'replace an --out folder that already has files in it'))
+    .action(action((runDir: string, o: { format: string; out?: string; checkpoint?: number; force?: boolean }) => {
+      const family = Object.hasOwn(FORMATS, o.format) ? FORMATS[o.format] : undefined;
       if (!family) throw new UsageError(`--format must be one of ${Object.keys(FORMATS).join(', ')}, got ${JSON.stringify(o.format)}`);
       const run = loadRun(runDir, o.checkpoint);
       const bad = familyMismatches(run.model.config, family);
@@ -32,8 +37,13 @@ export function registerExport(program: Command): void {
           (other ? `. It is ${other[1]}-shaped: use --format ${other[0]}` : ''));
       }
       const out = resolve(o.out ?? join(runDir, `export-${o.format}`));
-      exportHF(run.model, out, family);
-      copyFileSync(join(runDir, TOKENIZER_FILE), join(out, 'windtunnel-tokenizer.json'));
+      if (existsSync(out) && readdirSync(out).length > 0 && !o.force) {
+        throw new UsageError(`${out} is not empty; pass --force to replace it, or choose another --out`);
+      }
+      replaceFolderDurable(out, (tmp) => {
+        exportHF(run.model, tmp, family);
+        copyFileSync(join(runDir, TOKENIZER_FILE), join(tmp, 'windtunnel-tokenizer.json'));
+      });
       console.log(`exported step ${run.step} of ${runDir} as Hugging Face ${family} to ${out}`);
       console.log('  config.json, model.safetensors, windtunnel-tokenizer.json');
     }));
