@@ -65,6 +65,9 @@ function jsonReporter(): Reporter {
           });
         case 'checkpoint':
           return out({ event: 'checkpoint', step: e.step, totalSteps: total, dir: e.dir });
+        case 'warning':
+          process.stderr.write(`warning: ${e.message}\n`);
+          return process.stdout.write(JSON.stringify({ event: 'warning', message: e.message }) + '\n'), undefined;
         case 'end': {
           const r = e.result;
           return out({
@@ -101,6 +104,9 @@ function barReporter(): Reporter {
         case 'eval':
           multi.log(evalLine(e) + '\n');
           break;
+        case 'warning':
+          process.stderr.write(`warning: ${e.message}\n`);
+          break;
         case 'end':
           multi.stop();
           bar = null;
@@ -129,6 +135,7 @@ function plainReporter(): Reporter {
           console.log(`step ${e.step}/${e.totalSteps}  loss ${fmtLoss(e.loss)}  lr ${e.lr.toExponential(2)}  ${fmtCount(Math.round(speed))} tok/s  elapsed ${fmtDuration(e.elapsedSec)}  ETA ${fmtDuration(e.etaSec)}`);
         }
       } else if (e.type === 'eval') console.log(evalLine(e));
+      else if (e.type === 'warning') console.error(`warning: ${e.message}`);
     },
     stop() {},
   };

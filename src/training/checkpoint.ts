@@ -17,7 +17,8 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Tensor, fmtShape } from '../engine/index.js';
+import { Tensor, backend, fmtShape } from '../engine/index.js';
+import { setNativeThreads } from '../engine/native.js';
 import { readSafetensors, writeSafetensors } from '../models/safetensors.js';
 import type { Optimizer, OptimizerState } from './optimizers.js';
 import type { ScheduleConfig } from './schedules.js';
@@ -49,9 +50,54 @@ export interface CheckpointState {
   config: unknown;
   /** muP's base shapes by parameter name (models/mup.ts); absent for a standard-parametrization model. */
   baseShapes?: Record<string, number[]>;
+  /** The kernels that computed it: results are bitwise reproducible on the same backend and thread count. Absent in older checkpoints. */
+  engine?: EngineState;
   /** Where this run came from, if it was branched from another run's checkpoint. */
   branchedFrom?: { runDir: string; step: number };
   savedAt: string;
+}
+
+export interface EngineState {
+  backend: string;
+  threads: number;
+}
+
+/** The active backend and its thread count, as a checkpoint records them. */
+export function currentEngine(): EngineState {
+  const b = backend();
+  return { backend: b.name, threads: b.threads() };
+}
+
+/**
+ * Makes a resumed run compute as the saved one did: the same native thread count, unless the
+ * user forced a count (WINDTUNNEL_THREADS). Returns a warning when the engine still differs
+ * (forced count, other backend), null when the resume will be bitwise exact.
+ */
+export function matchSavedEngine(saved: EngineState | undefined, forced: boolean): string | null {
+  if (!saved) return null;
+  let now = currentEngine();
+  if (saved.backend === 'native' && now.backend === 'native' && saved.threads !== now.threads && !forced) {
+    setNativeThreads(saved.threads);
+    now = currentEngine();
+  }
+  if (saved.backend === now.backend && saved.threads === now.threads) return null;
+  const fmt = (e: EngineState) => `${e.backend}, ${e.threads} thread${e.threads === 1 ? '' : 's'}`;
+  return `the checkpoint was saved with ${fmt(saved)}; resuming with ${fmt(now)}${forced && saved.backend === now.backend ? ' (WINDTUNNEL_THREADS)' : ''}: ` +
+    `the result will not be bitwise identical to an uninterrupted run` +
+    (saved.backend === now.backend ? ` (unset WINDTUNNEL_THREADS or set it to ${saved.threads} for an exact resume)` : '');
+}
+
+/** The engine the latest checkpoint of a run was computed with (reads state.json only), or null. */
+export function savedEngine(runDir: string): EngineState | null {
+  try {
+    const step = latestStep(runDir);
+    if (step === null) return null;
+    const state = JSON.parse(readFileSync(join(runDir, checkpointName(step), STATE_FILE), 'utf8')) as Partial<CheckpointState>;
+    const e = state.engine;
+    return e && typeof e.backend === 'string' && Number.isInteger(e.threads) && e.threads > 0 ? e : null;
+  } catch {
+    return null; // no usable checkpoint: the trainer's resume reports it
+  }
 }
 
 export type CheckpointStateInput = Omit<CheckpointState, 'version' | 'step' | 'optimizer' | 'savedAt'>;

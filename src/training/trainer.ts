@@ -20,7 +20,7 @@ import type { Batch } from '../data/index.js';
 import { accumulateGradients, clipGradients } from './grads.js';
 import type { Optimizer } from './optimizers.js';
 import { ScheduleConfig, createSchedule, type ScheduleInput } from './schedules.js';
-import { checkBaseShapes, latestStep, listCheckpoints, loadCheckpoint, restoreParams, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { checkBaseShapes, currentEngine, matchSavedEngine, latestStep, listCheckpoints, loadCheckpoint, restoreParams, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { METRICS_FILE, MetricsWriter } from './metrics.js';
 import { batchLoss, evaluate, type EvalResult, type TrainableModel } from './evaluate.js';
 import { writeFileDurable } from '../base/durable.js';
@@ -74,6 +74,8 @@ export interface TrainerOptions {
    *  a number: resume from that step; 'auto': resume if there is a checkpoint, else start fresh. */
   resume?: boolean | 'latest' | 'auto' | number;
   onEvent?: (e: TrainerEvent) => void;
+  /** The user chose the thread count (default: WINDTUNNEL_THREADS is set); a resume then keeps it, with a warning if it differs from the checkpoint's. */
+  threadsForced?: boolean;
 }
 
 export type TrainerEvent =
@@ -82,7 +84,9 @@ export type TrainerEvent =
       tokens: number; tokensPerSec: number; elapsedSec: number; etaSec: number }
   | ({ type: 'eval'; step: number } & EvalResult)
   | { type: 'checkpoint'; step: number; dir: string }
-  | { type: 'end'; result: TrainResult };
+  | { type: 'end'; result: TrainResult }
+  /** Something the user should know that does not stop the run (e.g. a resume that will not be bitwise exact). */
+  | { type: 'warning'; message: string };
 
 export interface TrainResult {
   status: 'completed' | 'stopped' | 'diverged';
@@ -151,9 +155,11 @@ export class Trainer {
     let step = 0, tokensSeen = 0, elapsedBefore = 0;
     let schedule = o.schedule;
     let resumedFrom: number | null = null;
+    let engineWarning: string | null = null;
     const which = o.resume === 'auto' ? (latestStep(runDir) === null ? false : 'latest') : o.resume === true ? 'latest' : (o.resume ?? false);
     if (which !== false) {
       const ck = loadCheckpoint(runDir, which);
+      engineWarning = matchSavedEngine(ck.state.engine, o.threadsForced ?? process.env.WINDTUNNEL_THREADS !== undefined);
       checkBaseShapes(ck.state.baseShapes, model.baseShapes?.() ?? null, ck.dir);
       restoreParams(params, ck.model);
       optimizer.setState(ck.optimizer);
@@ -197,6 +203,7 @@ export class Trainer {
         rngs: Object.fromEntries(Object.entries(this.rngs()).map(([k, r]) => [k, r.state()])),
         samplers: { train: o.train.state() },
         config: o.config ?? null,
+        engine: currentEngine(),
         ...(baseShapes ? { baseShapes } : {}),
       };
       const dir = saveCheckpoint(runDir, step, params, optimizer, state, { keep: o.keepCheckpoints });
@@ -221,6 +228,7 @@ export class Trainer {
     const goodCheckpoint = () => (lastSaved === null ? 'no checkpoint was written' : `latest is still ckpt-${latestStep(runDir)} in ${runDir}`);
 
     emit({ type: 'start', step, totalSteps: total, resumedFrom });
+    if (engineWarning) emit({ type: 'warning', message: engineWarning });
 
     // ---- the loop ----
     const pool = new BufferPool();

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JsonlTail } from '../results/ingest.js';
 import type { RunMode, TrainerInvocation } from './runner.js';
-import { latestStep } from '../../training/checkpoint.js';
+import { latestStep, savedEngine } from '../../training/checkpoint.js';
 import { METRICS_FILE } from '../../training/metrics.js';
 
 export const metricsFile = (dir: string): string => join(dir, METRICS_FILE);
@@ -73,8 +73,12 @@ export interface StartTrainerOptions {
  */
 export function startTrainer(o: StartTrainerOptions): TrainerChild {
   const warn = o.onWarning ?? (() => {});
+  // A resumed run keeps the thread count its checkpoint was computed with, so it stays bitwise
+  // identical to an uninterrupted run (the kernels' sums depend on how the work was split).
+  const saved = savedEngine(o.dir);
+  const threads = saved?.backend === 'native' ? saved.threads : o.threads;
   const child = spawn(o.invocation.command, o.invocation.args, {
-    env: { ...process.env, WINDTUNNEL_THREADS: String(o.threads) },
+    env: { ...process.env, WINDTUNNEL_THREADS: String(threads) },
     stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
   const file = metricsFile(o.dir);
