@@ -10,7 +10,8 @@ import type { Command } from 'commander';
 import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { exportHF, familyMismatches, type HFFamily } from '../../models/hf.js';
-import { TOKENIZER_FILE, loadRun } from '../../training/assemble.js';
+import { loadRun } from '../../training/assemble.js';
+import { RunFolder } from '../../training/run-folder.js';
 import { UsageError } from '../../base/config-file.js';
 import { replaceFolderDurable } from '../../base/durable.js';
 import { action, intOption, usageExits } from './run-common.js';
@@ -42,7 +43,7 @@ export function registerExport(program: Command): void {
       }
       replaceFolderDurable(out, (tmp) => {
         exportHF(run.model, tmp, family);
-        copyFileSync(join(runDir, TOKENIZER_FILE), join(tmp, 'windtunnel-tokenizer.json'));
+        copyFileSync(new RunFolder(runDir).tokenizerPath, join(tmp, 'windtunnel-tokenizer.json'));
       });
       console.log(`exported step ${run.step} of ${runDir} as Hugging Face ${family} to ${out}`);
       console.log('  config.json, model.safetensors, windtunnel-tokenizer.json');
