@@ -2,6 +2,8 @@
 // anything runs, prepare tokenizer and token files, then drive the Trainer with a progress view.
 // Ctrl-C (or SIGTERM) asks the Trainer to stop at the next step boundary with a checkpoint; a
 // second Ctrl-C quits at once. The run folder (its layout and its lock) is src/training/run-folder.ts's.
+// The run is recorded in the results store (src/lab/results/run-record.ts) as it trains, so
+// `runs list` and `ui` show it.
 
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -16,10 +18,14 @@ import { UsageError, applyOverrides, configName, readConfigFile } from '../../ba
 import { createReporter, fmtCount, fmtDuration, type Reporter } from '../progress.js';
 import { DEFAULT_SAMPLING, sampleText } from './sample.js';
 import { EXIT, action, usageExits } from './run-common.js';
+import { RunRecorder, STORE_FILE, recordingWanted } from '../../lab/results/run-record.js';
+import { estimateRun } from '../../lab/experiments/sweep.js';
+import { RunFolder } from '../../training/run-folder.js';
 
 interface RunFlags {
   jsonProgress?: boolean;
   sample?: string;
+  db?: string;
 }
 
 interface TrainFlags extends RunFlags {
@@ -38,7 +44,8 @@ export function registerTrain(program: Command): void {
     .option('--set <key=value>', 'override a config value, e.g. --set lr=3e-4 --set model.nLayer=2 (repeatable; values parse as JSON, else as text)', collect)
     .option('--run-dir <dir>', 'run folder (default: runs/<config name>-<timestamp>)')
     .option('--json-progress', 'print progress as JSON lines on stdout (messages go to stderr)')
-    .option('--sample <prompt>', 'when training ends, print a sample continuing this prompt'))
+    .option('--sample <prompt>', 'when training ends, print a sample continuing this prompt')
+    .option('--db <path>', `results store to record the run in (default: the nearest ${STORE_FILE} above the run folder, else one beside it)`))
     .action(action(async (o: TrainFlags) => {
       const config = resolveRunConfig(applyOverrides(readConfigFile(o.config), o.set ?? []));
       const runDir = resolve(o.runDir ?? defaultRunDir(configName(o.config)));
@@ -57,7 +64,8 @@ export function registerResume(program: Command): void {
     .description("continue a run folder from its latest checkpoint (a stopped run, or a branch made by `windtunnel branch`)")
     .argument('<run>', 'run folder')
     .option('--json-progress', 'print progress as JSON lines on stdout (messages go to stderr)')
-    .option('--sample <prompt>', 'when training ends, print a sample continuing this prompt'))
+    .option('--sample <prompt>', 'when training ends, print a sample continuing this prompt')
+    .option('--db <path>', `results store to record the run in (default: the nearest ${STORE_FILE} above the run folder, else one beside it)`))
     .action(action(async (dir: string, o: RunFlags) => {
       const runDir = resolve(dir);
       if (!existsSync(runDir)) throw new UsageError(`run folder ${runDir} does not exist`);
@@ -88,15 +96,23 @@ function announce(out: Reporter, runDir: string, config: RunConfig): void {
 async function train(runDir: string, fresh: RunConfig | undefined, out: Reporter, o: RunFlags): Promise<number> {
   // What the summary needs from the run's events: where it started and the last evaluation.
   const seen: { from: number; eval: Extract<TrainerEvent, { type: 'eval' }> | null } = { from: 0, eval: null };
+  let recorder: RunRecorder | null = null;
   const run = prepareRun({
     runDir, config: fresh, log: out.log,
     onEvent: (e) => {
       if (e.type === 'start') seen.from = e.step;
       if (e.type === 'eval') seen.eval = e;
       out.onEvent(e);
+      if (e.type === 'step' || e.type === 'eval' || e.type === 'checkpoint') recorder?.ingest(e.type !== 'step');
     },
   });
   const { config, data } = run;
+  if (recordingWanted()) {
+    recorder = RunRecorder.start({
+      runDir, db: o.db, config, estimate: estimateRun(config), fresh: fresh !== undefined,
+      metricsPath: new RunFolder(runDir).metricsPath, warn: (m) => out.log(`warning: ${m}`),
+    });
+  }
   const p = countParams(config.model);
   out.log(`model: ${fmtCount(p.total)} parameters (${fmtCount(p.embedding)} embedding, ${fmtCount(p.nonEmbedding)} non-embedding); ` +
     `${run.totalSteps} steps x ${fmtCount(tokensPerStep(config))} tokens = ${fmtCount(run.totalSteps * tokensPerStep(config))} tokens; ` +
@@ -119,6 +135,10 @@ async function train(runDir: string, fresh: RunConfig | undefined, out: Reporter
   let result: TrainResult;
   try {
     result = await run.trainer.run();
+  } catch (e) {
+    recorder?.end('failed', (e as Error).message);
+    recorder = null;
+    throw e;
   } finally {
     out.stop();
     process.off('SIGINT', onSignal);
@@ -127,6 +147,8 @@ async function train(runDir: string, fresh: RunConfig | undefined, out: Reporter
   }
   const took = fmtDuration((Date.now() - t0) / 1000);
 
+  recorder?.end(result.status === 'completed' ? 'done' : result.status === 'stopped' ? 'interrupted' : 'failed',
+    result.status === 'diverged' ? result.error?.message ?? 'the loss became NaN/Inf' : result.status === 'stopped' ? 'stopped by the user' : undefined);
   if (result.status === 'diverged') {
     process.stderr.write(`error: ${result.error?.message ?? 'the loss became NaN/Inf'}\n`);
     return EXIT.diverged;

@@ -78,7 +78,8 @@ export function startTrainer(o: StartTrainerOptions): TrainerChild {
   const saved = savedEngine(o.dir);
   const threads = saved?.backend === 'native' ? saved.threads : o.threads;
   const child = spawn(o.invocation.command, o.invocation.args, {
-    env: { ...process.env, WINDTUNNEL_THREADS: String(threads) },
+    // WINDTUNNEL_RECORD=0: the caller records the run; the trainer must not record it again.
+    env: { ...process.env, WINDTUNNEL_THREADS: String(threads), WINDTUNNEL_RECORD: '0' },
     stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
   const file = metricsFile(o.dir);

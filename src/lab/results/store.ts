@@ -200,6 +200,22 @@ export class Store {
   }
 
   /**
+   * Registers (or updates the config, dir and estimate of) one run outside any sweep, e.g. one
+   * trained with `windtunnel train`; its status is left as it is.
+   */
+  addRun(r: NewRun): void {
+    const t = now();
+    this.db.prepare(`INSERT INTO runs (id, name, config, dir, params, non_embedding_params, tokens, flops, created_at, updated_at)
+      VALUES (@id, @name, @config, @dir, @params, @nonEmb, @tokens, @flops, @t, @t)
+      ON CONFLICT (id) DO UPDATE SET config = excluded.config, dir = excluded.dir, params = excluded.params,
+        non_embedding_params = excluded.non_embedding_params, tokens = excluded.tokens, flops = excluded.flops, updated_at = excluded.updated_at`)
+      .run({
+        id: r.id, name: r.name, config: JSON.stringify(r.config), dir: r.dir ?? null, params: r.params ?? null,
+        nonEmb: r.nonEmbeddingParams ?? null, tokens: r.tokens ?? null, flops: r.flops ?? null, t,
+      });
+  }
+
+  /**
    * Atomically moves a run to 'running' for `worker` if its status is one of `from`; returns
    * whether this caller got it (two workers racing for one run: exactly one wins).
    */

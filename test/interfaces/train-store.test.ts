@@ -1,0 +1,66 @@
+// Every run a user trains shows up in the results store without a second command: `train` and
+// `resume` record the run (status, config, size estimate, metrics, final values) in the store
+// that `runs list` and `ui` read: the nearest windtunnel.db above the run folder, else one
+// beside it (runs/<name> -> runs/windtunnel.db), or --db. A trainer the lab spawns leaves the
+// recording to the lab.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+let tmp = '';
+const env = { ...process.env, WINDTUNNEL_QUIET_FALLBACK: '1' };
+const cli = (args: string[], extraEnv: Record<string, string> = {}) => spawnSync(process.execPath, ['bin/windtunnel.js', ...args], { encoding: 'utf8', env: { ...env, ...extraEnv } });
+const train = (dir: string, ...sets: string[]) => cli(['train', '--config', 'configs/tiny-smoke.json', '--run-dir', dir,
+  ...['data.cacheDir=' + join(tmp, 'cache'), 'batchSize=2', 'context=16', 'evalBatches=1', 'schedule.warmupSteps=0', 'evalInterval=0', 'checkpointInterval=0', ...sets].flatMap((s) => ['--set', s])]);
+const list = (runsDir: string) => {
+  const r = cli(['runs', 'list', '--runs-dir', runsDir, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { id: string; name: string; status: string; dir: string; params: number; config: { steps: number }; final: Record<string, number> }[];
+};
+
+before(() => { tmp = mkdtempSync(join(tmpdir(), 'wt-train-store-')); });
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('train records its run in the store beside the run folder; runs list shows it with its final metrics', () => {
+  const runs = join(tmp, 'runs');
+  const r = train(join(runs, 'first'), 'steps=3');
+  assert.equal(r.status, 0, r.stderr);
+  const rs = list(runs);
+  assert.equal(rs.length, 1);
+  assert.equal(rs[0].status, 'done');
+  assert.equal(rs[0].name, 'first');
+  assert.equal(rs[0].dir, join(runs, 'first'));
+  assert.equal(rs[0].config.steps, 3);
+  assert.ok(rs[0].params > 0);
+  assert.equal(rs[0].final.step, 3);
+  assert.ok(Number.isFinite(rs[0].final.loss) && Number.isFinite(rs[0].final.val_loss), JSON.stringify(rs[0].final));
+  const metrics = cli(['runs', 'metrics', rs[0].id, '--runs-dir', runs, '--csv']);
+  assert.equal(metrics.status, 0, metrics.stderr);
+});
+
+test('resume updates the same record; a second run in the folder tree joins the same store', () => {
+  const runs = join(tmp, 'runs');
+  const dir = join(runs, 'nested', 'second');
+  assert.equal(train(dir, 'steps=2').status, 0);
+  assert.equal(cli(['resume', dir]).status, 0);
+  const rs = list(runs);
+  assert.deepEqual(rs.map((r) => r.name).sort(), ['first', 'second']);
+  assert.ok(!existsSync(join(runs, 'nested', 'windtunnel.db')), 'the nearest existing store above the folder is used');
+});
+
+test('--db chooses the store; a trainer the lab spawned (WINDTUNNEL_RECORD=0) records nothing itself', () => {
+  const db = join(tmp, 'elsewhere', 'results.db');
+  const r = cli(['train', '--config', 'configs/tiny-smoke.json', '--run-dir', join(tmp, 'solo', 'run'), '--db', db,
+    ...['data.cacheDir=' + join(tmp, 'cache'), 'batchSize=2', 'context=16', 'evalBatches=1', 'schedule.warmupSteps=0', 'steps=2'].flatMap((s) => ['--set', s])]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(cli(['runs', 'list', '--db', db, '--json']).stdout).length, 1);
+  assert.ok(!existsSync(join(tmp, 'solo', 'windtunnel.db')));
+
+  const lab = cli(['train', '--config', 'configs/tiny-smoke.json', '--run-dir', join(tmp, 'lab', 'run'),
+    ...['data.cacheDir=' + join(tmp, 'cache'), 'batchSize=2', 'context=16', 'evalBatches=1', 'schedule.warmupSteps=0', 'steps=2'].flatMap((s) => ['--set', s])], { WINDTUNNEL_RECORD: '0' });
+  assert.equal(lab.status, 0, lab.stderr);
+  assert.ok(!existsSync(join(tmp, 'lab', 'windtunnel.db')));
+});
