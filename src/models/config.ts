@@ -11,6 +11,7 @@
 
 import { nonFinitePaths } from '../base/config-file.js';
 import { z } from 'zod';
+import { ConfigError, fieldIssues, type FieldIssue } from '../base/errors.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -120,9 +121,9 @@ export type ModelConfig = z.output<typeof modelConfigSchema>;
 /** A resolved mup section: every base dimension explicit. */
 export type MupConfig = NonNullable<ModelConfig['mup']>;
 
-export class ModelConfigError extends Error {
-  constructor(readonly issues: { field: string; message: string }[]) {
-    super(`invalid model config: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`);
+export class ModelConfigError extends ConfigError {
+  constructor(issues: FieldIssue[]) {
+    super('invalid model config', issues, 'inline');
     this.name = 'ModelConfigError';
   }
 }
@@ -136,9 +137,7 @@ export function parseModelConfig(input: unknown): ModelConfig {
   // zod's number() lets Infinity through; a config holding one could not be saved as JSON.
   const nonFinite = nonFinitePaths(input).map((p) => ({ field: p.field, message: `must be a finite number, got ${p.value}` }));
   if (!r.success || nonFinite.length) {
-    const issues = r.success ? [] : r.error.issues.flatMap((i) => i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: `unknown key (known: ${(i.path[0] === 'mup' ? knownMupKeys : knownKeys).join(', ')})` }))
-      : [{ field: i.path.join('.') || '(config)', message: i.message }]);
+    const issues = r.success ? [] : fieldIssues(r.error, { unknownKey: (path) => `unknown key (known: ${(path[0] === 'mup' ? knownMupKeys : knownKeys).join(', ')})` });
     throw new ModelConfigError([...nonFinite, ...issues.filter((i) => !nonFinite.some((n) => n.field === i.field))]);
   }
   return r.data;

@@ -4,6 +4,7 @@
 // own schema; the data section is passed through untouched to the data layer, which validates it.
 
 import { z } from 'zod';
+import { ConfigError, fieldIssues, type FieldIssue } from '../base/errors.js';
 import { modelConfigSchema } from '../models/config.js';
 import { ScheduleConfig } from './schedules.js';
 import { nonFinitePaths } from '../base/config-file.js';
@@ -81,9 +82,9 @@ export const trainConfigSchema = trainConfigFields.superRefine((c, ctx) => {
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
 export type TrainConfig = z.output<typeof trainConfigSchema>;
 
-export class TrainConfigError extends Error {
-  constructor(readonly issues: { field: string; message: string }[]) {
-    super(`invalid training config:\n${issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}`);
+export class TrainConfigError extends ConfigError {
+  constructor(issues: FieldIssue[]) {
+    super('invalid training config', issues);
     this.name = 'TrainConfigError';
   }
 }
@@ -101,10 +102,7 @@ export function withFiniteIssues(input: unknown, issues: { field: string; messag
 /** Validates a run config (defaults filled in); throws TrainConfigError naming every bad field. */
 export function parseTrainConfig(input: unknown): TrainConfig {
   const r = trainConfigSchema.safeParse(input);
-  const issues = r.success ? [] : r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys'
-    ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: 'unknown key' }))
-    : [{ field: i.path.join('.') || '(config)', message: i.message }]));
-  const all = withFiniteIssues(input, issues);
+  const all = withFiniteIssues(input, r.success ? [] : fieldIssues(r.error));
   if (r.success && all.length === 0) return r.data;
   throw new TrainConfigError(all);
 }

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { UsageError, applyOverrides, readConfigFile } from '../../src/base/config-file.js';
+import { applyOverrides, readConfigFile } from '../../src/base/config-file.js';
+import { UsageError } from '../../src/base/errors.js';
 import { resolveRunConfig } from '../../src/training/assemble.js';
 import { TrainConfigError, parseTrainConfig } from '../../src/training/config.js';
 import { SweepError, expandSweep, loadSweep, parseSweep } from '../../src/lab/experiments/sweep.js';
@@ -71,7 +72,7 @@ test('config files and sweep files with such keys are refused; Object.prototype 
     }
     const yaml = join(dir, 'sweep.yaml');
     writeFileSync(yaml, 'name: s\nbase:\n  lr: 0.1\n  __proto__: { polluted: 1 }\ngrid:\n  lr: [0.1, 0.2]\n');
-    assert.throws(() => loadSweep(yaml), (e: Error) => e instanceof SweepError && /__proto__/.test(e.message));
+    assert.throws(() => loadSweep(yaml), (e: Error) => e instanceof UsageError && /__proto__/.test(e.message));
     assert.throws(() => expandSweep(parseSweep({ name: 's', base, grid: { lr: [1e-3, Infinity] } })), (e: Error) => e instanceof SweepError && /lr.*finite/s.test(e.message));
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { exportHF, familyMismatches, type HFFamily } from '../../models/hf.js';
 import { loadRun } from '../../training/assemble.js';
 import { RunFolder } from '../../training/run-folder.js';
-import { UsageError } from '../../base/config-file.js';
+import { UsageError } from '../../base/errors.js';
 import { replaceFolderDurable } from '../../base/durable.js';
 import { action, intOption, usageExits } from './run-common.js';
 

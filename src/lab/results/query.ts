@@ -3,6 +3,7 @@
 // and export of any of these to CSV or JSON. Reports, the dashboard and studies read the store
 // through this module only, so the tables can change behind it.
 
+import { UsageError } from '../../base/errors.js';
 import type { Store, RunStatus } from './store.js';
 import { isPlainObject } from '../experiments/sweep.js';
 
@@ -37,7 +38,7 @@ export type Op = '=' | '!=' | '<' | '<=' | '>' | '>=';
  * A filter that cannot mean what was written: unreadable, a key that no run has, or a value
  * whose type (number or text) no run's value at that key has. Bad input (exit 2, HTTP 400).
  */
-export class QueryError extends Error {
+export class QueryError extends UsageError {
   constructor(message: string) {
     super(message);
     this.name = 'QueryError';
