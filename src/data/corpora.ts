@@ -5,6 +5,36 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { brownVersion, loadBrown } from './brown.js';
+import { UsageError } from '../base/errors.js';
+
+/** A corpus that cannot be read as asked: a missing path, a file that is not UTF-8 (bad input, exit 2). */
+export class CorpusError extends UsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CorpusError';
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A text file's contents; a file that is not valid UTF-8 is an error naming the first bad byte,
+ * never text with U+FFFD in place of what the file held.
+ */
+export function readUtf8(file: string): string {
+  const bytes = readFileSync(file);
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    const lenient = bytes.toString('utf8');
+    let at = -1;
+    for (let i = lenient.indexOf('\uFFFD'); i >= 0; i = lenient.indexOf('\uFFFD', i + 1)) {
+      const off = Buffer.byteLength(lenient.slice(0, i), 'utf8');
+      if (!(bytes[off] === 0xef && bytes[off + 1] === 0xbf && bytes[off + 2] === 0xbd)) { at = off; break; } // not a real U+FFFD
+    }
+    throw new CorpusError(`${file} is not valid UTF-8${at >= 0 ? ` (byte ${at} is 0x${bytes[at].toString(16).padStart(2, '0')})` : ''}; convert it to UTF-8 (e.g. iconv -f latin1 -t utf-8)`);
+  }
+}
 
 export type CorpusSpec =
   | { kind: 'brown'; categories?: readonly string[] }
@@ -33,7 +63,7 @@ export const DEFAULT_SPLIT: Required<SplitOptions> = { validFraction: 0.1, salt:
 function listFiles(path: string, ext: string): { file: string; id: string }[] {
   const abs = resolve(path);
   const st = statSync(abs, { throwIfNoEntry: false });
-  if (!st) throw new Error(`corpus path not found: ${abs}`);
+  if (!st) throw new CorpusError(`corpus path not found: ${abs}`);
   if (st.isFile()) return [{ file: abs, id: basename(abs) }];
   const out: { file: string; id: string }[] = [];
   const walk = (dir: string) => {
@@ -50,7 +80,7 @@ function listFiles(path: string, ext: string): { file: string; id: string }[] {
 function loadJsonl(path: string, field: string): Doc[] {
   const docs: Doc[] = [];
   for (const { file, id } of listFiles(path, '.jsonl')) {
-    const lines = readFileSync(file, 'utf8').split('\n');
+    const lines = readUtf8(file).split('\n');
     lines.forEach((line, i) => {
       if (line.trim() === '') return;
       let obj: unknown;
@@ -73,7 +103,7 @@ export function loadDocuments(spec: CorpusSpec): Doc[] {
     case 'brown':
       return loadBrown({ categories: spec.categories }).map(({ id, text }) => ({ id, text }));
     case 'text':
-      return listFiles(spec.path, '.txt').map(({ file, id }) => ({ id, text: readFileSync(file, 'utf8') }));
+      return listFiles(spec.path, '.txt').map(({ file, id }) => ({ id, text: readUtf8(file) }));
     case 'jsonl':
       return loadJsonl(spec.path, spec.field ?? 'text');
     default:

@@ -27,6 +27,9 @@ export const REQUESTED_CONFIG_FILE = 'run-config.json';
 export const TOKENIZER_FILE = 'tokenizer.json';
 export const LOCK_FILE = 'lock';
 
+/** Temporary files of durable writes to the folder's own files (latest, metrics, configs, tokenizer). */
+const STALE_TEMP = /^\.(latest|metrics\.jsonl|config\.json|run-config\.json|tokenizer\.json)\.\d+\.[0-9a-f]{8}\.tmp$/;
+
 export class RunFolder {
   constructor(readonly dir: string) {}
 
@@ -56,7 +59,20 @@ export class RunFolder {
   lock(command?: string, o: { mustExist?: boolean } = {}): Lock {
     if (o.mustExist && !existsSync(this.dir)) throw new Error(`run folder ${this.dir} does not exist`);
     mkdirSync(this.dir, { recursive: true });
-    return acquireLock(this.lockPath, `run folder ${this.dir}`, command);
+    const lock = acquireLock(this.lockPath, `run folder ${this.dir}`, command);
+    this.removeStaleTemps();
+    return lock;
+  }
+
+  /**
+   * Removes the temporary files of durable writes (base/durable.ts names them
+   * .<file>.<pid>.<8 hex>.tmp) that a killed writer left behind. Only under the lock: then no
+   * other process is writing here, so every such file is stale.
+   */
+  private removeStaleTemps(): void {
+    for (const n of readdirSync(this.dir)) {
+      if (STALE_TEMP.test(n)) rmSync(join(this.dir, n), { force: true });
+    }
   }
 
   /** Who holds the lock now, if anyone (the holder may be gone: acquiring checks that). */

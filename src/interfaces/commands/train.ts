@@ -6,7 +6,7 @@
 // `runs list` and `ui` show it.
 
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Document, visit } from 'yaml';
 import { countParams } from '../../models/config.js';
@@ -57,7 +57,24 @@ export function registerTrain(program: Command): void {
       }
       const out = createReporter({ json: o.jsonProgress === true });
       announce(out, runDir, config);
-      return train(runDir, config, out, o);
+      // A fresh run that fails before its first checkpoint leaves nothing behind: no partial
+      // folder, and so no pile of timestamped ones from retries. A folder the user made stays.
+      const folder = new RunFolder(runDir);
+      const existed = folder.exists(), wasEmpty = folder.isEmpty();
+      const cleanUp = (): void => {
+        if (!wasEmpty || folder.hasCheckpoint() || !folder.exists()) return;
+        if (existed) folder.clear(); else rmSync(runDir, { recursive: true, force: true });
+        out.log(`removed the partial run folder ${runDir}`);
+      };
+      let code: number;
+      try {
+        code = await train(runDir, config, out, o);
+      } catch (e) {
+        cleanUp();
+        throw e;
+      }
+      if (code === EXIT.diverged) cleanUp();
+      return code;
     }));
 }
 
