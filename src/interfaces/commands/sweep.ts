@@ -1,7 +1,7 @@
 // `windtunnel sweep FILE`: expands a sweep, prints what it will cost, and runs it with the
 // local runner (resumable: the same command again skips finished runs and resumes the rest).
 // With --queue it enqueues the runs for `windtunnel worker`s instead (commands/queue.ts).
-// Exit codes: 0 every run done; 1 some run failed (or another error); 2 a bad sweep file
+// Exit codes: 0 every run done; 1 some run failed, now or in an earlier attempt (or another error); 2 a bad sweep file
 // (nothing ran); 130 stopped by Ctrl-C / SIGTERM (the runs are checkpointed and interrupted).
 
 import type { Command } from 'commander';
@@ -87,7 +87,9 @@ export function registerSweep(program: Command): void {
         console.log(`sweep ${sweep.name}: ${n(summary.done)} done, ${n(summary.failed)} failed, ${n(summary.interrupted)} interrupted, ${n(summary.skipped)} skipped` +
           ` (store ${db}; \`windtunnel runs list --sweep ${sweep.name}\`)`);
         if (summary.stopped) console.log('stopped: run the same command again to resume');
-        process.exitCode = summary.stopped ? 130 : summary.failed.length ? 1 : 0;
+        // Runs that failed in an earlier attempt still count: the sweep is not complete.
+        if (summary.failedEarlier.length) console.log(`${summary.failedEarlier.length} failed earlier and were not run again (--retry-failed runs them; \`windtunnel runs list --sweep ${sweep.name} --status failed\` shows why)`);
+        process.exitCode = summary.stopped ? 130 : summary.failed.length || summary.failedEarlier.length ? 1 : 0;
       } finally {
         view.stop();
         interrupt.dispose();

@@ -126,6 +126,8 @@ export interface RunnerSummary {
   interrupted: string[];
   /** Not run now: already done, failed (without retryFailed), or running under another live runner. */
   skipped: string[];
+  /** Of the skipped: runs that failed in an earlier attempt (not retried without retryFailed). */
+  failedEarlier: string[];
   stopped: boolean;
 }
 
@@ -154,7 +156,7 @@ export async function runSweep(o: RunnerOptions): Promise<RunnerSummary> {
   const worker = o.worker ?? `local:${hostname()}:${process.pid}`;
   const trainer = o.trainer ?? trainerCommand();
   const pollMs = o.pollMs ?? 1000, graceMs = o.graceMs ?? 60_000;
-  const summary: RunnerSummary = { done: [], failed: [], interrupted: [], skipped: [], stopped: false };
+  const summary: RunnerSummary = { done: [], failed: [], interrupted: [], skipped: [], failedEarlier: [], stopped: false };
 
   let records = registerSweep(store, o.sweep, o.runs, o.runsDir);
   // A run left 'running' by a runner on this machine that has since died is interrupted.
@@ -177,7 +179,8 @@ export async function runSweep(o: RunnerOptions): Promise<RunnerSummary> {
   for (const r of records) {
     if (runnable.includes(r.status)) continue;
     summary.skipped.push(r.id);
-    if (r.status === 'done') skipped.done++; else if (r.status === 'failed') skipped.failed++; else skipped.busy++;
+    if (r.status === 'done') skipped.done++;
+    else if (r.status === 'failed') { skipped.failed++; summary.failedEarlier.push(r.id); } else skipped.busy++;
   }
   const largest = Math.max(0, ...toRun.map((r) => r.params ?? 0));
   const plan = planParallelism({ cores: o.cores ?? availableParallelism(), runs: toRun.length, params: largest || null, parallel: o.parallel, threads: o.threads });

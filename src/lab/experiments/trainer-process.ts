@@ -7,7 +7,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { JsonlTail } from '../results/ingest.js';
 import type { RunMode, TrainerInvocation } from './runner.js';
 import { latestStep, savedEngine } from '../../training/checkpoint.js';
@@ -77,7 +77,12 @@ export function startTrainer(o: StartTrainerOptions): TrainerChild {
   // identical to an uninterrupted run (the kernels' sums depend on how the work was split).
   const saved = savedEngine(o.dir);
   const threads = saved?.backend === 'native' ? saved.threads : o.threads;
-  const child = spawn(o.invocation.command, o.invocation.args, {
+  // The trainer dies with the process that spawned it, even one killed by SIGKILL (which cannot
+  // stop its trainers itself): no orphan keeps training and writing the run folder.
+  // (A command that cannot be found is spawned bare, so the spawn error says so plainly.)
+  const prefix = findable(o.invocation.command) ? dieWithParentPrefix() : [];
+  const inv = prefix.length ? { command: prefix[0], args: [...prefix.slice(1), o.invocation.command, ...o.invocation.args] } : o.invocation;
+  const child = spawn(inv.command, inv.args, {
     // WINDTUNNEL_RECORD=0: the caller records the run; the trainer must not record it again.
     env: { ...process.env, WINDTUNNEL_THREADS: String(threads), WINDTUNNEL_RECORD: '0' },
     stdio: ['ignore', 'pipe', 'pipe'], detached: true,
@@ -108,6 +113,12 @@ export function startTrainer(o: StartTrainerOptions): TrainerChild {
     });
   });
   return { child, exited };
+}
+
+/** Whether a command names an existing file, directly or through PATH. */
+function findable(command: string): boolean {
+  if (command.includes('/')) return existsSync(command);
+  return (process.env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, command)));
 }
 
 /** The error text for a trainer that did not finish: how it ended, then its stderr tail. */

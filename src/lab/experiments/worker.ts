@@ -84,8 +84,7 @@ export async function runWorker(o: QueueWorkerOptions): Promise<WorkerSummary> {
   const worker = o.name ?? `queue:${hostname()}:${process.pid}`;
   const trainer = o.trainer ?? trainerCommand();
   const pollMs = o.pollMs ?? 1000, graceMs = o.graceMs ?? 60_000;
-  const prefix = dieWithParentPrefix();
-  if (prefix.length === 0) emit({ type: 'warning', message: 'setpriv (util-linux) not found: a trainer will outlive this worker if the worker is killed' });
+  if (dieWithParentPrefix().length === 0) emit({ type: 'warning', message: 'setpriv (util-linux) not found: a trainer will outlive this worker if the worker is killed' });
   const summary: WorkerSummary = { done: [], failed: [], interrupted: [], skipped: [] };
   const active = new Map<string, Active>();
   let stopping = false;
@@ -121,7 +120,7 @@ export async function runWorker(o: QueueWorkerOptions): Promise<WorkerSummary> {
     };
     let lastProgress = 0;
     const { child, exited } = startTrainer({
-      invocation: prefix.length ? { command: prefix[0], args: [...prefix.slice(1), inv.command, ...inv.args] } : inv,
+      invocation: inv, // startTrainer makes it die with this worker
       dir, threads: o.threads, pollMs,
       onLines: (lines) => { if (lines.length) send({ t: 'lines', run: j.id, worker: holder, lines }); },
       onProgress: (step, totalSteps) => {
