@@ -82,7 +82,7 @@ test('the lab starts a resumed trainer with the thread count its checkpoint was 
   const threadsGiven = async (): Promise<number> => {
     let seen = -1;
     const { exited } = startTrainer({
-      invocation: { command: process.execPath, args: ['-e', 'console.log(JSON.stringify({ step: Number(process.env.WINDTUNNEL_THREADS) }))'] },
+      invocation: { command: process.execPath, args: ['-e', 'const n = Number(process.env.WINDTUNNEL_THREADS); console.log(JSON.stringify({ type: "progress", step: n, totalSteps: n, loss: 0 }))'] },
       dir, threads: 7, pollMs: 1000, onLines: () => {}, onProgress: (step) => { seen = step; },
     });
     await exited;
