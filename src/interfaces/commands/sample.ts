@@ -3,6 +3,7 @@
 // documents with <|endoftext|>, the prompt is read as the start of a document (the token is put
 // before it) and sampling stops at the next one.
 
+import { checkMemory, estimateSampleMemory } from '../../training/memory.js';
 import type { Command } from 'commander';
 import { END_OF_TEXT } from '../../data/index.js';
 import { generate, type SamplingOptions } from '../../models/sampling.js';
@@ -51,6 +52,7 @@ export function registerSample(program: Command): void {
     .action(action((runDir: string, o: SampleOptions & { prompt?: string; checkpoint?: number; json?: boolean }) => {
       const run = loadRun(runDir, o.checkpoint);
       const prompt = o.prompt ?? '';
+      checkMemory(`--max-tokens ${o.maxTokens}`, estimateSampleMemory(run.model.config, o.maxTokens, prompt.length), 1, 'ask for fewer tokens');
       const { text, newTokens } = sampleText(run, prompt, o);
       if (o.json) console.log(JSON.stringify({ run: runDir, step: run.step, seed: o.seed, prompt, text, tokens: newTokens }));
       else console.log(text);

@@ -11,7 +11,9 @@ import { queryRuns } from '../../lab/results/query.js';
 import { runSweep, type RunnerEvent } from '../../lab/experiments/runner.js';
 import { trainerCommand } from '../../lab/experiments/trainer-process.js';
 import { Store } from '../../lab/results/store.js';
-import { estimate, expandSweep, loadSweep } from '../../lab/experiments/sweep.js';
+import { checkMemory, estimateTrainMemory, machineMemory, type MemoryEstimate } from '../../training/memory.js';
+import { resolveRunConfig } from '../../training/assemble.js';
+import { estimate, expandSweep, loadSweep, type ExpandedRun } from '../../lab/experiments/sweep.js';
 import { enqueueCommand } from './queue.js';
 import { addStoreOptions, positiveInt, storePath, table, type StoreOptions } from './lab-common.js';
 import { action } from './run-common.js';
@@ -72,13 +74,15 @@ export function registerSweep(program: Command): void {
       }
       if (o.wait) throw new Error('--wait goes with --queue');
 
+      const parallel = o.parallel === undefined ? undefined : positiveInt(o.parallel, '--parallel');
+      const maxParallel = memoryPlan(runs, parallel);
       const store = Store.open(db);
       const interrupt = abortOnInterrupt('\nkilling the runs; they resume from their last checkpoint next time');
       const view = progressView();
       try {
         const summary = await runSweep({
           store, sweep, runs, runsDir: o.runsDir, signal: interrupt.signal, onEvent: view.onEvent,
-          parallel: o.parallel === undefined ? undefined : positiveInt(o.parallel, '--parallel'),
+          parallel, maxParallel,
           threads: o.threads === undefined ? undefined : positiveInt(o.threads, '--threads'),
           retryFailed: o.retryFailed, graceMs: Number(o.grace) * 1000,
           trainer: o.trainer ? trainerCommand(o.trainer.split(/\s+/).filter(Boolean)) : undefined,
@@ -97,6 +101,27 @@ export function registerSweep(program: Command): void {
         store.close();
       }
     }));
+}
+
+/**
+ * Pre-flight: every run must fit in memory alone, and runs side by side together; a --parallel
+ * that cannot fit is refused, otherwise the most that fit is returned as a cap. Runs whose
+ * configs are opaque (a custom trainer) are not counted.
+ */
+function memoryPlan(runs: ExpandedRun[], parallel: number | undefined): number | undefined {
+  let largest: { run: ExpandedRun; e: MemoryEstimate } | null = null;
+  for (const run of runs) {
+    let e: MemoryEstimate;
+    try { e = estimateTrainMemory(resolveRunConfig(run.config)); } catch { continue; }
+    if (!largest || e.total > largest.e.total) largest = { run, e };
+  }
+  if (!largest) return undefined;
+  checkMemory(`run ${largest.run.name}`, largest.e, 1, 'lower batchSize or context, or use smaller models');
+  if (parallel !== undefined && Math.min(parallel, runs.length) > 1) {
+    const n = Math.min(parallel, runs.length);
+    checkMemory(`running ${n} runs side by side`, largest.e, n, 'lower --parallel (or leave it out to run as many as fit)');
+  }
+  return Math.max(1, Math.floor(machineMemory() / largest.e.total));
 }
 
 /** A progress bar over the whole sweep on a terminal; one line per event otherwise. */

@@ -24,6 +24,7 @@ import { EXIT, action, usageExits } from './run-common.js';
 import { RunRecorder, STORE_FILE, recordingWanted } from '../../lab/results/run-record.js';
 import { estimateRun } from '../../lab/experiments/sweep.js';
 import { RunFolder } from '../../training/run-folder.js';
+import { checkMemory, estimateTrainMemory } from '../../training/memory.js';
 
 interface RunFlags {
   jsonProgress?: boolean;
@@ -51,6 +52,7 @@ export function registerTrain(program: Command): void {
     .option('--db <path>', `results store to record the run in (default: the nearest ${STORE_FILE} above the run folder, else one beside it)`))
     .action(action(async (o: TrainFlags) => {
       const config = resolveRunConfig(applyOverrides(readConfigFile(o.config), o.set ?? []));
+      checkMemory('this run', estimateTrainMemory(config), 1, 'lower batchSize or context (gradAccum keeps the tokens per step), or use a smaller model');
       const runDir = resolve(o.runDir ?? defaultRunDir(configName(o.config)));
       if (latestStep(runDir) !== null || listCheckpoints(runDir).length > 0) {
         throw new UsageError(`${runDir} already holds a run with checkpoints; continue it with \`windtunnel resume ${runDir}\`, or choose another --run-dir`);
@@ -90,6 +92,8 @@ export function registerResume(program: Command): void {
       const runDir = resolve(dir);
       if (!existsSync(runDir)) throw new UsageError(`run folder ${runDir} does not exist`);
       if (latestStep(runDir) === null) throw new UsageError(`${runDir} has no checkpoint to resume from; start it with \`windtunnel train\``);
+      const saved = new RunFolder(runDir).readConfigFile();
+      if (saved !== null) checkMemory('this run', estimateTrainMemory(resolveRunConfig(saved)));
       const out = createReporter({ json: o.jsonProgress === true });
       out.log(`resuming ${runDir} from step ${latestStep(runDir)}`);
       return train(runDir, undefined, out, o);

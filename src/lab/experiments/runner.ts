@@ -30,7 +30,13 @@ export interface Parallelism {
  * a few threads each. Fewer runs than slots share out the spare cores. The size thresholds
  * (params) are a first guess, to be tuned against `windtunnel bench`.
  */
-export function planParallelism(o: { cores: number; runs: number; params?: number | null; parallel?: number; threads?: number }): Parallelism {
+export function planParallelism(o: { cores: number; runs: number; params?: number | null; parallel?: number; threads?: number; maxParallel?: number }): Parallelism {
+  const plan = planByCores(o);
+  if (o.maxParallel === undefined || plan.parallel <= o.maxParallel) return plan;
+  return { ...plan, parallel: Math.max(1, o.maxParallel), reason: `${plan.reason}; at most ${Math.max(1, o.maxParallel)} side by side to fit in memory` };
+}
+
+function planByCores(o: { cores: number; runs: number; params?: number | null; parallel?: number; threads?: number }): Parallelism {
   const cores = Math.max(1, o.cores), runs = Math.max(1, o.runs);
   if (o.parallel !== undefined && o.threads !== undefined) return { parallel: Math.min(o.parallel, runs), threads: o.threads, reason: 'as given' };
   if (o.threads !== undefined) return { parallel: Math.min(runs, Math.max(1, Math.floor(cores / o.threads))), threads: o.threads, reason: `${o.threads} thread(s) per run as given` };
@@ -67,6 +73,8 @@ export interface RunnerOptions {
   runsDir: string;
   parallel?: number;
   threads?: number;
+  /** At most this many runs side by side (what fits in memory). */
+  maxParallel?: number;
   /** Defaults to os.availableParallelism(). */
   cores?: number;
   trainer?: TrainerCommand;
@@ -145,7 +153,7 @@ export async function runSweep(o: RunnerOptions): Promise<RunnerSummary> {
     else if (r.status === 'failed') { skipped.failed++; summary.failedEarlier.push(r.id); } else skipped.busy++;
   }
   const largest = Math.max(0, ...toRun.map((r) => r.params ?? 0));
-  const plan = planParallelism({ cores: o.cores ?? availableParallelism(), runs: toRun.length, params: largest || null, parallel: o.parallel, threads: o.threads });
+  const plan = planParallelism({ cores: o.cores ?? availableParallelism(), runs: toRun.length, params: largest || null, parallel: o.parallel, threads: o.threads, maxParallel: o.maxParallel });
   emit({ type: 'plan', toRun, skipped, recovered, ...plan });
 
   const active = new Map<string, ChildProcess>();

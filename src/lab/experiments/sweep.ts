@@ -173,6 +173,10 @@ export function validateTrainConfig(config: Config): void {
 export function expandSweep(sweep: Sweep, opts: ExpandOptions = {}): ExpandedRun[] {
   const validate = opts.validate === undefined ? validateTrainConfig : opts.validate;
   const source = sweep.file ?? sweep.name;
+  const count = sweepSize(sweep);
+  if (count > MAX_SWEEP_RUNS) {
+    throw new SweepError(source, [{ field: '(sweep)', message: `expands to ${count} runs, more than the ${MAX_SWEEP_RUNS} a sweep may have; split it, or use fewer values per axis` }]);
+  }
   const points = sweepPoints(sweep);
   const derived = Object.entries(sweep.derived).map(([key, src]) => ({ key, tree: parseExpr(src), src }));
   const varied = variedKeys(sweep);
@@ -195,6 +199,18 @@ export function expandSweep(sweep: Sweep, opts: ExpandOptions = {}): ExpandedRun
     runs.push({ index, id, name, point, config });
   }
   return runs;
+}
+
+/** Runs a sweep may expand to: beyond this, expanding (and registering, and running) them would exhaust memory long before anything useful happens. */
+export const MAX_SWEEP_RUNS = 100_000;
+
+/** How many runs the axes make (list x zip x grid x seeds), counted without expanding them. */
+export function sweepSize(s: Sweep): number {
+  let n = Math.max(1, s.list.length) * Math.max(1, s.seeds.length);
+  const zipKeys = Object.keys(s.zip);
+  if (zipKeys.length) n *= s.zip[zipKeys[0]].length;
+  for (const vs of Object.values(s.grid)) n *= vs.length;
+  return n;
 }
 
 /** The axis points: list x zip x grid x seeds, first axis outermost. */
