@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { z } from 'zod';
-import { readConfigFile } from '../../base/config-file.js';
+import { isPlainObject, readConfigFile } from '../../base/config-file.js';
 import { ConfigError, fieldIssues, type FieldIssue } from '../../base/errors.js';
 import { evaluate, ExprError, parseExpr, references, type Node } from './expr.js';
 import { countParams, parseModelConfig } from '../../models/config.js';
@@ -278,9 +278,6 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export function getPath(obj: unknown, path: string): unknown {
   let cur = obj;
