@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, Tensor, backend, crossEntropy, embedding, linear, zeros } from '../../src/engine/index.js';
-import { nativeAvailable, nativeThreads, setNativeThreads } from '../../src/engine/native.js';
+import { nativeThreads, setNativeThreads } from '../../src/engine/native.js';
 import { MemoryTokens, RandomWindowSampler } from '../../src/data/index.js';
 import { AdamW } from '../../src/training/optimizers.js';
 import { Trainer, type TrainerEvent } from '../../src/training/trainer.js';
@@ -50,7 +50,7 @@ test('a checkpoint records the backend and thread count', async () => {
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
-test('resume uses the saved thread count, or warns when the user forced another', { skip: !nativeAvailable() && 'the native addon is not built' }, async () => {
+test('resume uses the saved thread count, or warns when the user forced another', { skip: backend().name !== 'native' && 'the native backend is not in use' }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wt-engine-'));
   const original = nativeThreads();
   try {

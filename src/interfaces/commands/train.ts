@@ -22,7 +22,7 @@ import { fmtCount } from '../../base/format.js';
 import { DEFAULT_SAMPLING, sampleText } from './sample.js';
 import { EXIT, action, usageExits } from './run-common.js';
 import { RunRecorder, STORE_FILE, recordingWanted } from '../../lab/results/run-record.js';
-import { estimateRun } from '../../lab/experiments/sweep.js';
+import { runCost } from '../../lab/experiments/sweep.js';
 import { RunFolder } from '../../training/run-folder.js';
 import { checkMemory, estimateTrainMemory } from '../../training/memory.js';
 
@@ -133,7 +133,7 @@ async function train(runDir: string, fresh: RunConfig | undefined, out: Reporter
   const { config, data } = run;
   if (recordingWanted()) {
     recorder = RunRecorder.start({
-      runDir, db: o.db, config, estimate: estimateRun(config), fresh: fresh !== undefined,
+      runDir, db: o.db, config, estimate: runCost(config), fresh: fresh !== undefined,
       metricsPath: new RunFolder(runDir).metricsPath, warn: (m) => out.log(`warning: ${m}`),
     });
   }

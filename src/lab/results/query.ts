@@ -5,7 +5,7 @@
 
 import { UsageError } from '../../base/errors.js';
 import type { Store, RunStatus } from './store.js';
-import { isPlainObject } from '../experiments/sweep.js';
+import { isPlainObject } from '../../base/config-file.js';
 
 export interface RunRecord {
   id: string;
