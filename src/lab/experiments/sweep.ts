@@ -37,7 +37,7 @@ import { FORBIDDEN_KEY_MESSAGE, forbiddenKeyPath } from '../../base/config-file.
 export type Config = Record<string, unknown>;
 
 const keyRe = /^\$?[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/;
-const axisKey = z.string().regex(keyRe, 'a key is a dotted path like optim.lr, or a $variable');
+const axisKey = z.string().regex(keyRe, 'a key is a dotted path like model.dModel, or a $variable');
 const values = z.array(z.unknown()).min(1, 'give at least one value');
 
 export const sweepSchema = z.object({
