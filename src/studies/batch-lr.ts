@@ -32,6 +32,7 @@ import { Rng } from '../base/random.js';
 import { linesAndPoints, type BandRow, type LineRow, type PointRow } from './figures.js';
 import { bestLr, finalOf, fmt, v } from './stats.js';
 import { planSweep, studyBase, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';
+import { fmtCount } from '../base/format.js';
 
 export interface BatchLrBudget {
   model: { dModel: number; nLayer: number; nHead: number };
@@ -156,7 +157,7 @@ function analyse(_store: Store, runs: StudyRun[]): Analysis {
   const rng = new Rng(11);
   const resamples: Map<number, number>[] = seeds.length >= 2 ? Array.from({ length: B }, () => {
     const w = new Map<number, number>();
-    for (let i = 0; i < seeds.length; i++) { const s = seeds[rng.int(seeds.length)]; w.set(s, (w.get(s) ?? 0) + 1); }
+    for (let i = 0; i < seeds.length; i++) { const s = seeds[rng.scaledInt(seeds.length)]; w.set(s, (w.get(s) ?? 0) + 1); }
     return w;
   }) : [];
 
@@ -331,10 +332,6 @@ function tables(results: BatchResult[], lrs: number[]): ReportTable[] {
   ];
 }
 
-const fmtCount = (n: number): string => {
-  for (const [u, s] of [[1e9, 'B'], [1e6, 'M'], [1e3, 'K']] as const) if (Math.abs(n) >= u) return `${+(n / u).toPrecision(3)}${s}`;
-  return String(+n.toPrecision(3));
-};
 
 export const batchLr: Study<BatchLrBudget> = {
   name: 'batch-lr',

@@ -16,7 +16,8 @@ import { join, resolve } from 'node:path';
 import { Collector, connectRedis, enqueueSweep, openQueue, waitForRuns, type QueueTarget, type WaitEvent } from '../lab/experiments/queue.js';
 import { queryRuns, type RunRecord } from '../lab/results/query.js';
 import { writeReport, type WrittenReport } from '../lab/presentation/report.js';
-import { hasCheckpoint, registerSweep, runSweep, type RunnerEvent, type Trainer } from '../lab/experiments/runner.js';
+import { registerSweep, runSweep, type RunnerEvent } from '../lab/experiments/runner.js';
+import { hasCheckpoint, type TrainerCommand } from '../lab/experiments/trainer-process.js';
 import { Store } from '../lab/results/store.js';
 import type { ExpandedRun, Sweep } from '../lab/experiments/sweep.js';
 import { branchWsd } from '../training/branch.js';
@@ -43,7 +44,7 @@ export interface RunStudyOptions {
   parallel?: number;
   threads?: number;
   cores?: number;
-  trainer?: Trainer;
+  trainer?: TrainerCommand;
   retryFailed?: boolean;
   /** Skip training: analyse and report what the store holds. */
   analyseOnly?: boolean;

@@ -11,7 +11,7 @@
 // in); that is what a run stores in config.json and its checkpoints, and it resolves to itself.
 // Run folders are read through their owner, run-folder.ts.
 
-import { z } from 'zod';
+import { fieldIssues, type FieldIssue } from '../base/errors.js';
 import {
   END_OF_TEXT, bytesPerToken, countEvalWindows, createSampler, evalBatches, loadOrBuildTokens,
   type CorpusSpec, type TokenFile, type Tokenizer,
@@ -30,14 +30,6 @@ import { RUN_CONFIG_FILE, RunFolder } from './run-folder.js';
 export type RunConfig = Omit<TrainConfig, 'data'> & { data: DataConfig };
 export type { DataConfig };
 
-type Issue = { field: string; message: string };
-
-function issuesOf(error: z.ZodError, prefix: string[]): Issue[] {
-  return error.issues.flatMap((i) => (i.code === 'unrecognized_keys'
-    ? i.keys.map((k) => ({ field: [...prefix, ...i.path, k].join('.'), message: 'unknown key' }))
-    : [{ field: [...prefix, ...i.path].join('.') || '(config)', message: i.message }]));
-}
-
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
@@ -46,9 +38,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
  */
 export function resolveRunConfig(input: unknown): RunConfig {
   if (!isObject(input)) throw new TrainConfigError([{ field: '(config)', message: `expected an object, got ${Array.isArray(input) ? 'an array' : typeof input}` }]);
-  const issues: Issue[] = [];
+  const issues: FieldIssue[] = [];
   const data = dataConfigSchema.safeParse(input.data);
-  if (!data.success) issues.push(...issuesOf(data.error, ['data']));
+  if (!data.success) issues.push(...fieldIssues(data.error, { prefix: ['data'] }));
 
   let model: unknown = input.model;
   if (isObject(model)) {

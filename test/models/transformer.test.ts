@@ -83,7 +83,7 @@ for (const layout of layouts) {
     const rng = new Rng(1);
     for (const [name, p] of m.params) {
       for (let n = 0; n < 3; n++) {
-        const i = rng.int(p.size), orig = p.f[i], h = 1e-5;
+        const i = rng.scaledInt(p.size), orig = p.f[i], h = 1e-5;
         p.f[i] = orig + h; const up = lossOf();
         p.f[i] = orig - h; const down = lossOf();
         p.f[i] = orig;

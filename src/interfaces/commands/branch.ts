@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { branchWsd } from '../../training/branch.js';
 import { DecayShape } from '../../training/schedules.js';
-import { UsageError } from '../../base/config-file.js';
+import { UsageError } from '../../base/errors.js';
 import { action, intOption, numberOption, usageExits } from './run-common.js';
 
 interface BranchFlags {

@@ -12,8 +12,11 @@ import { latestStep, listCheckpoints } from '../../training/checkpoint.js';
 import { loadRun, prepareRun, resolveRunConfig, type RunConfig } from '../../training/assemble.js';
 import { totalSteps, tokensPerStep } from '../../training/config.js';
 import type { TrainResult, TrainerEvent } from '../../training/trainer.js';
-import { UsageError, applyOverrides, configName, readConfigFile } from '../../base/config-file.js';
-import { createReporter, fmtCount, fmtDuration, type Reporter } from '../progress.js';
+import { applyOverrides, configName, readConfigFile } from '../../base/config-file.js';
+import { UsageError } from '../../base/errors.js';
+import { onInterrupt } from '../../base/interrupt.js';
+import { createReporter, fmtDuration, type Reporter } from '../progress.js';
+import { fmtCount } from '../../base/format.js';
 import { DEFAULT_SAMPLING, sampleText } from './sample.js';
 import { EXIT, action, usageExits } from './run-common.js';
 
@@ -102,27 +105,21 @@ async function train(runDir: string, fresh: RunConfig | undefined, out: Reporter
     `${run.totalSteps} steps x ${fmtCount(tokensPerStep(config))} tokens = ${fmtCount(run.totalSteps * tokensPerStep(config))} tokens; ` +
     `data: ${fmtCount(data.train.length)} training tokens, ${fmtCount(data.valid.length)} validation tokens`);
 
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++interrupts === 1) {
+  const removeInterrupt = onInterrupt({
+    first: (signal) => {
       out.log(`${signal}: stopping after this step with a checkpoint (Ctrl-C again to quit at once)`);
       run.trainer.requestStop();
-    } else {
-      out.stop();
-      process.stderr.write('quitting without a final checkpoint\n');
-      process.exit(EXIT.interrupted);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+    },
+    beforeQuit: () => out.stop(),
+    quitMessage: 'quitting without a final checkpoint',
+  });
   const t0 = Date.now();
   let result: TrainResult;
   try {
     result = await run.trainer.run();
   } finally {
     out.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeInterrupt();
     run.close();
   }
   const took = fmtDuration((Date.now() - t0) / 1000);

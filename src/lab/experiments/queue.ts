@@ -36,7 +36,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { storeLines } from '../results/ingest.js';
 import type { RunRecord } from '../results/query.js';
-import { registerSweep, type RunMode } from './runner.js';
+import { registerSweep } from './runner.js';
+import type { RunMode } from './trainer-process.js';
 import type { RunStatus, Store } from '../results/store.js';
 import type { ExpandedRun, Sweep } from './sweep.js';
 
