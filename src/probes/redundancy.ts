@@ -12,8 +12,11 @@ import { Rng, Tensor, crossEntropy, noGrad } from '../engine/index.js';
 import { Transformer } from '../models/transformer.js';
 import { blockHookNames } from '../models/hooks.js';
 
-/** A calibration or evaluation batch: ids int32 [B, T], and for scoring next-token targets int32 [B, T] (-1 skipped). */
-export interface TokenBatch { ids: Tensor; targets?: Tensor }
+/**
+ * A calibration or evaluation batch: ids int32 [B, T], for scoring next-token targets int32 [B, T]
+ * (-1 skipped), and document ids when the windows pack several documents.
+ */
+export interface TokenBatch { ids: Tensor; targets?: Tensor; docIds?: Tensor }
 
 /** BI per block over the tokens of the batches. */
 export function blockInfluence(model: Transformer, batches: Iterable<TokenBatch>): number[] {
@@ -23,7 +26,7 @@ export function blockInfluence(model: Transformer, batches: Iterable<TokenBatch>
   let tokens = 0;
   noGrad(() => {
     for (const b of batches) {
-      const { cache } = model.runWithCache(b.ids, { names });
+      const { cache } = model.runWithCache(b.ids, { names, ...(b.docIds ? { docIds: b.docIds } : {}) });
       const N = b.ids.size;
       for (let l = 0; l < L; l++) {
         const x = cache.get(names[2 * l]).f, y = cache.get(names[2 * l + 1]).f;
@@ -72,7 +75,7 @@ export function downstreamScore(model: Transformer, batches: Iterable<TokenBatch
       let n = 0;
       for (const t of b.targets.i) if (t >= 0) n++;
       if (n === 0) continue;
-      total += crossEntropy(model.forward(b.ids).logits, b.targets, { ignoreIndex: -1 }).item() * n;
+      total += crossEntropy(model.forward(b.ids, b.docIds ? { docIds: b.docIds } : {}).logits, b.targets, { ignoreIndex: -1 }).item() * n;
       tokens += n;
     }
   });
