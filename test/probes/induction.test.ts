@@ -9,7 +9,14 @@ import { logitLens } from '../../src/probes/lens.js';
 import { activationPatching, attributionPatching, logitDifference } from '../../src/probes/patching.js';
 import { inductionSizes, trainInductionModel } from './induction-model.js';
 
-const { model, finalLoss } = trainInductionModel({ steps: 600 });
+// Some initialisations settle on another solution within 600 steps (previous-token heads in
+// layer 1, no induction); take the first seed whose training loss shows induction was learned,
+// a criterion independent of the head finder under test.
+const { model, finalLoss } = (() => {
+  let last = trainInductionModel({ steps: 600, seed: 1 });
+  for (let seed = 2; seed <= 4 && last.finalLoss >= 1.5; seed++) last = trainInductionModel({ steps: 600, seed });
+  return last;
+})();
 const V = inductionSizes.vocabSize, n = 8;
 
 /** Mean loss on the second copy of repeated tokens, with some heads' outputs (hook_z) zeroed. */
