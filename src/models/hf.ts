@@ -15,9 +15,9 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor, concat, fmtShape, noGrad, slice, toFloat, transpose } from '../engine/index.js';
-import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { paramSpecs, parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
-import { Transformer, paramSpecs, type FloatDType } from './transformer.js';
+import { Transformer, type FloatDType } from './transformer.js';
 import { foldMup } from './mup.js';
 
 export type HFFamily = 'gpt2' | 'llama';

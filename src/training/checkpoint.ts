@@ -7,8 +7,9 @@
 //
 // Writes are crash-safe: everything goes into a hidden temporary folder, each file is fsynced,
 // the folder is renamed into place, and only then is `latest` replaced (temp file, fsync, rename).
-// A crash at any point leaves `latest` naming a complete checkpoint. One writer per run dir is
-// assumed (stale temporary folders from a crashed writer are removed by the next save).
+// A crash at any point leaves `latest` naming a complete checkpoint. One writer per run dir, which
+// the run folder's lock makes sure of (run-folder.ts); stale temporary folders from a crashed
+// writer are removed by the next save.
 //
 // Retention keeps the newest K checkpoints at or below the step just saved. Checkpoints ABOVE it
 // belong to an abandoned timeline (the run was resumed from an earlier step and has diverged), so

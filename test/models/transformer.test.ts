@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, crossEntropy, noGrad, tensor } from '../../src/engine/index.js';
-import { Transformer, initParams, paramSpecs } from '../../src/models/transformer.js';
+import { Transformer, initParams } from '../../src/models/transformer.js';
+import { paramSpecs } from '../../src/models/config.js';
 import { ids, maxAbsDiff, randomIds, tinyConfig } from './helpers.js';
 
 const layouts = ['gpt2', 'llama'] as const;

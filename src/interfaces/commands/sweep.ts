@@ -11,7 +11,7 @@ import { queryRuns } from '../../lab/results/query.js';
 import { runSweep, type RunnerEvent } from '../../lab/experiments/runner.js';
 import { trainerCommand } from '../../lab/experiments/trainer-process.js';
 import { Store } from '../../lab/results/store.js';
-import { estimate, expandSweep, loadSweep } from '../../lab/experiments/sweep.js';
+import { sweepCost, expandSweep, loadSweep } from '../../lab/experiments/sweep.js';
 import { enqueueCommand } from './queue.js';
 import { addStoreOptions, positiveInt, storePath, table, type StoreOptions } from './lab-common.js';
 import { action } from './run-common.js';
@@ -49,7 +49,7 @@ export function registerSweep(program: Command): void {
     .action(action(async (file: string, o: SweepOptions) => {
       const sweep = loadSweep(file);
       const runs = expandSweep(sweep, { validate: o.validate ? undefined : false });
-      const est = estimate(runs);
+      const est = sweepCost(runs);
       const db = storePath(o);
       console.log(`sweep ${sweep.name}: ${runs.length} runs, ${fmtCount(est.tokens)} tokens, ${fmtSci(est.flops)} FLOPs` +
         (est.unknown ? ` (${est.unknown} runs of unknown cost: ${est.perRun.find((e) => e.note)?.note})` : ''));

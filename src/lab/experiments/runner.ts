@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import { storeLines, ingestFile } from '../results/ingest.js';
 import { queryRuns, type RunRecord } from '../results/query.js';
 import type { Store, RunStatus } from '../results/store.js';
-import { estimateRun, type ExpandedRun, type Sweep } from './sweep.js';
+import { runCost, type ExpandedRun, type Sweep } from './sweep.js';
 import { describeFailure, metricsFile, prepareRunDir, startTrainer, trainerCommand, type RunMode, type TrainerCommand } from './trainer-process.js';
 
 export interface Parallelism {
@@ -92,10 +92,10 @@ export interface RunnerSummary {
 }
 
 /** Saves the sweep and its runs in the store (new runs pending, with folder and estimate); returns their records in sweep order. */
-export function registerSweep(store: Store, sweep: Sweep, runs: ExpandedRun[], runsDir: string): RunRecord[] {
+export function recordSweep(store: Store, sweep: Sweep, runs: ExpandedRun[], runsDir: string): RunRecord[] {
   store.saveSweep({ name: sweep.name, spec: { ...sweep, file: undefined }, tags: sweep.tags, file: sweep.file });
   store.addRuns(sweep.name, runs.map((r) => {
-    const e = estimateRun(r.config);
+    const e = runCost(r.config);
     return {
       id: r.id, name: r.name, config: r.config, index: r.index, point: r.point, tags: sweep.tags,
       dir: resolve(runsDir, sweep.name, `${r.name}-${r.id}`),
@@ -118,7 +118,7 @@ export async function runSweep(o: RunnerOptions): Promise<RunnerSummary> {
   const pollMs = o.pollMs ?? 1000, graceMs = o.graceMs ?? 60_000;
   const summary: RunnerSummary = { done: [], failed: [], interrupted: [], skipped: [], stopped: false };
 
-  let records = registerSweep(store, o.sweep, o.runs, o.runsDir);
+  let records = recordSweep(store, o.sweep, o.runs, o.runsDir);
   // A run left 'running' by a runner on this machine that has since died is interrupted.
   let recovered = 0;
   for (const r of records.filter((x) => x.status === 'running')) {
