@@ -2,7 +2,8 @@
 // the target, fsync it, rename it over the target, fsync the folder. A reader sees the old
 // contents or the new ones, never a torn file. Whole contents go through writeFileDurable;
 // files built with positioned writes (token files, whose header is written last) through
-// writeFileAtomic. Checkpoint folders follow the same steps for a folder (training/checkpoint.ts).
+// writeFileAtomic. Checkpoint folders follow the same steps for a folder
+// (training/checkpoint.ts writeCheckpointFolder); lock files are created by linking (base/lockfile.ts).
 
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';

@@ -260,10 +260,9 @@ function formatValue(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
-/** An error as one line; a TrainConfigError's issues as "field: message; ...". */
+/** An error as one line; a config error's issues as "field: message; ...". */
 function oneLine(e: unknown): string {
-  const issues = (e as { issues?: { field?: unknown; message?: unknown }[] }).issues;
-  if (Array.isArray(issues) && issues.every((i) => typeof i.field === 'string')) return issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+  if (e instanceof ConfigError) return e.issues.map((i) => `${i.field}: ${i.message}`).join('; ');
   return (e as Error).message.replace(/\n\s*/g, ' ');
 }
 
