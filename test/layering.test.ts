@@ -1,4 +1,4 @@
-// The dependency rule of the layout (README): interfaces -> studies -> lab -> training ->
+// The dependency rule of the layout (README): interfaces -> studies -> lab -> training | probes ->
 // models | data -> engine -> base, with no import pointing up or sideways between layers, the
 // lab's wings in their own order (experiments, presentation, fit -> results), no import the
 // type checker cannot see (a dynamic import of a computed specifier), and no import cycle
@@ -11,7 +11,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 
-const RANK: Record<string, number> = { base: 0, engine: 1, models: 2, data: 2, training: 3, lab: 4, studies: 5, interfaces: 6 };
+const RANK: Record<string, number> = { base: 0, engine: 1, models: 2, data: 2, training: 3, probes: 3, lab: 4, studies: 5, interfaces: 6 };
 const LAB_WING_RANK: Record<string, number> = { results: 0, fit: 1, presentation: 1, experiments: 2 };
 
 /** Cycles that are one unit by design: tensors, ops and autograd record each other; a tokenizer file names its BPE reader. */

@@ -25,6 +25,7 @@ const commands: Record<string, () => Promise<Register>> = {
   worker: async () => (await import('./commands/queue.js')).registerWorker,
   collect: async () => (await import('./commands/queue.js')).registerCollect,
   study: async () => (await import('./commands/study.js')).registerStudy,
+  inspect: async () => (await import('./commands/inspect.js')).registerInspect,
 };
 
 const program = new Command('windtunnel')

@@ -25,16 +25,20 @@ export function blockHookNames(i: number) {
   return {
     residPre: `${p}.hook_resid_pre`, // [B, T, C]
     ln1: `${p}.ln1.hook_normalized`, // [B, T, C]
+    ln1Scale: `${p}.ln1.hook_scale`, // [B, T, 1] the norm's divisor (hooking it runs the norm unfused)
     q: `${p}.attn.hook_q`, // [B, T, H, D] (before rotary)
     k: `${p}.attn.hook_k`, // [B, T, H, D] (before rotary)
     v: `${p}.attn.hook_v`, // [B, T, H, D]
     rotQ: `${p}.attn.hook_rot_q`, // [B, T, H, D] (rotary only)
     rotK: `${p}.attn.hook_rot_k`, // [B, T, H, D] (rotary only)
+    attnScores: `${p}.attn.hook_attn_scores`, // [B, H, Tq, Tk] scaled, masked scores before softmax (runs attention unfused)
     pattern: `${p}.attn.hook_pattern`, // [B, H, Tq, Tk] (hooking it runs the layer's attention unfused)
     z: `${p}.attn.hook_z`, // [B, T, H, D] attention output per head, before attn.proj
+    result: `${p}.attn.hook_result`, // [B, T, H, C] each head's share of attn.proj's output, without its bias (runs the projection per head)
     attnOut: `${p}.hook_attn_out`, // [B, T, C]
     residMid: `${p}.hook_resid_mid`, // [B, T, C]
     ln2: `${p}.ln2.hook_normalized`, // [B, T, C]
+    ln2Scale: `${p}.ln2.hook_scale`, // [B, T, 1]
     mlpPre: `${p}.mlp.hook_pre`, // [B, T, dMlp] before the activation (swiglu: the gate)
     mlpPreLinear: `${p}.mlp.hook_pre_linear`, // [B, T, dMlp] swiglu's up projection
     mlpPost: `${p}.mlp.hook_post`, // [B, T, dMlp] after the activation (swiglu: silu(gate) * up)
@@ -48,6 +52,7 @@ export type BlockHookNames = ReturnType<typeof blockHookNames>;
 export const topHookNames = {
   embed: 'hook_embed', // [B, T, C] token embeddings
   posEmbed: 'hook_pos_embed', // [T, C] learned position embeddings (shared across the batch)
+  lnFinalScale: 'ln_final.hook_scale', // [B, T, 1]
   lnFinal: 'ln_final.hook_normalized', // [B, T, C]
 };
 

@@ -28,8 +28,8 @@
 
 import {
   Rng, Tensor, add, arange, attention, concat, crossEntropy, dropout, embedding, gelu, layerNorm, linear,
-  matmul, maskedFill, mul, permute, reshape, rmsNorm, rope, ropeTables, silu, slice, softmax, split, tensor,
-  fmtShape,
+  matmul, maskedFill, mean, mul, permute, reshape, rmsNorm, rope, ropeTables, silu, slice, softmax, split, sqrt,
+  square, sub, div, sum, tensor, fmtShape,
 } from '../engine/index.js';
 import { paramSpecs, parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { mupAttentionScale, mupBaseShapes, mupInitScales, mupOutputMultiplier, mupZeroQuery } from './mup.js';
@@ -213,10 +213,10 @@ export class Transformer {
     if (!rotary) out.push(topHookNames.posEmbed);
     for (const b of this.blocks) {
       const h = b.hooks;
-      out.push(h.residPre, h.ln1, h.q, h.k, h.v, ...(rotary ? [h.rotQ, h.rotK] : []), h.pattern, h.z, h.attnOut,
-        h.residMid, h.ln2, h.mlpPre, ...(swiglu ? [h.mlpPreLinear] : []), h.mlpPost, h.mlpOut, h.residPost);
+      out.push(h.residPre, h.ln1Scale, h.ln1, h.q, h.k, h.v, ...(rotary ? [h.rotQ, h.rotK] : []), h.attnScores, h.pattern, h.z,
+        h.result, h.attnOut, h.residMid, h.ln2Scale, h.ln2, h.mlpPre, ...(swiglu ? [h.mlpPreLinear] : []), h.mlpPost, h.mlpOut, h.residPost);
     }
-    out.push(topHookNames.lnFinal);
+    out.push(topHookNames.lnFinalScale, topHookNames.lnFinal);
     return out;
   }
 
@@ -248,9 +248,8 @@ export class Transformer {
     }
     if (cache) cache.length += T;
     if (opts.lastLogitsOnly && T > 1) x = slice(x, 1, T - 1, T); // [B, 1, C]
-    x = at(topHookNames.lnFinal, this.norm(x, this.lnFinal)); // [B, T, C]
-    if (this.logitScale !== 1) x = mul(x, this.logitScale); // [B, T, C] muP: logits * outputMult / m, applied before the head
-    const logits = linear(x, this.head); // [B, T, V]
+    x = at(topHookNames.lnFinal, this.norm(x, this.lnFinal, topHookNames.lnFinalScale, hooks, at)); // [B, T, C]
+    const logits = this.logitsFromNormalized(x); // [B, T, V]
     if (!opts.targets) return { logits };
     const loss = crossEntropy(logits, opts.targets, { ignoreIndex: opts.ignoreIndex ?? -1, weights: opts.lossWeights ?? null });
     return { logits, loss };
@@ -270,17 +269,38 @@ export class Transformer {
     return { ...result, cache };
   }
 
-  private norm(x: Tensor, n: Norm): Tensor {
+  /** The residual stream [..., C] to logits through the final norm and the head, without hooks (the logit lens reads layers this way). */
+  unembed(x: Tensor): Tensor {
+    return this.logitsFromNormalized(this.norm(x, this.lnFinal));
+  }
+
+  /** The final norm's output [..., C] to logits [..., V] (direct logit attribution starts here). */
+  logitsFromNormalized(x: Tensor): Tensor {
+    if (this.logitScale !== 1) x = mul(x, this.logitScale); // muP: logits * outputMult / m, applied before the head
+    return linear(x, this.head);
+  }
+
+  /**
+   * The fused norm; when `scaleName` is hooked, the same norm written out so its divisor
+   * (sqrt(var + eps) for LayerNorm, sqrt(mean(x^2) + eps) for RMSNorm, [..., 1]) passes that hook.
+   */
+  private norm(x: Tensor, n: Norm, scaleName?: string, hooks?: HookTable | null, at?: (name: string, x: Tensor) => Tensor): Tensor {
     const eps = this.config.normEps;
+    if (scaleName && hooks?.has(scaleName) && at) {
+      const centred = this.config.norm === 'layernorm' ? sub(x, mean(x, -1, true)) : x;
+      const scale = at(scaleName, sqrt(add(mean(square(centred), -1, true), eps))); // [..., 1]
+      const y = mul(div(centred, scale), n.weight);
+      return n.bias ? add(y, n.bias) : y;
+    }
     return this.config.norm === 'layernorm' ? layerNorm(x, n.weight, n.bias, eps) : rmsNorm(x, n.weight, eps);
   }
 
   private block(b: Block, x: Tensor, s: BlockState): Tensor {
     const h = b.hooks;
     x = s.at(h.residPre, x); // [B, T, C]
-    const attnOut = s.at(h.attnOut, s.drop(this.attention(b, s.at(h.ln1, this.norm(x, b.ln1)), s))); // [B, T, C]
+    const attnOut = s.at(h.attnOut, s.drop(this.attention(b, s.at(h.ln1, this.norm(x, b.ln1, h.ln1Scale, s.hooks, s.at)), s))); // [B, T, C]
     x = s.at(h.residMid, add(x, attnOut)); // [B, T, C]
-    const mlpOut = s.at(h.mlpOut, s.drop(this.mlp(b, s.at(h.ln2, this.norm(x, b.ln2)), s))); // [B, T, C]
+    const mlpOut = s.at(h.mlpOut, s.drop(this.mlp(b, s.at(h.ln2, this.norm(x, b.ln2, h.ln2Scale, s.hooks, s.at)), s))); // [B, T, C]
     return s.at(h.residPost, add(x, mlpOut)); // [B, T, C]
   }
 
@@ -303,10 +323,16 @@ export class Transformer {
       s.cache.k[s.l] = k; s.cache.v[s.l] = v;
     }
     const doc = s.docIds;
-    const z = s.at(h.z, s.hooks?.has(h.pattern)
-      ? attentionUnfused(q, k, v, doc, (pat) => s.at(h.pattern, pat), this.attnScale)
+    const z = s.at(h.z, s.hooks?.has(h.pattern) || s.hooks?.has(h.attnScores)
+      ? attentionUnfused(q, k, v, doc, (pat) => s.at(h.pattern, pat), this.attnScale, (sc) => s.at(h.attnScores, sc))
       : attention(q, k, v, { mask: { kind: 'causal' }, docQ: doc, docK: doc, scale: this.attnScale })); // [B, T, H, D]
-    return linear(reshape(z, [B, T, C]), b.proj.weight, b.proj.bias); // [B, T, C]
+    if (!s.hooks?.has(h.result)) return linear(reshape(z, [B, T, C]), b.proj.weight, b.proj.bias); // [B, T, C]
+    // Per head: result[b, t, h] = z[b, t, h] W_O[:, hD:(h+1)D]^T; their sum (plus the bias) is the projection.
+    const wo = permute(reshape(b.proj.weight, [C, H, D]), [1, 2, 0]); // [H, D, C]
+    const zh = permute(reshape(z, [B * T, H, D]), [1, 0, 2]); // [H, B*T, D]
+    const result = s.at(h.result, reshape(permute(matmul(zh, wo), [1, 0, 2]), [B, T, H, C])); // [B, T, H, C]
+    const out = sum(result, 2); // [B, T, C]
+    return b.proj.bias ? add(out, b.proj.bias) : out;
   }
 
   private mlp(b: Block, x: Tensor, s: BlockState): Tensor {
@@ -337,9 +363,12 @@ interface BlockState {
 /**
  * The attention the fused kernel computes, written out so the pattern [B, H, Tq, Tk] exists
  * as a tensor (for hook_pattern). Same causal and document masks; queries are the last Tq positions.
- * `scale` defaults to 1/sqrt(D), as the kernel's does.
+ * `scale` defaults to 1/sqrt(D), as the kernel's does. `onScores` sees the masked scores before softmax (hook_attn_scores).
  */
-export function attentionUnfused(q: Tensor, k: Tensor, v: Tensor, docIds: Tensor | null, onPattern: (p: Tensor) => Tensor = (p) => p, scale?: number): Tensor {
+export function attentionUnfused(
+  q: Tensor, k: Tensor, v: Tensor, docIds: Tensor | null, onPattern: (p: Tensor) => Tensor = (p) => p, scale?: number,
+  onScores: (s: Tensor) => Tensor = (s) => s,
+): Tensor {
   const [B, Tq, , D] = q.shape;
   const Tk = k.shape[1];
   const blocked = new Float32Array(B * Tq * Tk); // 1 where query i may not see key j
@@ -353,6 +382,6 @@ export function attentionUnfused(q: Tensor, k: Tensor, v: Tensor, docIds: Tensor
   const vh = permute(v, [0, 2, 1, 3]); // [B, H, Tk, D]
   const scores = mul(matmul(qh, kh, { transB: true }), scale ?? 1 / Math.sqrt(D)); // [B, H, Tq, Tk]
   const mask = new Tensor(q.dtype === 'float64' ? Float64Array.from(blocked) : blocked, [B, 1, Tq, Tk]);
-  const pattern = onPattern(softmax(maskedFill(scores, mask, -Infinity))); // [B, H, Tq, Tk]
+  const pattern = onPattern(softmax(onScores(maskedFill(scores, mask, -Infinity)))); // [B, H, Tq, Tk]
   return permute(matmul(pattern, vh), [0, 2, 1, 3]); // [B, Tq, H, D]
 }

@@ -8,6 +8,7 @@
 //   <run>/metrics.jsonl     the metrics log (metrics.ts)
 //   <run>/ckpt-<step>/      checkpoints, and <run>/latest naming the newest (checkpoint.ts)
 //   <run>/lock              present while a process writes the folder (base/lockfile.ts)
+//   <run>/derived-from.json a run made from another by an operation on its weights (derived-run.ts)
 //
 // One writer at a time: a process that trains, resumes, prepares or branches a run folder holds
 // its lock, so a second `resume`, or a `resume` beside the sweep or worker that owns the run,
@@ -26,6 +27,7 @@ export const RUN_CONFIG_FILE = 'config.json';
 export const REQUESTED_CONFIG_FILE = 'run-config.json';
 export const TOKENIZER_FILE = 'tokenizer.json';
 export const LOCK_FILE = 'lock';
+export const DERIVATION_FILE = 'derived-from.json';
 
 /** Temporary files of durable writes to the folder's own files (latest, metrics, configs, tokenizer). */
 const STALE_TEMP = /^\.(latest|metrics\.jsonl|config\.json|run-config\.json|tokenizer\.json)\.\d+\.[0-9a-f]{8}\.tmp$/;
@@ -38,6 +40,7 @@ export class RunFolder {
   get tokenizerPath(): string { return join(this.dir, TOKENIZER_FILE); }
   get metricsPath(): string { return join(this.dir, METRICS_FILE); }
   get lockPath(): string { return join(this.dir, LOCK_FILE); }
+  get derivationPath(): string { return join(this.dir, DERIVATION_FILE); }
 
   exists(): boolean { return existsSync(this.dir); }
 
@@ -111,6 +114,16 @@ export class RunFolder {
   /** Copies another run's tokenizer file byte for byte. */
   copyTokenizerFrom(other: RunFolder): void {
     writeFileDurable(this.tokenizerPath, readFileSync(other.tokenizerPath));
+  }
+
+  /** Records where a derived run came from and what was done to its weights. */
+  writeDerivation(info: unknown): void {
+    writeFileDurable(this.derivationPath, JSON.stringify(info, null, 2) + '\n');
+  }
+
+  /** The derivation record, or null for a run trained from scratch. */
+  readDerivation(): unknown {
+    return existsSync(this.derivationPath) ? JSON.parse(readFileSync(this.derivationPath, 'utf8')) : null;
   }
 
   writeTokenizer(tokenizer: Tokenizer): void {

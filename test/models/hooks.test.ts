@@ -15,7 +15,9 @@ test('hook points are named by module path and the cache holds each with its sha
       'blocks.1.hook_resid_pre': [3, 5, 32],
       'blocks.1.ln1.hook_normalized': [3, 5, 32],
       'blocks.1.attn.hook_q': [3, 5, 4, 8], 'blocks.1.attn.hook_k': [3, 5, 4, 8], 'blocks.1.attn.hook_v': [3, 5, 4, 8],
-      'blocks.1.attn.hook_pattern': [3, 4, 5, 5],
+      'blocks.1.attn.hook_pattern': [3, 4, 5, 5], 'blocks.1.attn.hook_attn_scores': [3, 4, 5, 5],
+      'blocks.1.attn.hook_result': [3, 5, 4, 32],
+      'blocks.1.ln1.hook_scale': [3, 5, 1], 'blocks.1.ln2.hook_scale': [3, 5, 1], 'ln_final.hook_scale': [3, 5, 1],
       'blocks.1.attn.hook_z': [3, 5, 4, 8],
       'blocks.1.hook_attn_out': [3, 5, 32], 'blocks.1.hook_resid_mid': [3, 5, 32], 'blocks.1.ln2.hook_normalized': [3, 5, 32],
       'blocks.1.mlp.hook_pre': [3, 5, F], 'blocks.1.mlp.hook_post': [3, 5, F],
@@ -26,7 +28,7 @@ test('hook points are named by module path and the cache holds each with its sha
         : { 'blocks.1.attn.hook_rot_q': [3, 5, 4, 8], 'blocks.1.attn.hook_rot_k': [3, 5, 4, 8], 'blocks.1.mlp.hook_pre_linear': [3, 5, F] }),
     };
     for (const [name, shape] of Object.entries(want)) assert.deepEqual(cache.get(name).shape, shape, `${layout} ${name}`);
-    assert.equal(m.hookPoints().length, layout === 'gpt2' ? 3 + 2 * 14 : 2 + 2 * 17, 'top points plus two blocks of them');
+    assert.equal(m.hookPoints().length, layout === 'gpt2' ? 4 + 2 * 18 : 3 + 2 * 21, 'top points plus two blocks of them');
     assert.deepEqual(cache.block(1, 'hook_resid_post'), cache.get('blocks.1.hook_resid_post'));
     // Caching (which runs attention unfused to get patterns) does not change the result.
     assert.ok(maxAbsDiff(logits.f, m.forward(randomIds(3, 5, 50)).logits.f) < 1e-5);
@@ -119,5 +121,45 @@ test('hook_pattern: rows are causal distributions, and the unfused path gives th
       assert.ok(Math.abs(row.reduce((s, v) => s + v, 0) - 1) < 1e-5);
       for (let j = i + 1; j < 6; j++) assert.equal(row[j], 0);
     }
+  }
+});
+
+test('hook_scale, hook_attn_scores and hook_result agree with the activations they decompose', () => {
+  for (const layout of ['gpt2', 'llama'] as const) {
+    const m = new Transformer(tinyConfig(layout), { seed: 4 });
+    const x = randomIds(2, 6, 50, 3);
+    const { cache } = m.runWithCache(x);
+    const C = 32, H = 4, T = 6;
+    // The norm's divisor: sqrt(var + eps) of the block input (LayerNorm), sqrt(mean square + eps) (RMSNorm).
+    const resid = cache.get('blocks.1.hook_resid_pre').f, scale = cache.get('blocks.1.ln1.hook_scale').f;
+    for (let r = 0; r < 2 * T; r++) {
+      const row = Array.from(resid.subarray(r * C, (r + 1) * C));
+      const mu = layout === 'gpt2' ? row.reduce((a, b) => a + b, 0) / C : 0;
+      const want = Math.sqrt(row.reduce((a, b) => a + (b - mu) ** 2, 0) / C + m.config.normEps);
+      assert.ok(Math.abs(scale[r] - want) < 1e-5 * want, `${layout} scale row ${r}: ${scale[r]} vs ${want}`);
+    }
+    // Per-head results sum (with attn.proj's bias) to hook_attn_out.
+    const result = cache.get('blocks.0.attn.hook_result').f, attnOut = cache.get('blocks.0.hook_attn_out').f;
+    const bias = m.params.get('blocks.0.attn.proj.bias')?.f;
+    let err = 0;
+    for (let r = 0; r < 2 * T; r++) for (let c = 0; c < C; c++) {
+      let acc = bias ? bias[c] : 0;
+      for (let h = 0; h < H; h++) acc += result[(r * H + h) * C + c];
+      err = Math.max(err, Math.abs(acc - attnOut[r * C + c]));
+    }
+    assert.ok(err < 1e-5, `${layout}: heads sum to attn_out within ${err}`);
+    // Softmax of the scores is the pattern; masked (future) scores are -Infinity.
+    const scores = cache.get('blocks.1.attn.hook_attn_scores').f, pattern = cache.get('blocks.1.attn.hook_pattern').f;
+    for (let row = 0; row < 2 * H * T; row++) {
+      const i = row % T, s = scores.subarray(row * T, row * T + T);
+      assert.equal(s[T - 1] === -Infinity, i < T - 1);
+      const mx = Math.max(...Array.from(s.subarray(0, i + 1)));
+      const z = Array.from(s.subarray(0, i + 1)).reduce((a, v) => a + Math.exp(v - mx), 0);
+      for (let j = 0; j <= i; j++) assert.ok(Math.abs(Math.exp(s[j] - mx) / z - pattern[row * T + j]) < 1e-5);
+    }
+    // Replacing a scale changes the output (the hook is live), and doubling it halves the normalised part.
+    const base = m.forward(x).logits;
+    const doubled = m.forward(x, { hooks: { 'ln_final.hook_scale': (s) => mul(s, 2) } }).logits;
+    assert.ok(maxAbsDiff(doubled.f, base.f) > 1e-3);
   }
 });

@@ -1,0 +1,186 @@
+// `windtunnel inspect RUN TOOL`: the dissection toolkit (src/probes) on a run's trained model.
+//
+//   lens        logit lens per layer on validation windows (loss, KL to the model, top-1 agreement)
+//   patch       activation or attribution patching between a clean and a corrupted prompt
+//   heads       induction (prefix matching, copying) and previous-token scores of every head
+//   redundancy  Block Influence per layer and deletion curves by several orders; --save-pruned
+//               writes the model without its k lowest-BI layers as a new run folder
+//   rank        effective rank, stable rank and isotropy of the residual stream per layer, and of weights
+//
+// Calibration and scoring use the run's validation windows (the first --batches of them).
+
+import { Argument, type Command } from 'commander';
+import { tensor } from '../../engine/index.js';
+import { UsageError } from '../../base/errors.js';
+import { loadRun, openData, validationBatches, type LoadedRun } from '../../training/assemble.js';
+import { batchTensors } from '../../training/evaluate.js';
+import { saveDerivedRun } from '../../training/derived-run.js';
+import { logitLens } from '../../probes/lens.js';
+import {
+  activationPatching, attributionPatching, correctTokenProbability, logitDifference, type PatchSite,
+} from '../../probes/patching.js';
+import { headScores, repeatedRandomTokens, topHeads } from '../../probes/heads.js';
+import {
+  blockInfluence, deleteLayers, deletionCurve, deletionOrder, deletionOrderKinds, type DeletionOrderKind, type TokenBatch,
+} from '../../probes/redundancy.js';
+import { activationSpectra, weightSpectra } from '../../probes/rank.js';
+import { action, intOption, numberOption, usageExits } from './run-common.js';
+
+const tools = ['lens', 'patch', 'heads', 'redundancy', 'rank'] as const;
+type Tool = (typeof tools)[number];
+const sites: readonly PatchSite[] = ['resid_pre', 'resid_mid', 'resid_post', 'attn_out', 'mlp_out', 'head'];
+
+interface InspectOptions {
+  checkpoint?: number;
+  batches: number;
+  json?: boolean;
+  // patch
+  clean?: string;
+  corrupted?: string;
+  answer?: string;
+  wrong?: string;
+  site: string;
+  method: string;
+  metric: string;
+  // heads
+  length: number;
+  rows: number;
+  seed: number;
+  // redundancy
+  orders: string;
+  maxFraction: number;
+  savePruned?: string;
+  delete?: number;
+  // rank
+  keep: number;
+}
+
+export function registerInspect(program: Command): void {
+  usageExits(program
+    .command('inspect')
+    .description("open a run's model: logit lens, patching, head finders, layer redundancy, representation rank")
+    .argument('<run>', 'run folder')
+    .addArgument(new Argument('<tool>', 'what to run').choices(tools))
+    .option('--checkpoint <step>', 'this checkpoint instead of the latest', intOption('--checkpoint'))
+    .option('--batches <n>', 'validation batches used for calibration and scoring', intOption('--batches', 1), 4)
+    .option('--json', 'print one JSON object')
+    .option('--clean <text>', 'patch: the clean prompt')
+    .option('--corrupted <text>', 'patch: the corrupted prompt (same number of tokens)')
+    .option('--answer <text>', "patch: the clean answer (its first token)")
+    .option('--wrong <text>', "patch: the corrupted answer (its first token; needed for logit-diff)")
+    .option('--site <site>', `patch: ${sites.join(', ')}`, 'resid_pre')
+    .option('--method <m>', 'patch: activation or attribution', 'activation')
+    .option('--metric <m>', 'patch: logit-diff or prob', 'logit-diff')
+    .option('--length <n>', 'heads: length n of the random sequence that is repeated', intOption('--length', 2), 16)
+    .option('--rows <n>', 'heads: sequences', intOption('--rows', 1), 8)
+    .option('--seed <s>', 'heads, redundancy (random order): seed', intOption('--seed'), 0)
+    .option('--orders <list>', `redundancy: deletion orders, comma-separated (${deletionOrderKinds.join(', ')})`, deletionOrderKinds.join(','))
+    .option('--max-fraction <f>', 'redundancy: delete up to this fraction of the layers', numberOption('--max-fraction', (n) => n > 0 && n < 1, 'in (0, 1)'), 0.5)
+    .option('--save-pruned <dir>', 'redundancy: write the model without its --delete lowest-BI layers as a new run folder')
+    .option('--delete <k>', 'redundancy: layers to delete for --save-pruned', intOption('--delete', 1))
+    .option('--keep <n>', 'rank: leading singular values to print', intOption('--keep', 1), 8))
+    .action(action((runDir: string, tool: Tool, o: InspectOptions) => {
+      const run = loadRun(runDir, o.checkpoint);
+      const data = openData(run.config, run.tokenizer);
+      try {
+        const batches = (): TokenBatch[] => [...validationBatches(run.config, data, o.batches)].map(batchTensors);
+        const result = runTool(tool, runDir, run, batches, o);
+        if (o.json) console.log(JSON.stringify({ run: runDir, step: run.step, tool, ...result.json }));
+        else console.log(result.text.join('\n'));
+      } finally {
+        data.train.close();
+        data.valid.close();
+      }
+    }));
+}
+
+type Output = { json: Record<string, unknown>; text: string[] };
+const f = (x: number | null, d = 4) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(d));
+
+function runTool(tool: Tool, runDir: string, run: LoadedRun, batches: () => TokenBatch[], o: InspectOptions): Output {
+  const model = run.model;
+  switch (tool) {
+    case 'lens': {
+      const [b] = batches();
+      const layers = logitLens(model, b.ids, { targets: b.targets });
+      const decode = (ids: number[]) => ids.map((i) => JSON.stringify(run.tokenizer.decode([i])));
+      return {
+        json: { layers },
+        text: ['layer        loss     KL(final||lens)  top-1 = final  top tokens at the last position',
+          ...layers.map((l) => `${l.layer.padEnd(10)} ${f(l.loss).padStart(7)}  ${f(l.klToFinal).padStart(15)}  ${f(l.top1AgreesWithFinal, 3).padStart(13)}  ${decode(l.lastPositionTop).join(' ')}`)],
+      };
+    }
+    case 'patch': {
+      if (!o.clean || !o.corrupted || !o.answer) throw new UsageError('inspect patch needs --clean, --corrupted and --answer');
+      if (!sites.includes(o.site as PatchSite)) throw new UsageError(`--site must be one of ${sites.join(', ')}, got ${o.site}`);
+      if (o.method !== 'activation' && o.method !== 'attribution') throw new UsageError(`--method must be activation or attribution, got ${o.method}`);
+      if (o.metric !== 'logit-diff' && o.metric !== 'prob') throw new UsageError(`--metric must be logit-diff or prob, got ${o.metric}`);
+      if (o.metric === 'logit-diff' && !o.wrong) throw new UsageError('--metric logit-diff needs --wrong');
+      const clean = run.tokenizer.encode(o.clean), corrupted = run.tokenizer.encode(o.corrupted);
+      if (clean.length !== corrupted.length) throw new UsageError(`--clean has ${clean.length} tokens but --corrupted has ${corrupted.length}; they must match`);
+      const first = (text: string, flag: string) => {
+        const ids = run.tokenizer.encode(text);
+        if (!ids.length) throw new UsageError(`${flag} is empty`);
+        return ids[0];
+      };
+      const answer = { correct: [first(o.answer, '--answer')], wrong: o.wrong ? [first(o.wrong, '--wrong')] : undefined };
+      const ids = (t: number[]) => tensor(Int32Array.from(t), [1, t.length], { dtype: 'int32' });
+      const task = { clean: ids(clean), corrupted: ids(corrupted), metric: o.metric === 'prob' ? correctTokenProbability(answer) : logitDifference(answer) };
+      const r = (o.method === 'activation' ? activationPatching : attributionPatching)(model, task, o.site as PatchSite);
+      return {
+        json: { patch: r },
+        text: [`${r.method} patching at ${r.site}: metric clean ${f(r.metricClean)}, corrupted ${f(r.metricCorrupted)}; effects (0 corrupted, 1 clean)`,
+          `layer  ${r.units.map((u) => u.padStart(8)).join(' ')}`,
+          ...r.effects.map((row, l) => `${String(l).padEnd(5)}  ${row.map((e) => f(e, 3).padStart(8)).join(' ')}`)],
+      };
+    }
+    case 'heads': {
+      const ids = repeatedRandomTokens(run.tokenizer.vocabSize, o.length, o.rows, o.seed);
+      const scores = headScores(model, ids);
+      return {
+        json: { heads: scores, induction: topHeads(scores, 'induction', 3), previousToken: topHeads(scores, 'previousToken', 3) },
+        text: ['layer head  prefix-matching  copying  previous-token',
+          ...scores.map((s) => `${String(s.layer).padEnd(5)} ${String(s.head).padEnd(4)}  ${f(s.prefixMatching, 3).padStart(15)}  ${f(s.copying, 3).padStart(7)}  ${f(s.previousToken, 3).padStart(14)}`)],
+      };
+    }
+    case 'redundancy': {
+      const L = model.config.nLayer;
+      const orders = o.orders.split(',').map((s) => s.trim()).filter(Boolean);
+      for (const k of orders) if (!deletionOrderKinds.includes(k as DeletionOrderKind)) throw new UsageError(`--orders: unknown order "${k}" (known: ${deletionOrderKinds.join(', ')})`);
+      const bi = blockInfluence(model, batches());
+      const maxK = Math.min(L - 1, Math.floor(o.maxFraction * L));
+      const ks = Array.from({ length: maxK + 1 }, (_, k) => k);
+      const curves = orders.map((kind) => {
+        const order = deletionOrder(model, kind as DeletionOrderKind, { calibration: batches, seed: o.seed, bi });
+        return { order: kind, layers: order, points: deletionCurve(model, order, ks, batches) };
+      });
+      let saved: { runDir: string; deleted: number[] } | null = null;
+      if (o.savePruned) {
+        if (o.delete === undefined) throw new UsageError('--save-pruned needs --delete K (how many layers)');
+        if (o.delete >= L) throw new UsageError(`--delete ${o.delete}: the model has ${L} layers`);
+        const deleted = deletionOrder(model, 'bi', { bi }).slice(0, o.delete).sort((a, b) => a - b);
+        saveDerivedRun({ from: runDir, step: run.step, to: o.savePruned, model: deleteLayers(model, deleted), operation: { kind: 'delete-layers', layers: deleted, by: 'block-influence' } });
+        saved = { runDir: o.savePruned, deleted };
+      }
+      return {
+        json: { blockInfluence: bi, curves, saved },
+        text: [`Block Influence: ${bi.map((v, l) => `${l}:${f(v)}`).join('  ')}`,
+          `validation loss with k layers deleted (k = ${ks.join(', ')})`,
+          ...curves.map((c) => `${c.order.padEnd(14)} ${c.points.map((p) => f(p.score.value)).join('  ')}   (order ${c.layers.join(',')})`),
+          ...(saved ? [`saved ${saved.runDir} without layers ${saved.deleted.join(', ')}`] : [])],
+      };
+    }
+    case 'rank': {
+      const [b] = batches();
+      const acts = activationSpectra(model, b.ids, { keep: o.keep });
+      const weights = weightSpectra(model, { keep: o.keep });
+      return {
+        json: { activations: acts, weights },
+        text: ['residual stream        eff. rank  stable rank  isotropy dist.',
+          ...acts.map((s) => `${s.name.padEnd(24)} ${f(s.effectiveRank, 2).padStart(8)}  ${f(s.stableRank, 2).padStart(11)}  ${f(s.isotropyDistance ?? null, 3).padStart(14)}`),
+          'weights                        eff. rank  stable rank',
+          ...weights.map((s) => `${s.name.padEnd(30)} ${f(s.effectiveRank, 2).padStart(8)}  ${f(s.stableRank, 2).padStart(11)}`)],
+      };
+    }
+  }
+}
