@@ -9,14 +9,14 @@ import { join, resolve } from 'node:path';
 import { Document, visit } from 'yaml';
 import { countParams } from '../../models/config.js';
 import { latestStep, listCheckpoints } from '../../training/checkpoint.js';
-import { writeFileDurable } from '../../models/durable.js';
+import { writeFileDurable } from '../../base/durable.js';
 import {
   TOKENIZER_FILE, assembleRun, buildTokenizer, loadRun, openData, readRunConfig, readRunTokenizer, resolveRunConfig,
   type RunConfig, type RunData,
 } from '../../training/assemble.js';
 import { totalSteps, tokensPerStep } from '../../training/config.js';
 import type { TrainResult, TrainerEvent } from '../../training/trainer.js';
-import { UsageError, applyOverrides, configName, readConfigFile } from '../config-file.js';
+import { UsageError, applyOverrides, configName, readConfigFile } from '../../base/config-file.js';
 import { createReporter, fmtCount, fmtDuration, type Reporter } from '../progress.js';
 import { DEFAULT_SAMPLING, sampleText } from './sample.js';
 import { EXIT, action, usageExits } from './run-common.js';
