@@ -18,10 +18,14 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
-  ByteTokenizer, END_OF_TEXT, bytesPerToken, corpusFingerprint, countEvalWindows, createSampler, evalBatches,
+  ByteTokenizer, END_OF_TEXT, MemoryTokens, bytesPerToken, corpusFingerprint, countEvalWindows, createSampler, evalBatches,
   loadOrBuildTokens, loadSplit, loadTokenizer, trainBpe, MAX_BPE_VOCAB,
-  type CorpusSpec, type SplitOptions, type TokenFile, type Tokenizer,
+  type CorpusSpec, type SplitOptions, type TokenFile, type TokenSource, type Tokenizer,
 } from '../data/index.js';
+import {
+  InstanceSampler, buildTaskSets, defaultSplit, encodeTasks, getTask, instanceBatches, readTaskFile, resolveTaskOptions, taskFormats, taskNames,
+  type EncodedTasks, type TaskFormat, type TaskSets,
+} from '../data/tasks/index.js';
 import { presets, type PresetName } from '../models/config.js';
 import { Transformer } from '../models/transformer.js';
 import { mupOptimizerOptions } from '../models/mup.js';
@@ -44,7 +48,30 @@ const corpusSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('text'), path: z.string().min(1) }).strict(),
   /** A .jsonl file or folder; one document per line, its text under `field` (default "text"). */
   z.object({ kind: z.literal('jsonl'), path: z.string().min(1), field: z.string().min(1).optional() }).strict(),
+  /**
+   * Reasoning task instances drawn from a seed (src/data/tasks): `train` of each of `sizes` for
+   * training, `test` distinct ones of each of `testSizes` (default: sizes) for validation; the
+   * loss covers the completion only (the chain of thought too, in format "cot").
+   */
+  z.object({
+    kind: z.literal('task'),
+    task: z.enum(taskNames as [string, ...string[]]),
+    format: z.enum(taskFormats as [TaskFormat, ...TaskFormat[]]),
+    sizes: z.array(posInt).nonempty(),
+    testSizes: z.array(posInt).nonempty().optional(),
+    train: posInt,
+    test: posInt.default(200),
+    seed: z.number().int().default(0),
+    testFraction: z.number().gt(0).lt(1).default(defaultSplit.testFraction),
+    salt: z.string().default(defaultSplit.salt),
+    /** p (modulus), values (lis), alphabet (edit-distance). */
+    options: z.object({ p: posInt.optional(), values: posInt.optional(), alphabet: z.string().optional() }).strict().default({}),
+  }).strict(),
+  /** A task file written by `windtunnel tasks make` (its train and test instances), in a format. */
+  z.object({ kind: z.literal('task-file'), path: z.string().min(1), format: z.enum(taskFormats as [TaskFormat, ...TaskFormat[]]) }).strict(),
 ]);
+
+const isTaskCorpus = (kind: string): boolean => kind === 'task' || kind === 'task-file';
 
 const tokenizerSchema = z.discriminatedUnion('kind', [
   /** One token per UTF-8 byte, plus <|endoftext|>: vocabulary 257. */
@@ -63,6 +90,8 @@ const samplerSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('windows'), keepInDocument: z.boolean().default(false) }).strict(),
   /** Documents packed back to back in shuffled epochs; every token is a target once per epoch. */
   z.object({ kind: z.literal('packing'), keepInDocument: z.boolean().default(false), shuffle: z.boolean().default(true) }).strict(),
+  /** Task corpora only (their default): whole instances packed per row, prompts masked (src/data/tasks/packing.ts). */
+  z.object({ kind: z.literal('instances') }).strict(),
 ]);
 
 export const dataConfigSchema = z.object({
@@ -77,7 +106,26 @@ export const dataConfigSchema = z.object({
   sampler: samplerSchema.default({ kind: 'windows' }),
   /** Token files and learned BPE tokenizers are cached here, keyed by what determines them. */
   cacheDir: z.string().default('.cache/tokens'),
-}).strict();
+}).strict().superRefine((d, ctx) => {
+  const task = isTaskCorpus(d.corpus.kind);
+  if (task && d.tokenizer.kind !== 'byte') ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['tokenizer'], message: 'task corpora use the byte tokenizer (a learned BPE would merge prompt and answer)' });
+  if (task !== (d.sampler.kind === 'instances')) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['sampler', 'kind'], message: task ? 'task corpora train with the "instances" sampler (the default for them)' : 'the "instances" sampler is for task corpora only' });
+  }
+  if (d.corpus.kind === 'task') {
+    const t = getTask(d.corpus.task);
+    for (const [field, sizes] of [['sizes', d.corpus.sizes], ['testSizes', d.corpus.testSizes ?? []]] as const) {
+      sizes.forEach((n, i) => {
+        if (n < t.minSize || n > t.maxSize) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['corpus', field, i], message: `${t.name} sizes (${t.sizeMeaning}) lie in ${t.minSize}..${t.maxSize}, got ${n}` });
+      });
+    }
+    try {
+      resolveTaskOptions(d.corpus.options);
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['corpus', 'options'], message: (e as Error).message });
+    }
+  }
+});
 
 export type DataConfig = z.output<typeof dataConfigSchema>;
 export type DataConfigInput = z.input<typeof dataConfigSchema>;
@@ -105,7 +153,11 @@ export function tokenizerVocabSize(data: DataConfig): number {
 export function resolveRunConfig(input: unknown): RunConfig {
   if (!isObject(input)) throw new TrainConfigError([{ field: '(config)', message: `expected an object, got ${Array.isArray(input) ? 'an array' : typeof input}` }]);
   const issues: Issue[] = [];
-  const data = dataConfigSchema.safeParse(input.data);
+  let dataInput = input.data;
+  if (isObject(dataInput) && isObject(dataInput.corpus) && typeof dataInput.corpus.kind === 'string' && isTaskCorpus(dataInput.corpus.kind) && dataInput.sampler === undefined) {
+    dataInput = { ...dataInput, sampler: { kind: 'instances' } };
+  }
+  const data = dataConfigSchema.safeParse(dataInput);
   if (!data.success) issues.push(...issuesOf(data.error, ['data']));
 
   let model: unknown = input.model;
@@ -168,12 +220,29 @@ export function buildTokenizer(data: DataConfig, log: (msg: string) => void = ()
 
 export interface RunData {
   tokenizer: Tokenizer;
-  train: TokenFile;
-  valid: TokenFile;
+  train: TokenSource & { close(): void };
+  valid: TokenSource & { close(): void };
   /** <|endoftext|> between documents, when data.separator is on. */
   separatorId: number | undefined;
-  /** Of the validation split (for bits per byte). */
-  bytesPerToken: number;
+  /** Of the validation split (for bits per byte); not given for task corpora (only answers are scored). */
+  bytesPerToken: number | undefined;
+  /** Task corpora: the instances and their encodings (train: training split; valid: test split). */
+  tasks?: { sets: TaskSets; format: TaskFormat; train: EncodedTasks; valid: EncodedTasks };
+}
+
+/** A task corpus's instances and their encodings; the token sources hold one document per instance. */
+function openTaskData(config: RunConfig, tokenizer: Tokenizer): RunData {
+  const c = config.data.corpus;
+  if (c.kind !== 'task' && c.kind !== 'task-file') throw new Error('openTaskData: not a task corpus');
+  const eot = tokenizer.specialId(END_OF_TEXT);
+  if (eot === undefined) throw new Error(`task corpora need a tokenizer with ${END_OF_TEXT}`);
+  const sets = c.kind === 'task'
+    ? buildTaskSets({ task: c.task, sizes: c.sizes, testSizes: c.testSizes, train: c.train, test: c.test, seed: c.seed, testFraction: c.testFraction, salt: c.salt, options: c.options })
+    : readTaskFile(c.path);
+  const encode = (split: 'train' | 'test') => encodeTasks(sets[split], c.format, (t) => tokenizer.encode(t), eot);
+  const train = encode('train'), valid = encode('test');
+  const source = (e: EncodedTasks) => Object.assign(new MemoryTokens(Array.from({ length: e.bounds.length - 1 }, (_, d) => e.tokens.subarray(e.bounds[d], e.bounds[d + 1]))), { close() {} });
+  return { tokenizer, train: source(train), valid: source(valid), separatorId: eot, bytesPerToken: undefined, tasks: { sets, format: c.format, train, valid } };
 }
 
 /** Opens (building them first if needed) the token files of both splits for this tokenizer. */
@@ -182,6 +251,7 @@ export function openData(config: RunConfig, tokenizer: Tokenizer, log: (msg: str
   if (tokenizer.vocabSize > config.model.vocabSize) {
     throw new Error(`the tokenizer has ${tokenizer.vocabSize} tokens but model.vocabSize is ${config.model.vocabSize}`);
   }
+  if (isTaskCorpus(d.corpus.kind)) return openTaskData(config, tokenizer);
   const separatorId = d.separator ? tokenizer.specialId(END_OF_TEXT) : undefined;
   if (d.separator && separatorId === undefined) throw new Error(`data.separator is on but the tokenizer has no ${END_OF_TEXT} token`);
   const open = (split: 'train' | 'valid') =>
@@ -197,8 +267,10 @@ export function openData(config: RunConfig, tokenizer: Tokenizer, log: (msg: str
 
 /** A fresh iterator over (the first maxBatches of) the validation windows, shaped like training batches. */
 export function validationBatches(config: RunConfig, data: RunData, maxBatches?: number) {
+  const s = config.data.sampler;
+  if (data.tasks) return instanceBatches(data.tasks.valid, { B: config.batchSize, T: config.context, maxBatches });
   return evalBatches(data.valid, {
-    B: config.batchSize, T: config.context, maxBatches, separatorId: data.separatorId, keepInDocument: config.data.sampler.keepInDocument,
+    B: config.batchSize, T: config.context, maxBatches, separatorId: data.separatorId, keepInDocument: s.kind !== 'instances' && s.keepInDocument,
   });
 }
 
@@ -219,9 +291,10 @@ export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOpt
   const model = new Transformer(config.model, { seed: config.seed });
   const optimizer = createOptimizer(model.params, config, mupOptimizerOptions(model.config, config.optimizer)); // {} without muP
   const s = config.data.sampler;
-  const train = createSampler(data.train, {
-    ...s, B: config.batchSize, T: config.context, seed: `train:${config.seed}`, separatorId: data.separatorId,
-  });
+  const seed = `train:${config.seed}`;
+  const train = s.kind === 'instances'
+    ? new InstanceSampler(data.tasks?.train ?? fail('the "instances" sampler needs a task corpus'), { B: config.batchSize, T: config.context, seed })
+    : createSampler(data.train, { ...s, B: config.batchSize, T: config.context, seed, separatorId: data.separatorId });
   const steps = totalSteps(config);
   const trainer = new Trainer({
     ...o,
@@ -233,6 +306,10 @@ export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOpt
     logInterval: config.logInterval, config,
   });
   return { model, optimizer, trainer, totalSteps: steps };
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }
 
 // ---- reading a run folder --------------------------------------------------------------------

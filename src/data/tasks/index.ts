@@ -9,3 +9,5 @@ export { applyOp, ops, type Op } from './arithmetic.js';
 export { gaussJordan, variableNames } from './equations.js';
 export { lisTable } from './lis.js';
 export { editTable } from './edit-distance.js';
+export * from './dataset.js';
+export * from './packing.js';
