@@ -25,6 +25,7 @@ const commands: Record<string, () => Promise<Register>> = {
   worker: async () => (await import('./commands/queue.js')).registerWorker,
   collect: async () => (await import('./commands/queue.js')).registerCollect,
   study: async () => (await import('./commands/study.js')).registerStudy,
+  tasks: async () => (await import('./commands/tasks.js')).registerTasks,
 };
 
 const program = new Command('windtunnel')
