@@ -128,12 +128,12 @@ export function scoreItems(model: Transformer, tokenizer: Tokenizer, items: read
   const slack = o.slack ?? ((n: number) => Math.ceil(n / 4) + 2);
   for (const [len, group] of [...byLength].sort((a, b) => a[0] - b[0])) {
     for (const idx of chunks(group, B)) {
-      const want = Math.max(...idx.map((i) => enc[i].target.length + slack(enc[i].target.length)));
-      const maxNewTokens = Math.max(1, Math.min(want, nCtx - len));
-      const out = generate(model, idx.map((i) => enc[i].prompt), { maxNewTokens, temperature: 0, stopToken: eot });
+      // each item's own budget, so its result does not depend on what it was batched with
+      const budget = (i: number) => Math.max(1, Math.min(enc[i].target.length + slack(enc[i].target.length), nCtx - len));
+      const out = generate(model, idx.map((i) => enc[i].prompt), { maxNewTokens: Math.max(...idx.map(budget)), temperature: 0, stopToken: eot });
       const T = out.shape[1];
       idx.forEach((i, r) => {
-        const gen = Array.from(out.i.subarray(r * T + len, (r + 1) * T));
+        const gen = Array.from(out.i.subarray(r * T + len, Math.min((r + 1) * T, r * T + len + budget(i))));
         const stop = gen.indexOf(eot);
         const completion = tokenizer.decode(stop < 0 ? gen : gen.slice(0, stop));
         results[i].completion = completion;
