@@ -9,7 +9,7 @@ import { loadRun, openData, validationBatches } from '../../training/assemble.js
 import { evaluateTasks, type TaskEvalResult } from '../../training/harness.js';
 import { parseTaskRef, taskFormats, type TaskFormat } from '../../data/tasks/index.js';
 import type { LoadedRun } from '../../training/assemble.js';
-import { UsageError } from '../../base/config-file.js';
+import { UsageError } from '../../base/errors.js';
 import { action, intOption, usageExits } from './run-common.js';
 
 interface TaskFlags { tasks: string; format?: string; n: number; seed: number; batchSize: number; json?: boolean }

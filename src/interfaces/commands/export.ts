@@ -7,8 +7,9 @@ import type { Command } from 'commander';
 import { copyFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { exportHF, familyMismatches, type HFFamily } from '../../models/hf.js';
-import { TOKENIZER_FILE, loadRun } from '../../training/assemble.js';
-import { UsageError } from '../../base/config-file.js';
+import { loadRun } from '../../training/assemble.js';
+import { RunFolder } from '../../training/run-folder.js';
+import { UsageError } from '../../base/errors.js';
 import { action, intOption, usageExits } from './run-common.js';
 
 const FORMATS: Record<string, HFFamily> = { 'hf-gpt2': 'gpt2', 'hf-llama': 'llama' };
@@ -33,7 +34,7 @@ export function registerExport(program: Command): void {
       }
       const out = resolve(o.out ?? join(runDir, `export-${o.format}`));
       exportHF(run.model, out, family);
-      copyFileSync(join(runDir, TOKENIZER_FILE), join(out, 'windtunnel-tokenizer.json'));
+      copyFileSync(new RunFolder(runDir).tokenizerPath, join(out, 'windtunnel-tokenizer.json'));
       console.log(`exported step ${run.step} of ${runDir} as Hugging Face ${family} to ${out}`);
       console.log('  config.json, model.safetensors, windtunnel-tokenizer.json');
     }));

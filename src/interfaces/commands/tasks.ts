@@ -10,7 +10,7 @@ import {
   type TaskFormat, type TaskOptions, type TaskSetSpec,
 } from '../../data/tasks/index.js';
 import { writeFileDurable } from '../../base/durable.js';
-import { UsageError } from '../../base/config-file.js';
+import { UsageError } from '../../base/errors.js';
 import { action, intOption, numberOption, usageExits } from './run-common.js';
 
 interface OptionFlags { p?: number; values?: number; alphabet?: string }
