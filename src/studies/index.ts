@@ -7,6 +7,7 @@ import { scalingLaw } from './scaling-law.js';
 import { batchLr } from './batch-lr.js';
 import { coordCheck } from './coord-check.js';
 import { mupTransfer } from './mup-transfer.js';
+import { cotExpressivity } from './cot-expressivity.js';
 
 export const studies: Record<string, Study> = {
   [wsdVsCosine.name]: wsdVsCosine,
@@ -14,6 +15,7 @@ export const studies: Record<string, Study> = {
   [batchLr.name]: batchLr,
   [coordCheck.name]: coordCheck,
   [mupTransfer.name]: mupTransfer,
+  [cotExpressivity.name]: cotExpressivity,
 };
 
 export { budgets, planCost, sweepName, type Analysis, type Budget, type Study, type StudyRun, type Verdict } from './study.js';
