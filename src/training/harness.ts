@@ -124,7 +124,11 @@ export function scoreItems(model: Transformer, tokenizer: Tokenizer, items: read
 
   // ---- greedy generation, batched by prompt length ----
   const byLength = new Map<number, number[]>();
-  enc.forEach((e, i) => byLength.set(e.prompt.length, [...(byLength.get(e.prompt.length) ?? []), i]));
+  enc.forEach((e, i) => {
+    const group = byLength.get(e.prompt.length);
+    if (group) group.push(i);
+    else byLength.set(e.prompt.length, [i]);
+  });
   const slack = o.slack ?? ((n: number) => Math.ceil(n / 4) + 2);
   for (const [len, group] of [...byLength].sort((a, b) => a[0] - b[0])) {
     for (const idx of chunks(group, B)) {
@@ -161,7 +165,11 @@ export function summarize(results: readonly ItemResult[]): HarnessSummary {
 /** Summaries per item group (e.g. per task size), in first-seen order. */
 export function summarizeByGroup(results: readonly ItemResult[]): Map<string, HarnessSummary> {
   const groups = new Map<string, ItemResult[]>();
-  for (const r of results) groups.set(r.group ?? '', [...(groups.get(r.group ?? '') ?? []), r]);
+  for (const r of results) {
+    const g = groups.get(r.group ?? '');
+    if (g) g.push(r);
+    else groups.set(r.group ?? '', [r]);
+  }
   return new Map([...groups].map(([g, rs]) => [g, summarize(rs)]));
 }
 

@@ -15,7 +15,7 @@ import { modelConfig } from '../../src/models/config.js';
 import { generate } from '../../src/models/sampling.js';
 import { AdamW } from '../../src/training/optimizers.js';
 import { Trainer } from '../../src/training/trainer.js';
-import { finalAnswer, scoreItems, summarize, taskItems } from '../../src/training/harness.js';
+import { finalAnswer, scoreItems, summarize, summarizeByGroup, taskItems } from '../../src/training/harness.js';
 import { resolveRunConfig } from '../../src/training/assemble.js';
 
 const tok = new ByteTokenizer({ specialTokens: [END_OF_TEXT] });
@@ -84,6 +84,9 @@ test('the batched harness matches one-item-at-a-time scoring without the KV cach
   });
   const s = summarize(batched);
   assert.equal(s.items, items.length);
+  const groups = summarizeByGroup(batched);
+  assert.deepEqual([...groups].map(([g, x]) => [g, x.items]), [['arithmetic:2', 9], ['lis:4', 5]]);
+  assert.equal(groups.get('lis:4')!.exactMatch, batched.slice(9).filter((r) => r.exact).length / 5);
   assert.equal(finalAnswer('1+2=3=7', '='), '7');
 });
 
