@@ -12,12 +12,13 @@
 // muP models: exportHF folds the muP multipliers into the weights (mup.ts foldMup), so the files
 // are an ordinary standard-parametrization model that stock loaders (and importHF) run as is.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileDurable } from '../base/durable.js';
 import { join } from 'node:path';
 import { Tensor, concat, fmtShape, noGrad, slice, toFloat, transpose } from '../engine/index.js';
-import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { paramSpecs, parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
-import { Transformer, paramSpecs, type FloatDType } from './transformer.js';
+import { Transformer, type FloatDType } from './transformer.js';
 import { foldMup } from './mup.js';
 
 export type HFFamily = 'gpt2' | 'llama';
@@ -266,9 +267,7 @@ export function exportHF(model: Transformer, dir: string, family?: HFFamily): vo
   if (model.config.mup) metadata.windtunnel_mup_folded = JSON.stringify(model.config.mup);
   mkdirSync(dir, { recursive: true });
   writeSafetensors(join(dir, 'model.safetensors'), tensors, metadata);
-  const path = join(dir, 'config.json');
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(config, null, 2)}\n`);
-  renameSync(`${path}.tmp`, path);
+  writeFileDurable(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 }
 
 /** Reads a directory written by exportHF or by Hugging Face transformers (single-file safetensors). */

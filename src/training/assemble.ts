@@ -12,6 +12,7 @@
 // Run folders are read through their owner, run-folder.ts.
 
 import { fieldIssues, type FieldIssue } from '../base/errors.js';
+import { isPlainObject } from '../base/config-file.js';
 import {
   END_OF_TEXT, MemoryTokens, bytesPerToken, countEvalWindows, createSampler, evalBatches, loadOrBuildTokens,
   type CorpusSpec, type TokenFile, type TokenSource, type Tokenizer,
@@ -33,24 +34,23 @@ import { RUN_CONFIG_FILE, RunFolder } from './run-folder.js';
 export type RunConfig = Omit<TrainConfig, 'data'> & { data: DataConfig };
 export type { DataConfig };
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * Validates a run config and resolves it (preset expanded, vocabSize and nCtx derived, defaults
  * filled). Throws TrainConfigError listing every bad field by its path (`model.nHead`, `data.corpus.kind`).
  */
 export function resolveRunConfig(input: unknown): RunConfig {
-  if (!isObject(input)) throw new TrainConfigError([{ field: '(config)', message: `expected an object, got ${Array.isArray(input) ? 'an array' : typeof input}` }]);
+  if (!isPlainObject(input)) throw new TrainConfigError([{ field: '(config)', message: `expected an object, got ${Array.isArray(input) ? 'an array' : typeof input}` }]);
   const issues: FieldIssue[] = [];
   let dataInput = input.data;
-  if (isObject(dataInput) && isObject(dataInput.corpus) && typeof dataInput.corpus.kind === 'string' && isTaskCorpus(dataInput.corpus.kind) && dataInput.sampler === undefined) {
+  if (isPlainObject(dataInput) && isPlainObject(dataInput.corpus) && typeof dataInput.corpus.kind === 'string' && isTaskCorpus(dataInput.corpus.kind) && dataInput.sampler === undefined) {
     dataInput = { ...dataInput, sampler: { kind: 'instances' } }; // the only sampler for task corpora
   }
   const data = dataConfigSchema.safeParse(dataInput);
   if (!data.success) issues.push(...fieldIssues(data.error, { prefix: ['data'] }));
 
   let model: unknown = input.model;
-  if (isObject(model)) {
+  if (isPlainObject(model)) {
     const { preset, ...fields } = model;
     let base = {};
     if (preset !== undefined) {

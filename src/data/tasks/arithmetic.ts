@@ -5,7 +5,7 @@
 // chain of thought reduces one operator per step: the leftmost operator whose operands are both
 // numbers, then the expression is printed again.
 
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../base/random.js';
 import type { TaskInstance } from './format.js';
 import { inverse, mod } from './modular.js';
 import type { Task } from './task.js';

@@ -3,7 +3,7 @@
 // row i (1..n) holds the distances from a's first i characters to each prefix of b (n + 1
 // numbers separated by spaces); rows are separated by ";" and the table ends with the marker.
 
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../base/random.js';
 import type { TaskInstance } from './format.js';
 import type { Task } from './task.js';
 

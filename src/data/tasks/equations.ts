@@ -5,7 +5,7 @@
 // in the column is swapped up, scaled to a leading 1, and the column is cleared in every other
 // row; the whole system is written after each step, the last one being the solution.
 
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../base/random.js';
 import type { TaskInstance } from './format.js';
 import { inverse, mod } from './modular.js';
 import type { Task } from './task.js';

@@ -7,7 +7,7 @@
 // a stream of random problems does.
 
 import { createHash } from 'node:crypto';
-import { Rng } from '../rng.js';
+import { Rng } from '../../base/random.js';
 import { arithmetic } from './arithmetic.js';
 import { editDistance } from './edit-distance.js';
 import { equations } from './equations.js';
@@ -86,7 +86,7 @@ export function drawInstances(taskName: string, o: DrawOptions): TaskInstance[] 
   const opts = resolveTaskOptions(o.options);
   const splitConfig = o.splitConfig ?? defaultSplit;
   if (!(splitConfig.testFraction > 0 && splitConfig.testFraction < 1)) throw new Error(`testFraction must be in (0, 1), got ${splitConfig.testFraction}`);
-  const rng = new Rng(`${task.name}:${o.size}:${o.split ?? 'all'}:${o.seed}`);
+  const rng = Rng.fromKey(`${task.name}:${o.size}:${o.split ?? 'all'}:${o.seed}`);
   const out: TaskInstance[] = [];
   const seen = new Set<string>();
   const maxTries = 50 * o.count + 10_000;

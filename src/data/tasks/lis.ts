@@ -2,7 +2,7 @@
 // written separated by spaces. The chain of thought is the dynamic-programming table dp[i], the
 // longest strictly increasing subsequence ending at position i, in order.
 
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../base/random.js';
 import type { TaskInstance } from './format.js';
 import type { Task } from './task.js';
 

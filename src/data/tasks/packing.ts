@@ -7,7 +7,7 @@
 // leftover slots are padding (end-of-text tokens in a segment of their own).
 
 import { IGNORE_INDEX, allocBatch, type Batch } from '../batching.js';
-import { Rng, isRngState, type RngState } from '../rng.js';
+import { Rng, isRngState, type RngState } from '../../base/random.js';
 import { completionText, type TaskFormat, type TaskInstance } from './format.js';
 
 export interface EncodedTasks {
@@ -115,14 +115,14 @@ export class InstanceSampler {
     if (!Number.isInteger(B) || B <= 0 || !Number.isInteger(T) || T <= 0) throw new Error(`bad batch shape B=${B} T=${T}`);
     if (numDocs(data) === 0) throw new Error('InstanceSampler: no task instances');
     checkFits(data, T);
-    this.rng = new Rng(opts.seed ?? 0);
-    this.epochRng = this.rng.state();
+    this.rng = Rng.fromKey(opts.seed ?? 0);
+    this.epochRng = this.rng.words();
     this.perm = this.rng.permutation(numDocs(data));
   }
 
   private nextEpoch(): void {
     this.epoch++;
-    this.epochRng = this.rng.state();
+    this.epochRng = this.rng.words();
     this.perm = this.rng.permutation(numDocs(this.data));
     this.doc = 0;
   }
@@ -152,7 +152,7 @@ export class InstanceSampler {
     }
     if (!isRngState(s!.epochRng)) throw new Error('sampler state: bad epochRng');
     if (!(Number.isInteger(s!.doc) && s!.doc! >= 0 && s!.doc! <= numDocs(this.data))) throw new Error(`sampler state: bad doc ${s!.doc}`);
-    this.rng = Rng.fromState(s!.epochRng);
+    this.rng = Rng.fromWords(s!.epochRng);
     this.epochRng = s!.epochRng;
     this.perm = this.rng.permutation(numDocs(this.data));
     this.epoch = s!.epoch!;

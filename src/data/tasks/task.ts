@@ -1,6 +1,6 @@
 // The contract every reasoning task keeps, and the options they share.
 
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../base/random.js';
 import type { TaskInstance } from './format.js';
 
 export interface TaskOptions {
