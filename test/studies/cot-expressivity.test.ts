@@ -53,6 +53,9 @@ test('judgeCot: cot high everywhere and direct falling -> supported; cot failing
   const c = judgeCot(points((f) => (f === 'cot' ? 0.97 : 0.95)), 3);
   assert.equal(c.verdict, 'not supported');
   assert.match(c.reason, /answering directly still reaches 90%/);
+  const e = judgeCot(points((f) => (f === 'cot' ? 0.1 : 0.1)), 3);
+  assert.equal(e.verdict, 'inconclusive', e.reason);
+  assert.match(e.reason, /not learned even at the smallest size/);
   const d = judgeCot(points((f, n) => (f === 'cot' ? 0.97 : 0.8 - n / 100), 30), 3);
   assert.equal(d.verdict, 'inconclusive', d.reason);
   assert.deepEqual(wilson(0, 0), [0, 1]);
