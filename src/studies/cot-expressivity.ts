@@ -6,8 +6,8 @@
 // Plan: for each task, size n, format (direct, cot) and depth (nLayer), one run trained on
 // instances of that size alone (data/tasks, prompt masked). Direct and chain-of-thought runs of
 // a (task, n, depth) have the same model (so the same parameters), the same context and the same
-// steps and batch, so the same number of training tokens; the context is the longest instance of
-// the cot format (measured at plan time on the very instances the runs train and test on).
+// steps and batch, so the same number of training tokens; the context holds the longest possible
+// cot instance of that size (the task's own bound, maxDocumentLength).
 //
 // Measurement (in this process, after training): each finished run's final model scores its own
 // test instances (never trained on) with the harness (training/harness.ts): exact match of the
@@ -35,7 +35,7 @@ import { metricSeries } from '../lab/results/query.js';
 import type { Figure } from '../lab/presentation/plots.js';
 import type { ReportTable } from '../lab/presentation/report.js';
 import type { Store } from '../lab/results/store.js';
-import { buildTaskSets, documentText, type TaskFormat } from '../data/tasks/index.js';
+import { getTask, resolveTaskOptions, type TaskFormat } from '../data/tasks/index.js';
 import { loadRun, openData } from '../training/assemble.js';
 import { latestStep } from '../training/checkpoint.js';
 import { scoreItems, summarize, taskItems } from '../training/harness.js';
@@ -87,12 +87,13 @@ const claim = `A fixed-depth transformer trained to write a chain of thought rea
 
 const formats: TaskFormat[] = ['direct', 'cot'];
 
-/** Context for a (task, size): the longest cot document among the instances the runs use, + 1 for <|endoftext|>, rounded up to 16. */
-function contextFor(b: CotBudget, task: string, size: number): number {
-  const sets = buildTaskSets({ task, sizes: [size], train: b.train, test: b.test, seed: b.seed });
-  let longest = 0;
-  for (const inst of [...sets.train, ...sets.test]) longest = Math.max(longest, documentText(inst, 'cot').length + 1); // byte tokens
-  return Math.ceil(longest / 16) * 16;
+/**
+ * Context for a (task, size): the task's bound on a cot document (byte tokens = characters), + 1
+ * for <|endoftext|>, rounded up to 16. Rows are packed with whole instances, so a loose bound
+ * costs attention width, not wasted rows.
+ */
+function contextFor(task: string, size: number): number {
+  return Math.ceil((getTask(task).maxDocumentLength(size, resolveTaskOptions()) + 1) / 16) * 16;
 }
 
 function plan(budget: Budget): ReturnType<typeof planSweep> {
@@ -101,7 +102,7 @@ function plan(budget: Budget): ReturnType<typeof planSweep> {
   const runs: PlannedRun[] = [];
   for (const { task, sizes } of b.tasks) {
     for (const size of sizes) {
-      const context = contextFor(b, task, size);
+      const context = contextFor(task, size);
       for (const depth of b.depths) {
         for (const format of formats) {
           runs.push({

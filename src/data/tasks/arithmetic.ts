@@ -8,7 +8,7 @@
 import type { Rng } from '../../base/random.js';
 import type { TaskInstance } from './format.js';
 import { inverse, mod } from './modular.js';
-import type { Task } from './task.js';
+import { digits, type Task } from './task.js';
 
 export type Op = '+' | '-' | '*' | '/';
 export const ops: readonly Op[] = ['+', '-', '*', '/'];
@@ -70,6 +70,13 @@ export const arithmetic: Task = {
   minSize: 1,
   maxSize: 64,
   defaultSize: 4,
+  maxDocumentLength(n, o) {
+    // an expression with k operators: k + 1 numbers, k operators, at most one bracket pair per non-root operator
+    const expr = (k: number) => (k + 1) * digits(o.p - 1) + k + 2 * Math.max(0, k - 1);
+    let total = expr(n) + 1 + digits(o.p - 1); // prompt and answer
+    for (let k = 1; k < n; k++) total += expr(k) + 1; // one step per reduction, each ending with "="
+    return total;
+  },
   generate(rng, n, o): TaskInstance {
     const { p } = o;
     let tree: Node;

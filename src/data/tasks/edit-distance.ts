@@ -5,7 +5,7 @@
 
 import type { Rng } from '../../base/random.js';
 import type { TaskInstance } from './format.js';
-import type { Task } from './task.js';
+import { digits, type Task } from './task.js';
 
 export function editTable(a: string, b: string): number[][] {
   const rows: number[][] = [Array.from({ length: b.length + 1 }, (_, j) => j)];
@@ -27,6 +27,10 @@ export const editDistance: Task = {
   minSize: 1,
   maxSize: 128,
   defaultSize: 6,
+  maxDocumentLength(n) {
+    // prompt "a,b|"; cot: n rows of n + 1 entries (each <= n) with n spaces, a separator each; answer
+    return 2 * n + 2 + n * ((n + 1) * digits(n) + n + 1) + digits(n);
+  },
   generate(rng: Rng, n, o): TaskInstance {
     const draw = () => Array.from({ length: n }, () => o.alphabet[rng.int(o.alphabet.length)]).join('');
     const a = draw(), b = draw();

@@ -8,7 +8,7 @@
 import type { Rng } from '../../base/random.js';
 import type { TaskInstance } from './format.js';
 import { inverse, mod } from './modular.js';
-import type { Task } from './task.js';
+import { digits, type Task } from './task.js';
 
 export const variableNames = 'abcdefghijklmnopqrstuvwxyz';
 
@@ -49,6 +49,12 @@ export const equations: Task = {
   minSize: 1,
   maxSize: variableNames.length,
   defaultSize: 3,
+  maxDocumentLength(m, o) {
+    const d = digits(o.p - 1);
+    const equation = m * (d + 1) + (m - 1) + 1 + d; // "ca+cb=r"
+    const system = m * equation + m; // joined by ",", ending with "|"
+    return (m + 1) * system + m * d + (m - 1); // prompt, m elimination steps, the answer "x,y,..."
+  },
   generate(rng, m, o): TaskInstance {
     const { p } = o;
     for (;;) {

@@ -4,7 +4,7 @@
 
 import type { Rng } from '../../base/random.js';
 import type { TaskInstance } from './format.js';
-import type { Task } from './task.js';
+import { digits, type Task } from './task.js';
 
 export function lisTable(seq: readonly number[]): number[] {
   const dp: number[] = [];
@@ -24,6 +24,10 @@ export const lis: Task = {
   minSize: 1,
   maxSize: 256,
   defaultSize: 8,
+  maxDocumentLength(n, o) {
+    // prompt: n values and n separators; cot: n table entries (each <= n) and n separators; answer
+    return n * digits(o.values - 1) + n + n * digits(n) + n + digits(n);
+  },
   generate(rng: Rng, n, o): TaskInstance {
     const sequence = Array.from({ length: n }, () => rng.int(o.values));
     const dp = lisTable(sequence);

@@ -12,6 +12,9 @@ export interface TaskOptions {
   alphabet: string;
 }
 
+/** Decimal digits of a non-negative integer. */
+export const digits = (x: number): number => String(Math.max(0, Math.floor(x))).length;
+
 export const defaultTaskOptions: TaskOptions = { p: 11, values: 10, alphabet: 'abc' };
 
 export interface Task {
@@ -24,6 +27,11 @@ export interface Task {
   minSize: number;
   maxSize: number;
   defaultSize: number;
+  /**
+   * An upper bound on the characters of any instance's chain-of-thought document (prompt, cot
+   * and answer; the direct document is shorter), so a context can be chosen before drawing.
+   */
+  maxDocumentLength(size: number, o: TaskOptions): number;
   /** One instance of size n, drawn from rng (the task's own solver fills answer and cot). */
   generate(rng: Rng, size: number, o: TaskOptions): TaskInstance;
 }

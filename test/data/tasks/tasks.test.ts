@@ -258,3 +258,19 @@ test('bad names, sizes and options are refused with the reason', () => {
   assert.throws(() => drawInstances('arithmetic', { size: 2, count: 1, seed: 0, options: { p: 12 } }), /p must be a prime/);
   assert.throws(() => drawInstances('edit-distance', { size: 2, count: 1, seed: 0, options: { alphabet: 'a|' } }), /alphabet/);
 });
+
+test('maxDocumentLength bounds every drawn chain-of-thought document', () => {
+  const cases: [string, number[], Record<string, unknown>][] = [
+    ['arithmetic', [1, 2, 4, 8, 12], {}], ['arithmetic', [3, 6], { p: 97 }], ['equations', [1, 2, 4, 6], {}],
+    ['lis', [1, 4, 12, 30], {}], ['lis', [10], { values: 200 }], ['edit-distance', [1, 5, 12], {}],
+  ];
+  for (const [name, sizes, options] of cases) {
+    const t = getTask(name);
+    for (const size of sizes) {
+      const bound = t.maxDocumentLength(size, { p: 11, values: 10, alphabet: 'abc', ...options });
+      const longest = Math.max(...drawInstances(name, { size, count: 300, seed: 11, options }).map((i) => documentText(i, 'cot').length));
+      assert.ok(longest <= bound, `${name}:${size} ${JSON.stringify(options)}: an instance of ${longest} characters, bound ${bound}`);
+      assert.ok(bound <= 3 * longest + 8, `${name}:${size}: bound ${bound} is loose against ${longest}`);
+    }
+  }
+});
