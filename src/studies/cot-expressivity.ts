@@ -28,7 +28,9 @@
 // Measured (small budget, shared two-core VM under load, 17 min): lis at depth 3, cot 97.5% /
 // 83% / 70% at n = 4 / 8 / 12 against direct 87.5% / 56% / 50.5% (chain of thought ahead at
 // every size, but itself falling at 500 steps); arithmetic stayed at chance (~1/11) in both
-// formats at 500 steps of a 64-wide model, so the small budget cannot test it.
+// formats at 500 steps of a 64-wide model, so the small budget cannot test it. (Measured with
+// contexts from the longest drawn instance, identical to today's bound-based ones except
+// arithmetic n = 6: 112 then, 128 now.)
 
 import { existsSync } from 'node:fs';
 import { metricSeries } from '../lab/results/query.js';
