@@ -10,6 +10,8 @@ import { MAX_BPE_VOCAB, trainBpe } from './bpe.js';
 import { corpusFingerprint, loadSplit, type CorpusSpec, type SplitOptions } from './corpora.js';
 import { ByteTokenizer, END_OF_TEXT, loadTokenizer, type Tokenizer } from './tokenizer.js';
 import { writeFileDurable } from '../base/durable.js';
+import { defaultSplit, getTask, resolveTaskOptions, taskNames } from './tasks/generate.js';
+import { taskFormats, type TaskFormat } from './tasks/format.js';
 
 const posInt = z.number().int().positive();
 
@@ -19,7 +21,31 @@ const corpusSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('text'), path: z.string().min(1) }).strict(),
   /** A .jsonl file or folder; one document per line, its text under `field` (default "text"). */
   z.object({ kind: z.literal('jsonl'), path: z.string().min(1), field: z.string().min(1).optional() }).strict(),
+  /**
+   * Reasoning task instances drawn from a seed (data/tasks): `train` of each of `sizes` for
+   * training, `test` distinct ones of each of `testSizes` (default: sizes) for validation; the
+   * loss covers the completion only (the chain of thought too, in format "cot").
+   */
+  z.object({
+    kind: z.literal('task'),
+    task: z.enum(taskNames as [string, ...string[]]),
+    format: z.enum(taskFormats as [TaskFormat, ...TaskFormat[]]),
+    sizes: z.array(posInt).nonempty(),
+    testSizes: z.array(posInt).nonempty().optional(),
+    train: posInt,
+    test: posInt.default(200),
+    seed: z.number().int().default(0),
+    testFraction: z.number().gt(0).lt(1).default(defaultSplit.testFraction),
+    salt: z.string().default(defaultSplit.salt),
+    /** p (modulus), values (lis), alphabet (edit-distance). */
+    options: z.object({ p: posInt.optional(), values: posInt.optional(), alphabet: z.string().optional() }).strict().default({}),
+  }).strict(),
+  /** A task file written by `windtunnel tasks make` (its train and test instances), in a format. */
+  z.object({ kind: z.literal('task-file'), path: z.string().min(1), format: z.enum(taskFormats as [TaskFormat, ...TaskFormat[]]) }).strict(),
 ]);
+
+/** Task corpora (reasoning task instances) train with the instances sampler and the byte tokenizer. */
+export const isTaskCorpus = (kind: string): boolean => kind === 'task' || kind === 'task-file';
 
 const tokenizerSchema = z.discriminatedUnion('kind', [
   /** One token per UTF-8 byte, plus <|endoftext|>: vocabulary 257. */
@@ -38,6 +64,8 @@ const samplerSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('windows'), keepInDocument: z.boolean().default(false) }).strict(),
   /** Documents packed back to back in shuffled epochs; every token is a target once per epoch. */
   z.object({ kind: z.literal('packing'), keepInDocument: z.boolean().default(false), shuffle: z.boolean().default(true) }).strict(),
+  /** Task corpora only (their default): whole instances packed per row, prompts masked (data/tasks/packing.ts). */
+  z.object({ kind: z.literal('instances') }).strict(),
 ]);
 
 export const dataConfigSchema = z.object({
@@ -52,7 +80,26 @@ export const dataConfigSchema = z.object({
   sampler: samplerSchema.default({ kind: 'windows' }),
   /** Token files and learned BPE tokenizers are cached here, keyed by what determines them. */
   cacheDir: z.string().default('.cache/tokens'),
-}).strict();
+}).strict().superRefine((d, ctx) => {
+  const task = isTaskCorpus(d.corpus.kind);
+  if (task && d.tokenizer.kind !== 'byte') ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['tokenizer'], message: 'task corpora use the byte tokenizer (a learned BPE would merge prompt and answer)' });
+  if (task !== (d.sampler.kind === 'instances')) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['sampler', 'kind'], message: task ? 'task corpora train with the "instances" sampler (the default for them)' : 'the "instances" sampler is for task corpora only' });
+  }
+  if (d.corpus.kind === 'task') {
+    const t = getTask(d.corpus.task);
+    for (const [field, sizes] of [['sizes', d.corpus.sizes], ['testSizes', d.corpus.testSizes ?? []]] as const) {
+      sizes.forEach((n, i) => {
+        if (n < t.minSize || n > t.maxSize) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['corpus', field, i], message: `${t.name} sizes (${t.sizeMeaning}) lie in ${t.minSize}..${t.maxSize}, got ${n}` });
+      });
+    }
+    try {
+      resolveTaskOptions(d.corpus.options);
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['corpus', 'options'], message: (e as Error).message });
+    }
+  }
+});
 
 export type DataConfig = z.output<typeof dataConfigSchema>;
 export type DataConfigInput = z.input<typeof dataConfigSchema>;

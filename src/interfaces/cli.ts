@@ -26,6 +26,7 @@ const commands: Record<string, () => Promise<Register>> = {
   collect: async () => (await import('./commands/queue.js')).registerCollect,
   study: async () => (await import('./commands/study.js')).registerStudy,
   inspect: async () => (await import('./commands/inspect.js')).registerInspect,
+  tasks: async () => (await import('./commands/tasks.js')).registerTasks,
 };
 
 const program = new Command('windtunnel')

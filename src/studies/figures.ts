@@ -94,3 +94,20 @@ export function linesAndPoints(lines: LineRow[], points: PointRow[], o: AxisOpti
     layer,
   } as TopLevelSpec;
 }
+
+/** A cell of a heatmap: categorical x and y, a value in [0, 1] (accuracy), an optional label. */
+export interface HeatCell { x: number | string; y: number | string; value: number; label?: string }
+
+/** A heatmap (phase diagram) of values in [0, 1], each cell labelled with its value. */
+export function heatmapChart(cells: HeatCell[], o: AxisOptions & { valueTitle?: string } = {}): TopLevelSpec {
+  const x = { field: 'x', type: 'ordinal' as const, title: o.xTitle ?? 'x', sort: null };
+  const y = { field: 'y', type: 'ordinal' as const, title: o.yTitle ?? 'y', sort: 'descending' as const };
+  return {
+    ...(o.title ? { title: o.title } : {}), width: o.width ?? 320, height: o.height ?? 200, config: figureConfig,
+    datasets: { cells: cells.map((c) => ({ ...c, text: c.label ?? c.value.toFixed(2) })) }, data: { name: 'cells' },
+    layer: [
+      { mark: 'rect', encoding: { x, y, color: { field: 'value', type: 'quantitative', title: o.valueTitle ?? 'value', scale: { domain: [0, 1], scheme: 'viridis' } }, tooltip: [{ field: 'x' }, { field: 'y' }, { field: 'value', format: '.3f' }] } },
+      { mark: { type: 'text', fontSize: 11 }, encoding: { x, y, text: { field: 'text' }, color: { condition: { test: 'datum.value > 0.6', value: 'black' }, value: 'white' } } },
+    ],
+  } as TopLevelSpec;
+}

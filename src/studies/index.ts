@@ -8,6 +8,7 @@ import { batchLr } from './batch-lr.js';
 import { coordCheck } from './coord-check.js';
 import { mupTransfer } from './mup-transfer.js';
 import { layerRedundancy } from './layer-redundancy.js';
+import { cotExpressivity } from './cot-expressivity.js';
 
 export const studies: Record<string, Study> = {
   [wsdVsCosine.name]: wsdVsCosine,
@@ -16,6 +17,7 @@ export const studies: Record<string, Study> = {
   [coordCheck.name]: coordCheck,
   [mupTransfer.name]: mupTransfer,
   [layerRedundancy.name]: layerRedundancy,
+  [cotExpressivity.name]: cotExpressivity,
 };
 
 export { budgets, planCost, sweepName, type Analysis, type Budget, type Study, type StudyRun, type Verdict } from './study.js';

@@ -14,10 +14,13 @@
 import { fieldIssues, type FieldIssue } from '../base/errors.js';
 import { isPlainObject } from '../base/config-file.js';
 import {
-  END_OF_TEXT, bytesPerToken, countEvalWindows, createSampler, evalBatches, loadOrBuildTokens,
-  type CorpusSpec, type TokenFile, type Tokenizer,
+  END_OF_TEXT, MemoryTokens, bytesPerToken, countEvalWindows, createSampler, evalBatches, loadOrBuildTokens,
+  type CorpusSpec, type TokenFile, type TokenSource, type Tokenizer,
 } from '../data/index.js';
-import { buildTokenizer, dataConfigSchema, splitOptions, tokenizerVocabSize, type DataConfig } from '../data/data-config.js';
+import { buildTokenizer, dataConfigSchema, isTaskCorpus, splitOptions, tokenizerVocabSize, type DataConfig } from '../data/data-config.js';
+import {
+  InstanceSampler, buildTaskSets, encodeTasks, instanceBatches, readTaskFile, type EncodedTasks, type TaskFormat, type TaskSets,
+} from '../data/tasks/index.js';
 import { presets, type PresetName } from '../models/config.js';
 import { Transformer } from '../models/transformer.js';
 import { mupOptimizerOptions } from '../models/mup.js';
@@ -39,7 +42,11 @@ export type { DataConfig };
 export function resolveRunConfig(input: unknown): RunConfig {
   if (!isPlainObject(input)) throw new TrainConfigError([{ field: '(config)', message: `expected an object, got ${Array.isArray(input) ? 'an array' : typeof input}` }]);
   const issues: FieldIssue[] = [];
-  const data = dataConfigSchema.safeParse(input.data);
+  let dataInput = input.data;
+  if (isPlainObject(dataInput) && isPlainObject(dataInput.corpus) && typeof dataInput.corpus.kind === 'string' && isTaskCorpus(dataInput.corpus.kind) && dataInput.sampler === undefined) {
+    dataInput = { ...dataInput, sampler: { kind: 'instances' } }; // the only sampler for task corpora
+  }
+  const data = dataConfigSchema.safeParse(dataInput);
   if (!data.success) issues.push(...fieldIssues(data.error, { prefix: ['data'] }));
 
   let model: unknown = input.model;
@@ -77,12 +84,29 @@ export function resolveRunConfig(input: unknown): RunConfig {
 
 export interface RunData {
   tokenizer: Tokenizer;
-  train: TokenFile;
-  valid: TokenFile;
+  train: TokenSource & { close(): void };
+  valid: TokenSource & { close(): void };
   /** <|endoftext|> between documents, when data.separator is on. */
   separatorId: number | undefined;
-  /** Of the validation split (for bits per byte). */
-  bytesPerToken: number;
+  /** Of the validation split (for bits per byte); not given for task corpora (only answers are scored). */
+  bytesPerToken: number | undefined;
+  /** Task corpora: the instances and their encodings (train: training split; valid: test split). */
+  tasks?: { sets: TaskSets; format: TaskFormat; train: EncodedTasks; valid: EncodedTasks };
+}
+
+/** A task corpus's instances and their encodings; the token sources hold one document per instance. */
+function openTaskData(config: RunConfig, tokenizer: Tokenizer): RunData {
+  const c = config.data.corpus;
+  if (c.kind !== 'task' && c.kind !== 'task-file') throw new Error('openTaskData: not a task corpus');
+  const eot = tokenizer.specialId(END_OF_TEXT);
+  if (eot === undefined) throw new Error(`task corpora need a tokenizer with ${END_OF_TEXT}`);
+  const sets = c.kind === 'task'
+    ? buildTaskSets({ task: c.task, sizes: c.sizes, testSizes: c.testSizes, train: c.train, test: c.test, seed: c.seed, testFraction: c.testFraction, salt: c.salt, options: c.options })
+    : readTaskFile(c.path);
+  const encode = (split: 'train' | 'test') => encodeTasks(sets[split], c.format, (t) => tokenizer.encode(t), eot);
+  const train = encode('train'), valid = encode('test');
+  const source = (e: EncodedTasks) => Object.assign(new MemoryTokens(Array.from({ length: e.bounds.length - 1 }, (_, d) => e.tokens.subarray(e.bounds[d], e.bounds[d + 1]))), { close() {} });
+  return { tokenizer, train: source(train), valid: source(valid), separatorId: eot, bytesPerToken: undefined, tasks: { sets, format: c.format, train, valid } };
 }
 
 /** Opens (building them first if needed) the token files of both splits for this tokenizer. */
@@ -91,6 +115,7 @@ export function openData(config: RunConfig, tokenizer: Tokenizer, log: (msg: str
   if (tokenizer.vocabSize > config.model.vocabSize) {
     throw new Error(`the tokenizer has ${tokenizer.vocabSize} tokens but model.vocabSize is ${config.model.vocabSize}`);
   }
+  if (isTaskCorpus(d.corpus.kind)) return openTaskData(config, tokenizer);
   const separatorId = d.separator ? tokenizer.specialId(END_OF_TEXT) : undefined;
   if (d.separator && separatorId === undefined) throw new Error(`data.separator is on but the tokenizer has no ${END_OF_TEXT} token`);
   const open = (split: 'train' | 'valid') =>
@@ -106,8 +131,10 @@ export function openData(config: RunConfig, tokenizer: Tokenizer, log: (msg: str
 
 /** A fresh iterator over (the first maxBatches of) the validation windows, shaped like training batches. */
 export function validationBatches(config: RunConfig, data: RunData, maxBatches?: number) {
+  const s = config.data.sampler;
+  if (data.tasks) return instanceBatches(data.tasks.valid, { B: config.batchSize, T: config.context, maxBatches });
   return evalBatches(data.valid, {
-    B: config.batchSize, T: config.context, maxBatches, separatorId: data.separatorId, keepInDocument: config.data.sampler.keepInDocument,
+    B: config.batchSize, T: config.context, maxBatches, separatorId: data.separatorId, keepInDocument: s.kind !== 'instances' && s.keepInDocument,
   });
 }
 
@@ -128,9 +155,10 @@ export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOpt
   const model = new Transformer(config.model, { seed: config.seed });
   const optimizer = createOptimizer(model.params, config, mupOptimizerOptions(model.config, config.optimizer)); // {} without muP
   const s = config.data.sampler;
-  const train = createSampler(data.train, {
-    ...s, B: config.batchSize, T: config.context, seed: `train:${config.seed}`, separatorId: data.separatorId,
-  });
+  const seed = `train:${config.seed}`;
+  const train = s.kind === 'instances'
+    ? new InstanceSampler(data.tasks?.train ?? fail('the "instances" sampler needs a task corpus'), { B: config.batchSize, T: config.context, seed })
+    : createSampler(data.train, { ...s, B: config.batchSize, T: config.context, seed, separatorId: data.separatorId });
   const steps = totalSteps(config);
   const trainer = new Trainer({
     ...o,
@@ -142,6 +170,10 @@ export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOpt
     logInterval: config.logInterval, config,
   });
   return { model, optimizer, trainer, totalSteps: steps };
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }
 
 // ---- reading a run folder --------------------------------------------------------------------

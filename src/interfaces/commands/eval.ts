@@ -1,10 +1,50 @@
 // `windtunnel eval RUN`: validation loss, perplexity and bits per byte of a run's model on its
 // held-out split (every validation window unless --batches), shaped like its training batches.
+// With --tasks lis:6,arithmetic:4: accuracy on reasoning-task test instances instead (exact match
+// of the greedily generated final answer, teacher-forced per-token accuracy; src/training/harness.ts).
 
 import type { Command } from 'commander';
 import { evaluate } from '../../training/evaluate.js';
 import { loadRun, openData, validationBatches } from '../../training/assemble.js';
+import { evaluateTasks, type TaskEvalResult } from '../../training/harness.js';
+import { parseTaskRef, taskFormats, type TaskFormat } from '../../data/tasks/index.js';
+import type { LoadedRun } from '../../training/assemble.js';
+import { UsageError } from '../../base/errors.js';
 import { action, intOption, usageExits } from './run-common.js';
+
+interface TaskFlags { tasks: string; format?: string; n: number; seed: number; batchSize: number; json?: boolean }
+
+function evalTasks(runDir: string, run: LoadedRun, o: TaskFlags): void {
+  let requests;
+  try {
+    requests = o.tasks.split(',').map(parseTaskRef);
+  } catch (e) {
+    throw new UsageError(`--tasks: ${(e as Error).message}`);
+  }
+  const c = run.config.data.corpus;
+  const trained = c.kind === 'task' || c.kind === 'task-file' ? c : null;
+  const format = (o.format ?? trained?.format ?? 'direct') as TaskFormat;
+  if (!taskFormats.includes(format)) throw new UsageError(`--format must be one of ${taskFormats.join(', ')}, got ${JSON.stringify(o.format)}`);
+  // Test instances with the run's own split and options when it trained on generated instances of the task.
+  const own = c.kind === 'task' ? c : null;
+  const results: TaskEvalResult[] = [];
+  for (const r of requests) {
+    const same = own !== null && own.task === r.task;
+    results.push(...evaluateTasks(run.model, run.tokenizer, [r], {
+      format, count: o.n, seed: o.seed, batchSize: o.batchSize,
+      ...(same ? { split: { testFraction: own.testFraction, salt: own.salt }, options: own.options } : {}),
+    }));
+  }
+  for (const r of results) {
+    if (o.json) {
+      console.log(JSON.stringify({ run: runDir, step: run.step, task: r.task, size: r.size, format: r.format, items: r.items, exact_match: r.exactMatch,
+        token_accuracy: r.tokenAccuracy, mean_token_logprob: r.meanTokenLogProb, forced_exact_match: r.forcedExactMatch, seconds: r.seconds }));
+    } else {
+      console.log(`${`${r.task}:${r.size}`.padEnd(18)} ${r.format.padEnd(6)} exact match ${(100 * r.exactMatch).toFixed(1).padStart(5)}%   token accuracy ${(100 * r.tokenAccuracy).toFixed(1).padStart(5)}%   ` +
+        `log p/token ${r.meanTokenLogProb.toFixed(3)}   (${r.items} items, ${r.seconds.toFixed(1)} s)`);
+    }
+  }
+}
 
 export function registerEval(program: Command): void {
   usageExits(program
@@ -13,9 +53,15 @@ export function registerEval(program: Command): void {
     .argument('<run>', 'run folder')
     .option('--checkpoint <step>', 'evaluate this checkpoint instead of the latest', intOption('--checkpoint'))
     .option('--batches <n>', 'only the first n validation batches (default: all)', intOption('--batches', 1))
-    .option('--json', 'print one JSON object'))
-    .action(action((runDir: string, o: { checkpoint?: number; batches?: number; json?: boolean }) => {
+    .option('--tasks <list>', 'instead: accuracy on reasoning tasks, e.g. lis:6,lis:8,arithmetic:4 (NAME or NAME:SIZE)')
+    .option('--format <f>', `with --tasks: ${taskFormats.join(' or ')} (default: the run's training format, else direct)`)
+    .option('--n <k>', 'with --tasks: test instances per task', intOption('--n', 1), 200)
+    .option('--seed <s>', 'with --tasks: seed of the test instances', intOption('--seed'), 0)
+    .option('--batch-size <b>', 'with --tasks: sequences per forward pass', intOption('--batch-size', 1), 64)
+    .option('--json', 'print one JSON object (with --tasks: one per task)'))
+    .action(action((runDir: string, o: { checkpoint?: number; batches?: number; json?: boolean } & Partial<TaskFlags>) => {
       const run = loadRun(runDir, o.checkpoint);
+      if (o.tasks !== undefined) return evalTasks(runDir, run, o as TaskFlags);
       const data = openData(run.config, run.tokenizer);
       try {
         const t0 = Date.now();
