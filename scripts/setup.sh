@@ -38,3 +38,11 @@ if [ -f binding.gyp ]; then
       cat /tmp/windtunnel-node-gyp.log; echo "setup: native build FAILED (see above)"; exit 1; }
   fi
 fi
+
+# Compiled JavaScript (dist/, the package's exports and the fast CLI): rebuild when missing or
+# older than any source file. bin/windtunnel.js makes the same comparison before using it.
+js_stamp=dist/.build-stamp
+if [ ! -f "$js_stamp" ] || [ -n "$(find src tsconfig.json tsconfig.build.json -newer "$js_stamp" -type f 2>/dev/null | head -n 1)" ]; then
+  echo "setup: compiling TypeScript to dist/"
+  node scripts/build.mjs
+fi

@@ -4,17 +4,17 @@
 // second Ctrl-C quits at once. The run folder layout is in src/training/assemble.ts.
 
 import type { Command } from 'commander';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Document, visit } from 'yaml';
 import { countParams } from '../../models/config.js';
 import { latestStep, listCheckpoints } from '../../training/checkpoint.js';
-import { writeFileDurable } from '../../models/durable.js';
 import {
-  TOKENIZER_FILE, assembleRun, buildTokenizer, loadRun, openData, readRunConfig, readRunTokenizer, resolveRunConfig,
+  assembleRun, loadRun, openData, readRunConfig, readRunTokenizer, resolveRunConfig,
   type RunConfig, type RunData,
 } from '../../training/assemble.js';
 import { totalSteps, tokensPerStep } from '../../training/config.js';
+import { prepareRun } from '../../training/train-run.js';
 import type { TrainResult, TrainerEvent } from '../../training/trainer.js';
 import { UsageError, applyOverrides, configName, readConfigFile } from '../config-file.js';
 import { createReporter, fmtCount, fmtDuration, type Reporter } from '../progress.js';
@@ -51,10 +51,7 @@ export function registerTrain(program: Command): void {
       }
       const out = createReporter({ json: o.jsonProgress === true });
       announce(out, runDir, config);
-      const tokenizer = buildTokenizer(config.data, out.log);
-      mkdirSync(runDir, { recursive: true });
-      writeFileDurable(join(runDir, TOKENIZER_FILE), JSON.stringify(tokenizer.toJSON()) + '\n');
-      const data = openData(config, tokenizer, out.log);
+      const data = prepareRun(config, runDir, out.log);
       return train(config, data, runDir, false, out, o);
     }));
 }
