@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { backend, withBackend, tensor } from '../src/engine/index.js';
 import { profileBackend } from '../src/engine/profile.js';
-import { Rng } from '../src/engine/random.js';
+import { Rng } from '../src/base/random.js';
 import { Transformer } from '../src/models/transformer.js';
 import { AdamW } from '../src/training/optimizers.js';
 

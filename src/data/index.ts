@@ -12,4 +12,4 @@ export * from './tokensource.js';
 export * from './tokenfile.js';
 export * from './tokencache.js';
 export * from './batching.js';
-export * from './evaluation.js';
+export * from './eval-batches.js';

@@ -4,5 +4,5 @@ export * from './ops.js';
 export * from './nn.js';
 export { backward, findFirstNonFinite, topologicalOrder } from './autograd.js';
 export { backend, setBackend, withBackend, noGrad, isGradEnabled, setDetectAnomaly } from './runtime.js';
-export { Rng, type RngState } from './random.js';
+export { Rng, type RngState } from '../base/random.js';
 export type { AttentionMask, Backend } from './backend.js';

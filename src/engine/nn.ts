@@ -7,7 +7,7 @@
 import type { AttentionMask } from './backend.js';
 import { record } from './autograd.js';
 import { add, assertFloat, matmul, mul, reshape } from './ops.js';
-import { Rng } from './random.js';
+import { Rng } from '../base/random.js';
 import { backend } from './runtime.js';
 import { Tensor, allocOut, fmtShape, type Shape } from './tensor.js';
 

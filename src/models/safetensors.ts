@@ -13,7 +13,7 @@
 // the directory. A crash leaves either the old file or the new one, never half of one.
 
 import { readFileSync } from 'node:fs';
-import { writeFileDurable } from './durable.js';
+import { writeFileDurable } from '../base/durable.js';
 import { Tensor, fmtShape, sizeOf } from '../engine/index.js';
 
 export type TensorMap = Map<string, Tensor> | Record<string, Tensor>;

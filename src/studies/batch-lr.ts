@@ -24,11 +24,11 @@
 // loss of any batch size. "Not reached" when no batch size tried is 1% worse.
 
 import { fitLine, predictLine, percentileInterval } from '../lab/fit/stats.js';
-import type { Figure, TopLevelSpec } from '../lab/plots.js';
-import { figureConfig } from '../lab/plots.js';
-import type { ReportTable } from '../lab/report.js';
-import type { Store } from '../lab/store.js';
-import { Rng } from '../engine/random.js';
+import type { Figure, TopLevelSpec } from '../lab/presentation/plots.js';
+import { figureConfig } from '../lab/presentation/plots.js';
+import type { ReportTable } from '../lab/presentation/report.js';
+import type { Store } from '../lab/results/store.js';
+import { Rng } from '../base/random.js';
 import { linesAndPoints, type BandRow, type LineRow, type PointRow } from './figures.js';
 import { bestLr, finalOf, fmt, v } from './stats.js';
 import { planSweep, studyBase, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';

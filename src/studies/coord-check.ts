@@ -25,10 +25,10 @@
 import { existsSync } from 'node:fs';
 import { noGrad, tensor, type Tensor } from '../engine/index.js';
 import { fitLine } from '../lab/fit/stats.js';
-import type { Figure } from '../lab/plots.js';
-import { metricSeries } from '../lab/query.js';
-import type { ReportTable } from '../lab/report.js';
-import type { Store } from '../lab/store.js';
+import type { Figure } from '../lab/presentation/plots.js';
+import { metricSeries } from '../lab/results/query.js';
+import type { ReportTable } from '../lab/presentation/report.js';
+import type { Store } from '../lab/results/store.js';
 import { Transformer } from '../models/transformer.js';
 import { loadRun, openData, readRunConfig, readRunTokenizer, validationBatches } from '../training/assemble.js';
 import { listCheckpoints } from '../training/checkpoint.js';

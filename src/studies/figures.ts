@@ -1,10 +1,10 @@
-// Figures studies share, beside the lab's builders (src/lab/plots.ts): points with 95% error
+// Figures studies share, beside the lab's builders (src/lab/presentation/plots.ts): points with 95% error
 // bars (plots.ts has none), and a run's curve read from the store, from a given step on.
 
-import { metricSeries } from '../lab/query.js';
-import { figureConfig, type AxisOptions, type TopLevelSpec } from '../lab/plots.js';
-import { smoothEma } from '../lab/plots-data.js';
-import type { Store } from '../lab/store.js';
+import { metricSeries } from '../lab/results/query.js';
+import { figureConfig, type AxisOptions, type TopLevelSpec } from '../lab/presentation/plots.js';
+import { smoothEma } from '../lab/presentation/plots-data.js';
+import type { Store } from '../lab/results/store.js';
 
 /** A point with its interval (lo = hi = y when there is none). */
 export interface IntervalRow {

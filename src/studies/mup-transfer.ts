@@ -19,9 +19,9 @@
 // Supported when all three hold; not supported when any fails; inconclusive otherwise.
 
 import { fitLine, studentTQuantile } from '../lab/fit/stats.js';
-import type { Figure } from '../lab/plots.js';
-import type { ReportTable } from '../lab/report.js';
-import type { Store } from '../lab/store.js';
+import type { Figure } from '../lab/presentation/plots.js';
+import type { ReportTable } from '../lab/presentation/report.js';
+import type { Store } from '../lab/results/store.js';
 import { linesAndPoints, type LineRow, type PointRow } from './figures.js';
 import { bestLr, finalOf, fmt, v } from './stats.js';
 import { planSweep, studyBase, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';

@@ -14,15 +14,15 @@
 
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Collector, connectRedis, enqueueSweep, openQueue, waitForRuns, type QueueTarget, type WaitEvent } from '../lab/queue.js';
-import { queryRuns, type RunRecord } from '../lab/query.js';
-import { writeReport, type WrittenReport } from '../lab/report.js';
-import { hasCheckpoint, registerSweep, runSweep, type RunnerEvent, type Trainer } from '../lab/runner.js';
-import { Store } from '../lab/store.js';
-import type { ExpandedRun, Sweep } from '../lab/sweep.js';
+import { Collector, connectRedis, enqueueSweep, openQueue, waitForRuns, type QueueTarget, type WaitEvent } from '../lab/experiments/queue.js';
+import { queryRuns, type RunRecord } from '../lab/results/query.js';
+import { writeReport, type WrittenReport } from '../lab/presentation/report.js';
+import { hasCheckpoint, registerSweep, runSweep, type RunnerEvent, type Trainer } from '../lab/experiments/runner.js';
+import { Store } from '../lab/results/store.js';
+import type { ExpandedRun, Sweep } from '../lab/experiments/sweep.js';
 import { TOKENIZER_FILE } from '../training/assemble.js';
 import { branchWsd } from '../training/branch.js';
-import { writeFileDurable } from '../models/durable.js';
+import { writeFileDurable } from '../base/durable.js';
 import { ScheduleConfig } from '../training/schedules.js';
 import { branchOf, expandStudy, planCost, sweepName, verdictMarkdown, type Analysis, type Budget, type PlanCost, type Study, type StudyRun } from './study.js';
 

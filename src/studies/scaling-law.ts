@@ -21,11 +21,11 @@
 import { bootstrapParametric, computeOptimal, coarseGrid, chinchillaGrid, fitParametric, fitScaling, gridStarts, logData, predictLoss,
   chinchillaHuberDelta, type LawParams, type ScalingFit, type ScalingPoint } from '../lab/fit/index.js';
 import { intervalOf } from '../lab/fit/bootstrap.js';
-import type { Figure, TopLevelSpec } from '../lab/plots.js';
-import { figureConfig } from '../lab/plots.js';
-import type { ReportTable } from '../lab/report.js';
-import type { Store } from '../lab/store.js';
-import { estimateRun } from '../lab/sweep.js';
+import type { Figure, TopLevelSpec } from '../lab/presentation/plots.js';
+import { figureConfig } from '../lab/presentation/plots.js';
+import type { ReportTable } from '../lab/presentation/report.js';
+import type { Store } from '../lab/results/store.js';
+import { estimateRun } from '../lab/experiments/sweep.js';
 import { intervalChart, linesAndPoints, type BandRow, type IntervalRow, type LineRow, type PointRow } from './figures.js';
 import { finalOf, fmt, v } from './stats.js';
 import { gcd, planSweep, studyBase, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';

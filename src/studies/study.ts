@@ -17,11 +17,11 @@
 // branchWsd (src/training/branch.ts) makes it equal to bit for bit; run.ts trains it by
 // branching the finished source and resuming, so only its D decay steps cost compute.
 
-import type { Figure } from '../lab/plots.js';
-import type { RunRecord } from '../lab/query.js';
-import type { ReportTable } from '../lab/report.js';
-import type { Store } from '../lab/store.js';
-import { estimateRun, expandSweep, getPath, parseSweep, type Config, type ExpandedRun, type Sweep } from '../lab/sweep.js';
+import type { Figure } from '../lab/presentation/plots.js';
+import type { RunRecord } from '../lab/results/query.js';
+import type { ReportTable } from '../lab/presentation/report.js';
+import type { Store } from '../lab/results/store.js';
+import { estimateRun, expandSweep, getPath, parseSweep, type Config, type ExpandedRun, type Sweep } from '../lab/experiments/sweep.js';
 import { decayStart, ScheduleConfig } from '../training/schedules.js';
 
 export const budgets = ['smoke', 'small', 'full'] as const;

@@ -21,10 +21,10 @@
 // Cost: `windtunnel study list`. Measured on the shared two-core development VM: smoke 3 s,
 // small 5 min (42 runs; under 15, so `npm start` runs it).
 
-import type { Figure } from '../lab/plots.js';
-import { curveChart, type CurveRow } from '../lab/plots.js';
-import type { ReportTable } from '../lab/report.js';
-import type { Store } from '../lab/store.js';
+import type { Figure } from '../lab/presentation/plots.js';
+import { curveChart, type CurveRow } from '../lab/presentation/plots.js';
+import type { ReportTable } from '../lab/presentation/report.js';
+import type { Store } from '../lab/results/store.js';
 import type { DecayShape } from '../training/schedules.js';
 import { intervalChart, runCurve, type IntervalRow } from './figures.js';
 import { compareAtOrBelow, estimate, finalOf, fmt, fmtEstimate, fmtInterval, groupBy, v, type Comparison, type Estimate } from './stats.js';

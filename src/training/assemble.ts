@@ -29,7 +29,7 @@ import { TrainConfigError, parseTrainConfig, totalSteps, type TrainConfig } from
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
 import { latestStep, loadCheckpoint } from './checkpoint.js';
-import { writeFileDurable } from '../models/durable.js';
+import { writeFileDurable } from '../base/durable.js';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
 export const CONFIG_FILE = 'config.json';

@@ -7,7 +7,7 @@
 // It prints the peer's keys, so the two lines compare field by field.
 
 import { BufferPool, backend, tensor, Tensor } from '../engine/index.js';
-import { Rng } from '../engine/random.js';
+import { Rng } from '../base/random.js';
 import { Transformer } from '../models/transformer.js';
 import { AdamW } from './optimizers.js';
 

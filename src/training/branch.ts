@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { checkpointName, loadCheckpoint, LATEST_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, type CheckpointState } from './checkpoint.js';
 import { decayStart, wsdDecaySteps, type DecayShape, type ScheduleConfig } from './schedules.js';
 import { METRICS_FILE, readMetrics } from './metrics.js';
-import { fsyncPath, writeFileDurable } from '../models/durable.js';
+import { fsyncPath, writeFileDurable } from '../base/durable.js';
 
 export interface BranchOptions {
   /** The WSD run to branch from (read only). */

@@ -21,7 +21,7 @@ import { Tensor, fmtShape } from '../engine/index.js';
 import { readSafetensors, writeSafetensors } from '../models/safetensors.js';
 import type { Optimizer, OptimizerState } from './optimizers.js';
 import type { ScheduleConfig } from './schedules.js';
-import { fsyncPath, writeFileDurable } from '../models/durable.js';
+import { fsyncPath, writeFileDurable } from '../base/durable.js';
 
 export const MODEL_FILE = 'model.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';

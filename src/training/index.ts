@@ -9,6 +9,5 @@ export * from './evaluate.js';
 export * from './trainer.js';
 export * from './branch.js';
 export * from './config.js';
-export { writeFileDurable } from '../models/durable.js';
 export * from './train-run.js';
 export * from './assemble.js';

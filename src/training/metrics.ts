@@ -10,7 +10,7 @@
 
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileDurable } from '../models/durable.js';
+import { writeFileDurable } from '../base/durable.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 

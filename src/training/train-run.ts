@@ -5,7 +5,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileDurable } from '../models/durable.js';
+import { writeFileDurable } from '../base/durable.js';
 import type { Transformer } from '../models/transformer.js';
 import type { Tokenizer } from '../data/index.js';
 import { listCheckpoints, latestStep } from './checkpoint.js';

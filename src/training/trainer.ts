@@ -23,7 +23,7 @@ import { ScheduleConfig, createSchedule, type ScheduleInput } from './schedules.
 import { checkBaseShapes, latestStep, listCheckpoints, loadCheckpoint, restoreParams, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { METRICS_FILE, MetricsWriter } from './metrics.js';
 import { batchLoss, evaluate, type EvalResult, type TrainableModel } from './evaluate.js';
-import { writeFileDurable } from '../models/durable.js';
+import { writeFileDurable } from '../base/durable.js';
 
 /** A sampler the trainer can checkpoint (the data layer's samplers are these). */
 export interface BatchSampler {

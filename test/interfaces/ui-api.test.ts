@@ -1,4 +1,4 @@
-// The dashboard's HTTP API (src/interfaces/ui/server.ts over src/lab/dashboard/views.ts) on a
+// The dashboard's HTTP API (src/interfaces/ui/server.ts over src/lab/presentation/dashboard-views.ts) on a
 // store of synthetic runs: the page and the plotting libraries are served locally; the runs
 // table pages, sorts and filters; curves are smoothed, downsampled, grouped; hyperparameter
 // views, comparison, reports; bad input is a 400 naming the problem; the event stream reports
@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { Store } from '../../src/lab/store.js';
+import { Store } from '../../src/lab/results/store.js';
 import { startUi, type UiServer } from '../../src/interfaces/ui/server.js';
 import { addSyntheticSweep } from '../lab/report-fixture.js';
 

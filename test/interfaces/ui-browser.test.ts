@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { Store } from '../../src/lab/store.js';
+import { Store } from '../../src/lab/results/store.js';
 import { startUi } from '../../src/interfaces/ui/server.js';
-import { writeReport } from '../../src/lab/report.js';
+import { writeReport } from '../../src/lab/presentation/report.js';
 import { addSyntheticSweep } from '../lab/report-fixture.js';
 
 const chromiumPath = process.env.WINDTUNNEL_CHROMIUM ?? '/usr/bin/chromium';

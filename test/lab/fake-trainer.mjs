@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// A stand-in for `windtunnel train/resume` that keeps the runner's contract (src/lab/runner.ts)
+// A stand-in for `windtunnel train/resume` that keeps the runner's contract (src/lab/experiments/runner.ts)
 // and the training layer's file layout, and nothing else, so runner tests are fast and do not
 // depend on the real trainer:
 //   train --config FILE --run-dir DIR --json-progress    resume DIR --json-progress

@@ -1,7 +1,7 @@
 // Synthetic results stores for the report and dashboard tests: sweeps of runs with plausible
 // loss curves (a power law in the step, seed noise, spikes), a cosine learning rate, held-out
 // evaluations, size estimates, and a failed and a running run. Deterministic (seeded).
-import { Store, type NewRun } from '../../src/lab/store.js';
+import { Store, type NewRun } from '../../src/lab/results/store.js';
 
 export interface SyntheticOptions {
   sweep?: string;

@@ -1,7 +1,7 @@
 // Child process for the store concurrency test: opens the same store file as its siblings and
 // writes the same sweep, runs and metrics, each batch twice (a re-delivered job), as fast as it can.
 // argv: <db> <writer index> <runs> <steps>; prints {"claimed": [run ids]} on stdout.
-import { Store } from '../../src/lab/store.js';
+import { Store } from '../../src/lab/results/store.js';
 
 const [db, who, nRuns, nSteps] = process.argv.slice(2);
 const store = Store.open(db);

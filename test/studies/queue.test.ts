@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectRedis, queueTarget } from '../../src/lab/queue.js';
-import { queryRuns } from '../../src/lab/query.js';
-import { Store } from '../../src/lab/store.js';
+import { connectRedis, queueTarget } from '../../src/lab/experiments/queue.js';
+import { queryRuns } from '../../src/lab/results/query.js';
+import { Store } from '../../src/lab/results/store.js';
 import { runStudy } from '../../src/studies/run.js';
 import { planSweep, studyBase, type Study } from '../../src/studies/study.js';
 

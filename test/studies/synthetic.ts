@@ -5,10 +5,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { queryRuns } from '../../src/lab/query.js';
-import { registerSweep } from '../../src/lab/runner.js';
-import { Store } from '../../src/lab/store.js';
-import type { Sweep } from '../../src/lab/sweep.js';
+import { queryRuns } from '../../src/lab/results/query.js';
+import { registerSweep } from '../../src/lab/experiments/runner.js';
+import { Store } from '../../src/lab/results/store.js';
+import type { Sweep } from '../../src/lab/experiments/sweep.js';
 import { studyRuns } from '../../src/studies/run.js';
 import { expandStudy, type StudyRun } from '../../src/studies/study.js';
 

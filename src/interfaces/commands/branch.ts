@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { branchWsd } from '../../training/branch.js';
 import { DecayShape } from '../../training/schedules.js';
 import { TOKENIZER_FILE } from '../../training/assemble.js';
-import { UsageError } from '../config-file.js';
+import { UsageError } from '../../base/config-file.js';
 import { action, intOption, numberOption, usageExits } from './run-common.js';
 
 interface BranchFlags {

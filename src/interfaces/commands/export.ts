@@ -8,7 +8,7 @@ import { copyFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { exportHF, familyMismatches, type HFFamily } from '../../models/hf.js';
 import { TOKENIZER_FILE, loadRun } from '../../training/assemble.js';
-import { UsageError } from '../config-file.js';
+import { UsageError } from '../../base/config-file.js';
 import { action, intOption, usageExits } from './run-common.js';
 
 const FORMATS: Record<string, HFFamily> = { 'hf-gpt2': 'gpt2', 'hf-llama': 'llama' };

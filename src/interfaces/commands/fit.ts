@@ -6,8 +6,8 @@ import type { Command } from 'commander';
 import {
   chinchillaGrid, coarseGrid, filterPoints, fitScaling, pointsFromStore, readTable, type ScalingFit, type ScalingPoint,
 } from '../../lab/fit/index.js';
-import { toJson } from '../../lab/query.js';
-import { runStatuses, type RunStatus } from '../../lab/store.js';
+import { toJson } from '../../lab/results/query.js';
+import { runStatuses, type RunStatus } from '../../lab/results/store.js';
 import { addStoreOptions, guarded, openStoreForReading, positiveInt, table, type StoreOptions } from './lab-common.js';
 
 interface FitScalingOptions extends StoreOptions {

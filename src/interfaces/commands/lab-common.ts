@@ -4,9 +4,9 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCondition, type RunFilter } from '../../lab/query.js';
-import { runStatuses, Store, type RunStatus } from '../../lab/store.js';
-import { SweepError } from '../../lab/sweep.js';
+import { parseCondition, type RunFilter } from '../../lab/results/query.js';
+import { runStatuses, Store, type RunStatus } from '../../lab/results/store.js';
+import { SweepError } from '../../lab/experiments/sweep.js';
 
 export interface StoreOptions {
   db?: string;

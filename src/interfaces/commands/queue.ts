@@ -1,4 +1,4 @@
-// Sweeps on many machines (src/lab/queue.ts, src/lab/worker.ts):
+// Sweeps on many machines (src/lab/experiments/queue.ts, src/lab/experiments/worker.ts):
 //   windtunnel sweep FILE --queue redis://HOST:PORT [--wait]   enqueue (sweep.ts calls enqueueCommand)
 //   windtunnel worker --queue redis://HOST:PORT                 on each machine: take and train runs
 //   windtunnel collect --queue redis://HOST:PORT                gather workers' results into the store
@@ -9,11 +9,11 @@
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { availableParallelism } from 'node:os';
-import { Collector, connectRedis, DEFAULT_QUEUE_NAME, DirectSink, enqueueSweep, openQueue, queueTarget, RedisSink, sleep, waitForRuns, type ResultEvent, type WaitEvent } from '../../lab/queue.js';
-import { planParallelism, trainerCommand } from '../../lab/runner.js';
-import { Store } from '../../lab/store.js';
-import type { ExpandedRun, Sweep } from '../../lab/sweep.js';
-import { runWorker, type WorkerEvent } from '../../lab/worker.js';
+import { Collector, connectRedis, DEFAULT_QUEUE_NAME, DirectSink, enqueueSweep, openQueue, queueTarget, RedisSink, sleep, waitForRuns, type ResultEvent, type WaitEvent } from '../../lab/experiments/queue.js';
+import { planParallelism, trainerCommand } from '../../lab/experiments/runner.js';
+import { Store } from '../../lab/results/store.js';
+import type { ExpandedRun, Sweep } from '../../lab/experiments/sweep.js';
+import { runWorker, type WorkerEvent } from '../../lab/experiments/worker.js';
 import { guarded, positiveInt, storePath, type StoreOptions } from './lab-common.js';
 
 export interface EnqueueOptions extends StoreOptions {

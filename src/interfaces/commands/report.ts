@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { writeReport } from '../../lab/report.js';
+import { writeReport } from '../../lab/presentation/report.js';
 import { addStoreOptions, guarded, openStoreForReading, type StoreOptions } from './lab-common.js';
 
 interface ReportCliOptions extends StoreOptions {

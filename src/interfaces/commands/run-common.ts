@@ -6,7 +6,7 @@
 
 import { InvalidArgumentError, type Command } from 'commander';
 import { TrainConfigError } from '../../training/config.js';
-import { UsageError } from '../config-file.js';
+import { UsageError } from '../../base/config-file.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, diverged: 3, interrupted: 130 } as const;
 

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import {
   compareRuns, evalSeries, findRun, flatten, flattenRun, listSweeps, metricKeys, metricSeries, queryRuns, toCsv, toJson, type RunRecord,
-} from '../../lab/query.js';
+} from '../../lab/results/query.js';
 import {
   addFilterOptions, addStoreOptions, filterFrom, fmtCount, fmtSci, fmtValue, guarded, openStoreForReading, table,
   type FilterOptions, type StoreOptions,

@@ -7,10 +7,10 @@
 
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { DEFAULT_QUEUE_NAME, queueTarget } from '../../lab/queue.js';
-import { queryRuns } from '../../lab/query.js';
-import { trainerCommand } from '../../lab/runner.js';
-import { Store } from '../../lab/store.js';
+import { DEFAULT_QUEUE_NAME, queueTarget } from '../../lab/experiments/queue.js';
+import { queryRuns } from '../../lab/results/query.js';
+import { trainerCommand } from '../../lab/experiments/runner.js';
+import { Store } from '../../lab/results/store.js';
 import { budgets, planCost, runStudy, studies, sweepName, type Budget, type StudyEvent } from '../../studies/index.js';
 import { expandStudy, trainedSteps } from '../../studies/study.js';
 import { addStoreOptions, fmtCount, fmtSci, guarded, positiveInt, storePath, table, type StoreOptions } from './lab-common.js';

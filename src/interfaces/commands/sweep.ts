@@ -7,10 +7,10 @@
 import type { Command } from 'commander';
 import { MultiBar, Presets } from 'cli-progress';
 import { existsSync } from 'node:fs';
-import { queryRuns } from '../../lab/query.js';
-import { runSweep, trainerCommand, type RunnerEvent } from '../../lab/runner.js';
-import { Store } from '../../lab/store.js';
-import { estimate, expandSweep, loadSweep } from '../../lab/sweep.js';
+import { queryRuns } from '../../lab/results/query.js';
+import { runSweep, trainerCommand, type RunnerEvent } from '../../lab/experiments/runner.js';
+import { Store } from '../../lab/results/store.js';
+import { estimate, expandSweep, loadSweep } from '../../lab/experiments/sweep.js';
 import { enqueueCommand } from './queue.js';
 import { addStoreOptions, fmtCount, fmtSci, guarded, positiveInt, storePath, table, type StoreOptions } from './lab-common.js';
 

@@ -16,7 +16,7 @@ import {
 import { totalSteps, tokensPerStep } from '../../training/config.js';
 import { prepareRun } from '../../training/train-run.js';
 import type { TrainResult, TrainerEvent } from '../../training/trainer.js';
-import { UsageError, applyOverrides, configName, readConfigFile } from '../config-file.js';
+import { UsageError, applyOverrides, configName, readConfigFile } from '../../base/config-file.js';
 import { createReporter, fmtCount, fmtDuration, type Reporter } from '../progress.js';
 import { DEFAULT_SAMPLING, sampleText } from './sample.js';
 import { EXIT, action, usageExits } from './run-common.js';

@@ -1,6 +1,6 @@
 // The dashboard's HTTP server (Node's http, nothing else): the page and its script, Vega /
 // Vega-Lite / vega-embed from node_modules (nothing from the network), a JSON API over the
-// store through src/lab/dashboard/views.ts, sweep reports rendered on request, and a
+// store through src/lab/presentation/dashboard-views.ts, sweep reports rendered on request, and a
 // server-sent event stream that says when the store changed. Read-only: the store is opened
 // read-only, every route is GET.
 //
@@ -26,11 +26,11 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compareRuns, findRun, listSweeps, metricKeys, parseCondition, queryRuns, type RunFilter } from '../../lab/query.js';
-import { runStatuses, Store, type RunStatus } from '../../lab/store.js';
-import { renderReport } from '../../lab/report.js';
-import { CurveCache, curvesView, hparamsView, metricNames, runsPage, selectRuns, type Selection } from '../../lab/dashboard/views.js';
-import { spreads, type Spread } from '../../lab/plots-data.js';
+import { compareRuns, findRun, listSweeps, metricKeys, parseCondition, queryRuns, type RunFilter } from '../../lab/results/query.js';
+import { runStatuses, Store, type RunStatus } from '../../lab/results/store.js';
+import { renderReport } from '../../lab/presentation/report.js';
+import { CurveCache, curvesView, hparamsView, metricNames, runsPage, selectRuns, type Selection } from '../../lab/presentation/dashboard-views.js';
+import { spreads, type Spread } from '../../lab/presentation/plots-data.js';
 
 export interface UiOptions {
   /** The results store file. */

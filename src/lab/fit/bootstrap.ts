@@ -8,7 +8,7 @@
 // 'grid' restarts every resample from the full grid (honest about far-away basins, and slow).
 // Seeded (xoshiro128** from the engine), so the same seed gives the same intervals.
 
-import { Rng } from '../../engine/random.js';
+import { Rng } from '../../base/random.js';
 import { fitParametric, type LawParams, type LogData, type ParametricFit, type ParametricOptions } from './chinchilla.js';
 import { percentileInterval } from './stats.js';
 

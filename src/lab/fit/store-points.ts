@@ -7,8 +7,8 @@
 // cosine or WSD schedule they sit above what a run of that length would reach; runs branched
 // into their own decays (or finalOnly) give the points the law is about.
 
-import { evalSeries, queryRuns } from '../query.js';
-import type { RunStatus, Store } from '../store.js';
+import { evalSeries, queryRuns } from '../results/query.js';
+import type { RunStatus, Store } from '../results/store.js';
 import type { ScalingPoint } from './points.js';
 
 export interface StorePointOptions {

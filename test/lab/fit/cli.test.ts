@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerFit } from '../../../src/interfaces/commands/fit.js';
 import type { ScalingFit } from '../../../src/lab/fit/scaling.js';
-import { toCsv } from '../../../src/lab/query.js';
+import { toCsv } from '../../../src/lab/results/query.js';
 import { gridTable, isoflopTable, smallLaw } from './synthetic.js';
 import { scalingStore } from './store-fixture.js';
 

@@ -1,6 +1,6 @@
 // A results store holding a small scaling sweep, for the store-reading and CLI tests.
 import { join } from 'node:path';
-import { Store } from '../../../src/lab/store.js';
+import { Store } from '../../../src/lab/results/store.js';
 import { predictLoss } from '../../../src/lab/fit/chinchilla.js';
 import { smallLaw } from './synthetic.js';
 

@@ -1,7 +1,7 @@
 // Synthetic scaling tables drawn from known laws, for the fit tests: a factorial grid of
 // model sizes and token counts, and IsoFLOP levels around a deliberately wrong guess of the
 // frontier; multiplicative log-normal noise from a seeded generator.
-import { Rng } from '../../../src/engine/random.js';
+import { Rng } from '../../../src/base/random.js';
 import { computeOptimal, predictLoss, type LawParams } from '../../../src/lab/fit/chinchilla.js';
 import type { ScalingPoint } from '../../../src/lab/fit/points.js';
 

@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XMLValidator } from 'fast-xml-parser';
-import { Store } from '../../src/lab/store.js';
-import { collectReportData, markdownToHtml, renderReport, writeReport } from '../../src/lab/report.js';
-import { scatterChart } from '../../src/lab/plots.js';
-import { addSyntheticSweep } from './report-fixture.js';
+import { Store } from '../../../src/lab/results/store.js';
+import { collectReportData, markdownToHtml, renderReport, writeReport } from '../../../src/lab/presentation/report.js';
+import { scatterChart } from '../../../src/lab/presentation/plots.js';
+import { addSyntheticSweep } from '../report-fixture.js';
 
 const tempDirs: string[] = [];
 const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-report-')); tempDirs.push(d); return d; };

@@ -34,10 +34,10 @@
 
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { storeLines } from './ingest.js';
-import type { RunRecord } from './query.js';
+import { storeLines } from '../results/ingest.js';
+import type { RunRecord } from '../results/query.js';
 import { registerSweep, type RunMode } from './runner.js';
-import type { RunStatus, Store } from './store.js';
+import type { RunStatus, Store } from '../results/store.js';
 import type { ExpandedRun, Sweep } from './sweep.js';
 
 export const DEFAULT_QUEUE_NAME = 'windtunnel';

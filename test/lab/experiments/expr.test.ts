@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluate, parseExpr, references } from '../../src/lab/expr.js';
+import { evaluate, parseExpr, references } from '../../../src/lab/experiments/expr.js';
 
 const env: Record<string, number> = { $tokensPerStep: 4096, 'model.nCtx': 64, a: 2, b: 3 };
 const calc = (src: string): number => evaluate(parseExpr(src), (k) => {

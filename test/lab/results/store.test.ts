@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store, type NewRun } from '../../src/lab/store.js';
-import { ingestFile, JsonlTail, parseMetricsLine } from '../../src/lab/ingest.js';
+import { Store, type NewRun } from '../../../src/lab/results/store.js';
+import { ingestFile, JsonlTail, parseMetricsLine } from '../../../src/lab/results/ingest.js';
 
 const tempDirs: string[] = [];
 const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-store-')); tempDirs.push(d); return d; };

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   canonicalJson, estimate, estimateRun, expandSweep, loadSweep, parseSweep, runId, SweepError, type SweepInput,
-} from '../../src/lab/sweep.js';
-import { countParams, parseModelConfig } from '../../src/models/config.js';
+} from '../../../src/lab/experiments/sweep.js';
+import { countParams, parseModelConfig } from '../../../src/models/config.js';
 
 const tempDirs: string[] = [];
 const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-sweep-')); tempDirs.push(d); return d; };

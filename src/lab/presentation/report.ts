@@ -12,11 +12,11 @@
 
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { evalSeries, listSweeps, metricSeries, queryRuns, sweepSpec, flatten, type RunRecord, type SeriesPoint } from './query.js';
-import type { Store } from './store.js';
+import { evalSeries, listSweeps, metricSeries, queryRuns, sweepSpec, flatten, type RunRecord, type SeriesPoint } from '../results/query.js';
+import type { Store } from '../results/store.js';
 import { bands, downsample, fmtPlain, labelFor, shortKeys, smoothEma, varyingKeys, type GroupedCurve } from './plots-data.js';
 import { bandChart, curveChart, renderSvg, scatterChart, type CurveRow, type Figure, type ScatterRow } from './plots.js';
-import { writeFileDurable } from '../models/durable.js';
+import { writeFileDurable } from '../../base/durable.js';
 
 /** Text for the top of a report (a study's verdict): Markdown; `html` when the Markdown subset below is not enough. */
 export interface ReportText {

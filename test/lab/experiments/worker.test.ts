@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { applyResult, connectRedis, queueTarget } from '../../src/lab/queue.js';
-import { metricSeries, evalSeries, queryRuns, type RunRecord } from '../../src/lab/query.js';
-import { registerSweep } from '../../src/lab/runner.js';
-import { Store } from '../../src/lab/store.js';
-import { expandSweep, parseSweep } from '../../src/lab/sweep.js';
+import { applyResult, connectRedis, queueTarget } from '../../../src/lab/experiments/queue.js';
+import { metricSeries, evalSeries, queryRuns, type RunRecord } from '../../../src/lab/results/query.js';
+import { registerSweep } from '../../../src/lab/experiments/runner.js';
+import { Store } from '../../../src/lab/results/store.js';
+import { expandSweep, parseSweep } from '../../../src/lab/experiments/sweep.js';
 
 const redisBin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
 // CI (WINDTUNNEL_WITH_REDIS=1) promises redis-server, so there its absence is a failure, not a skip.

@@ -7,7 +7,7 @@
 // changes its meaning with the zoom level), and aggregate seeds before downsampling (each
 // run's points land in shared x bins, so the mean is taken over the same x for every run).
 
-import { flatten, type RunRecord } from './query.js';
+import { flatten, type RunRecord } from '../results/query.js';
 
 export interface XY {
   x: number;

@@ -22,10 +22,10 @@ import type { Redis } from 'ioredis';
 import type { ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { JsonlTail } from './ingest.js';
+import { JsonlTail } from '../results/ingest.js';
 import type { QueueTarget, ResultMessage, ResultSink, RunJob } from './queue.js';
 import { trainerCommand, type RunMode, type Trainer } from './runner.js';
-import type { RunStatus } from './store.js';
+import type { RunStatus } from '../results/store.js';
 import { configFile, describeFailure, dieWithParentPrefix, metricsFile, prepareRunDir, startTrainer } from './trainer-process.js';
 
 export interface QueueWorkerOptions {

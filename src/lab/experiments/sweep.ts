@@ -26,22 +26,11 @@ import { dirname, extname, resolve } from 'node:path';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { evaluate, ExprError, parseExpr, references, type Node } from './expr.js';
-import { countParams, parseModelConfig } from '../models/config.js';
-import { parseTrainConfig, tokensPerStep, totalSteps, type TrainConfig } from '../training/config.js';
-
-/**
- * The run-config check `windtunnel train` applies: resolveRunConfig of src/training/assemble.ts
- * (model presets expanded, vocabSize from the tokenizer, the data section validated, defaults
- * filled). While that module is not in the tree, the core schema parseTrainConfig stands in.
- * (The specifier is a variable so that the type check does not require the file.)
- */
-const assembleModule = '../training/assemble.js';
-const resolveRunConfig: (config: unknown) => TrainConfig = await import(assembleModule).then(
-  (m: { resolveRunConfig: (config: unknown) => TrainConfig }) => m.resolveRunConfig,
-  (e: { code?: string; url?: string; message?: string }) => {
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && /training\/assemble/.test(e.url ?? e.message ?? '')) return parseTrainConfig;
-    throw e;
-  });
+import { countParams, parseModelConfig } from '../../models/config.js';
+import { tokensPerStep, totalSteps, type TrainConfig } from '../../training/config.js';
+// The run-config check `windtunnel train` applies: model presets expanded, vocabSize from the
+// tokenizer, the data section validated, defaults filled.
+import { resolveRunConfig } from '../../training/assemble.js';
 
 export type Config = Record<string, unknown>;
 

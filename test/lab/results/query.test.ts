@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store } from '../../src/lab/store.js';
+import { Store } from '../../../src/lab/results/store.js';
 import {
   compareRuns, findRun, flattenRun, jsonPath, listSweeps, metricSeries, evalSeries, parseCondition, queryRuns, runPoint, sweepSpec, toCsv, toJson,
-} from '../../src/lab/query.js';
+} from '../../../src/lab/results/query.js';
 
 const tempDirs: string[] = [];
 const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-query-')); tempDirs.push(d); return d; };

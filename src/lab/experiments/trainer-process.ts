@@ -8,10 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JsonlTail } from './ingest.js';
+import { JsonlTail } from '../results/ingest.js';
 import type { RunMode, TrainerInvocation } from './runner.js';
-import { latestStep } from '../training/checkpoint.js';
-import { METRICS_FILE } from '../training/metrics.js';
+import { latestStep } from '../../training/checkpoint.js';
+import { METRICS_FILE } from '../../training/metrics.js';
 
 export const metricsFile = (dir: string): string => join(dir, METRICS_FILE);
 export const configFile = (dir: string): string => join(dir, 'run-config.json');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bitsPerByte, bytesPerToken, countEvalBatches, countEvalWindows, evalBatches } from '../../src/data/evaluation.js';
+import { bitsPerByte, bytesPerToken, countEvalBatches, countEvalWindows, evalBatches } from '../../src/data/eval-batches.js';
 import { MemoryTokens } from '../../src/data/tokensource.js';
 
 const src = new MemoryTokens([Array.from({ length: 30 }, (_, i) => i), Array.from({ length: 13 }, (_, i) => 30 + i)], { totalBytes: 86 });

@@ -5,10 +5,10 @@
 // returns plain JSON (figures as Vega-Lite specs from plots.ts); src/interfaces/ui serves it.
 // Reads only.
 
-import { evalSeries, flatten, metricKeys, metricSeries, queryRuns, type RunFilter, type RunRecord } from '../query.js';
-import type { Store } from '../store.js';
-import { bands, downsample, labelFor, shortKeys, smoothEma, varyingKeys, type GroupedCurve, type Spread, type XY } from '../plots-data.js';
-import { bandChart, curveChart, parallelChart, scatterChart, type CurveRow, type ParallelRun, type ScatterRow, type TopLevelSpec } from '../plots.js';
+import { evalSeries, flatten, metricKeys, metricSeries, queryRuns, type RunFilter, type RunRecord } from '../results/query.js';
+import type { Store } from '../results/store.js';
+import { bands, downsample, labelFor, shortKeys, smoothEma, varyingKeys, type GroupedCurve, type Spread, type XY } from './plots-data.js';
+import { bandChart, curveChart, parallelChart, scatterChart, type CurveRow, type ParallelRun, type ScatterRow, type TopLevelSpec } from './plots.js';
 
 export interface Selection {
   filter: RunFilter;

@@ -6,10 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasCheckpoint, planParallelism, registerSweep, runSweep, trainerCommand, type RunnerEvent, type RunnerOptions } from '../../src/lab/runner.js';
-import { queryRuns, metricSeries, evalSeries } from '../../src/lab/query.js';
-import { Store } from '../../src/lab/store.js';
-import { expandSweep, parseSweep, type SweepInput } from '../../src/lab/sweep.js';
+import { hasCheckpoint, planParallelism, registerSweep, runSweep, trainerCommand, type RunnerEvent, type RunnerOptions } from '../../../src/lab/experiments/runner.js';
+import { queryRuns, metricSeries, evalSeries } from '../../../src/lab/results/query.js';
+import { Store } from '../../../src/lab/results/store.js';
+import { expandSweep, parseSweep, type SweepInput } from '../../../src/lab/experiments/sweep.js';
 
 const tempDirs: string[] = [];
 const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-runner-')); tempDirs.push(d); return d; };

@@ -24,9 +24,9 @@ import type { ChildProcess } from 'node:child_process';
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { storeLines, ingestFile } from './ingest.js';
-import { queryRuns, type RunRecord } from './query.js';
-import type { Store, RunStatus } from './store.js';
+import { storeLines, ingestFile } from '../results/ingest.js';
+import { queryRuns, type RunRecord } from '../results/query.js';
+import type { Store, RunStatus } from '../results/store.js';
 import { estimateRun, type ExpandedRun, type Sweep } from './sweep.js';
 import { configFile, describeFailure, metricsFile, prepareRunDir, startTrainer } from './trainer-process.js';
 
@@ -42,7 +42,7 @@ export interface TrainerInvocation {
 /** Spells the child command for a run; swap it to change the contract in one place. */
 export type Trainer = (mode: RunMode, dir: string, configFile: string) => TrainerInvocation;
 
-const binPath = fileURLToPath(new URL('../../bin/windtunnel.js', import.meta.url));
+const binPath = fileURLToPath(new URL('../../../bin/windtunnel.js', import.meta.url));
 
 /** The trainer command; `prefix` replaces `node bin/windtunnel.js` (tests use a fake trainer). */
 export function trainerCommand(prefix: string[] = [process.execPath, binPath]): Trainer {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError, applyOverrides, configName, parseSetValue } from '../../src/interfaces/config-file.js';
+import { UsageError, applyOverrides, configName, parseSetValue } from '../../src/base/config-file.js';
 import { resolveRunConfig } from '../../src/training/assemble.js';
 import { TrainConfigError, totalSteps } from '../../src/training/config.js';
 import { countParams } from '../../src/models/config.js';

@@ -1,11 +1,11 @@
-// Series arithmetic behind reports and the dashboard (src/lab/plots-data.ts) and the figure
-// builders (src/lab/plots.ts): smoothing against hand-computed values, downsampling, seed
+// Series arithmetic behind reports and the dashboard (src/lab/presentation/plots-data.ts) and the figure
+// builders (src/lab/presentation/plots.ts): smoothing against hand-computed values, downsampling, seed
 // bands, labels; every builder's spec compiles and renders to SVG.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { XMLValidator } from 'fast-xml-parser';
-import { bands, downsample, labelFor, shortKeys, smoothEma, varyingKeys } from '../../src/lab/plots-data.js';
-import { bandChart, curveChart, parallelChart, renderSvg, scatterChart } from '../../src/lab/plots.js';
+import { bands, downsample, labelFor, shortKeys, smoothEma, varyingKeys } from '../../../src/lab/presentation/plots-data.js';
+import { bandChart, curveChart, parallelChart, renderSvg, scatterChart } from '../../../src/lab/presentation/plots.js';
 
 const close = (a: number[], b: number[], tol = 1e-12): void => {
   assert.equal(a.length, b.length);
