@@ -13,3 +13,4 @@ export * from './tokenfile.js';
 export * from './tokencache.js';
 export * from './batching.js';
 export * from './eval-batches.js';
+export * from './hf-tokenizer.js';

@@ -174,6 +174,33 @@ test('export writes Hugging Face names and config; refuses the wrong family', as
   const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
   assert.equal(cfg.model_type, 'gpt2');
   assert.equal(cfg.n_layer, 2);
+  // The byte tokenizer's <|endoftext|> is id 256: bos/eos must say so (HF would otherwise assume 50256).
+  assert.equal(cfg.bos_token_id, 256);
+  assert.equal(cfg.eos_token_id, 256);
+  assert.equal(JSON.parse(readFileSync(join(out, 'generation_config.json'), 'utf8')).eos_token_id, 256);
+  const tokJson = JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8'));
+  assert.equal(tokJson.model.type, 'BPE');
+  assert.deepEqual(tokJson.added_tokens.map((t: { id: number; content: string }) => [t.id, t.content]), [[256, '<|endoftext|>']]);
+  assert.equal(JSON.parse(readFileSync(join(out, 'special_tokens_map.json'), 'utf8')).eos_token, '<|endoftext|>');
+  assert.equal(JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')).tokenizer_class, 'PreTrainedTokenizerFast');
+
+  // The HF folder stands in for the run: same greedy text, same validation loss.
+  const greedy = ['--prompt', 'The jury', '--temperature', '0', '--max-tokens', '24', '--json'];
+  const fromRun = JSON.parse((await cli('sample', gpt, ...greedy)).stdout) as { text: string };
+  const fromHF = await cli('sample', out, ...greedy);
+  ok(fromHF, 'sample from the HF folder');
+  assert.equal((JSON.parse(fromHF.stdout) as { text: string }).text, fromRun.text);
+  const evalConfig = join(tmp, 'eval-config.json');
+  const smokeCfg = JSON.parse(readFileSync(smoke, 'utf8'));
+  writeFileSync(evalConfig, JSON.stringify({ ...smokeCfg, batchSize: 4, context: 32, data: { ...smokeCfg.data, cacheDir: join(tmp, 'cache') } }));
+  const noConfig = await cli('eval', out, '--json');
+  assert.equal(noConfig.code, 2);
+  assert.match(noConfig.stderr, /Hugging Face folder: give --config FILE/);
+  const evRun = JSON.parse((await cli('eval', gpt, '--json', '--batches', '3')).stdout) as { loss: number };
+  const evHF = await cli('eval', out, '--config', evalConfig, '--json', '--batches', '3');
+  ok(evHF, 'eval the HF folder');
+  const hfLoss = (JSON.parse(evHF.stdout) as { loss: number }).loss;
+  assert.ok(Math.abs(hfLoss - evRun.loss) < 1e-5, `HF folder loss ${hfLoss} vs run ${evRun.loss}`);
 
   const wrong = await cli('export', gpt, '--format', 'hf-llama', '--out', join(tmp, 'nope'));
   assert.equal(wrong.code, 2);

@@ -1,13 +1,13 @@
 // `windtunnel export RUN --format hf-gpt2|hf-llama`: a run's model as a Hugging Face checkpoint
 // folder (config.json + model.safetensors, HF tensor names; src/models/hf.ts). A model that does
-// not fit the format is refused with what differs. The run's tokenizer is copied beside it as
-// windtunnel-tokenizer.json (our format, not HF's tokenizer.json).
+// not fit the format is refused with what differs. The run's tokenizer goes with it in HF's
+// format (tokenizer.json and friends, src/data/hf-tokenizer.ts) and ours (windtunnel-tokenizer.json).
 
 import type { Command } from 'commander';
-import { copyFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { exportHF, familyMismatches, type HFFamily } from '../../models/hf.js';
-import { TOKENIZER_FILE, loadRun } from '../../training/assemble.js';
+import { familyMismatches, type HFFamily } from '../../models/hf.js';
+import { loadRun } from '../../training/assemble.js';
+import { HF_FILES, exportModelHF } from '../../training/hf-folder.js';
 import { UsageError } from '../../base/config-file.js';
 import { action, intOption, usageExits } from './run-common.js';
 
@@ -16,7 +16,7 @@ const FORMATS: Record<string, HFFamily> = { 'hf-gpt2': 'gpt2', 'hf-llama': 'llam
 export function registerExport(program: Command): void {
   usageExits(program
     .command('export')
-    .description("write a run's model as a Hugging Face checkpoint folder (config.json + model.safetensors)")
+    .description("write a run's model as a Hugging Face checkpoint folder (config.json + model.safetensors + tokenizer)")
     .argument('<run>', 'run folder')
     .requiredOption('--format <format>', `${Object.keys(FORMATS).join(' | ')}`)
     .option('--out <dir>', 'output folder (default: <run>/export-<format>)')
@@ -32,9 +32,8 @@ export function registerExport(program: Command): void {
           (other ? `. It is ${other[1]}-shaped: use --format ${other[0]}` : ''));
       }
       const out = resolve(o.out ?? join(runDir, `export-${o.format}`));
-      exportHF(run.model, out, family);
-      copyFileSync(join(runDir, TOKENIZER_FILE), join(out, 'windtunnel-tokenizer.json'));
+      exportModelHF(run.model, run.tokenizer, out, family);
       console.log(`exported step ${run.step} of ${runDir} as Hugging Face ${family} to ${out}`);
-      console.log('  config.json, model.safetensors, windtunnel-tokenizer.json');
+      console.log(`  ${HF_FILES.join(', ')}`);
     }));
 }

@@ -10,11 +10,12 @@ import { Document, visit } from 'yaml';
 import { countParams } from '../../models/config.js';
 import { latestStep, listCheckpoints } from '../../training/checkpoint.js';
 import {
-  assembleRun, loadRun, openData, readRunConfig, readRunTokenizer, resolveRunConfig,
+  assembleRun, openData, readRunConfig, readRunTokenizer, resolveRunConfig,
   type RunConfig, type RunData,
 } from '../../training/assemble.js';
 import { totalSteps, tokensPerStep } from '../../training/config.js';
 import { prepareRun } from '../../training/train-run.js';
+import { loadModelSource } from '../../training/hf-folder.js';
 import type { TrainResult, TrainerEvent } from '../../training/trainer.js';
 import { UsageError, applyOverrides, configName, readConfigFile } from '../../base/config-file.js';
 import { createReporter, fmtCount, fmtDuration, type Reporter } from '../progress.js';
@@ -151,7 +152,7 @@ async function train(config: RunConfig, data: RunData, runDir: string, resume: f
       (ev.bitsPerByte !== undefined ? `, ${ev.bitsPerByte.toFixed(4)} bits/byte` : ''));
   }
   if (o.sample !== undefined) {
-    const { text } = sampleText(loadRun(runDir), o.sample, { ...DEFAULT_SAMPLING });
+    const { text } = sampleText(loadModelSource(runDir), o.sample, { ...DEFAULT_SAMPLING });
     out.log(`sample (temperature ${DEFAULT_SAMPLING.temperature}, seed ${DEFAULT_SAMPLING.seed}):\n\n${text}\n`);
   }
   out.log(`run folder: ${runDir}`);
