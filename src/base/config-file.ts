@@ -1,31 +1,26 @@
-// Run config files on the command line: JSON or YAML, plus `--set key.path=value` overrides
-// whose values are typed by JSON syntax (numbers, booleans, null, arrays, objects, "strings");
-// anything that is not JSON is taken as a plain string. Validation is the training layer's
-// (resolveRunConfig); this file only reads and edits the raw object.
+// Config files, the one reader for all of them (run configs, sweep files, bases): JSON when the
+// name ends in .json, YAML otherwise (YAML reads JSON too, so that is the default for unknown
+// extensions). Plus `--set key.path=value` overrides whose values are typed by JSON syntax
+// (numbers, booleans, null, arrays, objects, "strings"); anything that is not JSON is taken as a
+// plain string. Validation is the owning layer's schema; this file only reads and edits the raw object.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { UsageError } from './errors.js';
 
-/** A mistake in what the user gave (file, flags, config): exit code 2, nothing has run. */
-export class UsageError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-export function readConfigFile(path: string): Record<string, unknown> {
-  if (!existsSync(path)) throw new UsageError(`config file ${path} does not exist`);
+/** Reads a config file into an object; a missing file, a parse error or a non-object is a UsageError. */
+export function readConfigFile(path: string, what = 'config file'): Record<string, unknown> {
+  if (!existsSync(path)) throw new UsageError(`${what} ${path} does not exist`);
   const text = readFileSync(path, 'utf8');
+  const format = /\.json$/i.test(path) ? 'JSON' : 'YAML';
   let value: unknown;
   try {
-    value = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+    value = format === 'JSON' ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw new UsageError(`config file ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
+    throw new UsageError(`cannot parse ${what} ${path}: not valid ${format}: ${(e as Error).message}`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`config file ${path} must hold an object (a run config)`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`${what} ${path} must hold an object`);
   return value as Record<string, unknown>;
 }
 

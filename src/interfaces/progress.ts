@@ -14,6 +14,7 @@
 
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { TrainerEvent } from '../training/trainer.js';
+import { fmtCount } from '../base/format.js';
 
 export interface Reporter {
   /** A human message (stderr under --json-progress). */
@@ -142,9 +143,3 @@ export function fmtDuration(sec: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-export function fmtCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
-  return String(n);
-}

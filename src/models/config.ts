@@ -10,6 +10,7 @@
 // config resolves exactly as before (no `mup` key at all, so run ids and stored configs stay put).
 
 import { z } from 'zod';
+import { ConfigError, fieldIssues, type FieldIssue } from '../base/errors.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -119,9 +120,9 @@ export type ModelConfig = z.output<typeof modelConfigSchema>;
 /** A resolved mup section: every base dimension explicit. */
 export type MupConfig = NonNullable<ModelConfig['mup']>;
 
-export class ModelConfigError extends Error {
-  constructor(readonly issues: { field: string; message: string }[]) {
-    super(`invalid model config: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`);
+export class ModelConfigError extends ConfigError {
+  constructor(issues: FieldIssue[]) {
+    super('invalid model config', issues, 'inline');
     this.name = 'ModelConfigError';
   }
 }
@@ -133,10 +134,7 @@ const knownMupKeys = Object.keys(mupFields.shape);
 export function parseModelConfig(input: unknown): ModelConfig {
   const r = modelConfigSchema.safeParse(input);
   if (!r.success) {
-    const issues = r.error.issues.flatMap((i) => i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: `unknown key (known: ${(i.path[0] === 'mup' ? knownMupKeys : knownKeys).join(', ')})` }))
-      : [{ field: i.path.join('.') || '(config)', message: i.message }]);
-    throw new ModelConfigError(issues);
+    throw new ModelConfigError(fieldIssues(r.error, { unknownKey: (path) => `unknown key (known: ${(path[0] === 'mup' ? knownMupKeys : knownKeys).join(', ')})` }));
   }
   return r.data;
 }

@@ -32,6 +32,7 @@ import { Rng } from '../base/random.js';
 import { linesAndPoints, type BandRow, type LineRow, type PointRow } from './figures.js';
 import { bestLr, finalOf, fmt, v } from './stats.js';
 import { planSweep, studyBase, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';
+import { fmtCount } from '../base/format.js';
 
 export interface BatchLrBudget {
   model: { dModel: number; nLayer: number; nHead: number };
@@ -331,10 +332,6 @@ function tables(results: BatchResult[], lrs: number[]): ReportTable[] {
   ];
 }
 
-const fmtCount = (n: number): string => {
-  for (const [u, s] of [[1e9, 'B'], [1e6, 'M'], [1e3, 'K']] as const) if (Math.abs(n) >= u) return `${+(n / u).toPrecision(3)}${s}`;
-  return String(+n.toPrecision(3));
-};
 
 export const batchLr: Study<BatchLrBudget> = {
   name: 'batch-lr',

@@ -4,7 +4,7 @@
 //
 // Phases: a branch cannot start before its source has finished, so the runs are trained in
 // rounds. Each round takes every run that is ready (no source, or a finished one), branches the
-// new branches from their sources' checkpoints (branchWsd, plus the tokenizer file), and hands
+// new branches from their sources' checkpoints (branchWsd, which brings the tokenizer along), and hands
 // the round to the runner or the queue, which skip done runs and resume interrupted ones. Rounds
 // repeat until no run becomes ready. The sweep's membership is set to every planned run before
 // and after, so the store and reports always see the whole plan (unstarted branches as pending).
@@ -12,7 +12,6 @@
 // With --queue, branch folders are written under --runs-dir by this process and trained by the
 // workers: the runs folder must be the one the workers share.
 
-import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Collector, connectRedis, enqueueSweep, openQueue, waitForRuns, type QueueTarget, type WaitEvent } from '../lab/experiments/queue.js';
 import { queryRuns, type RunRecord } from '../lab/results/query.js';
@@ -20,7 +19,6 @@ import { writeReport, type WrittenReport } from '../lab/presentation/report.js';
 import { hasCheckpoint, registerSweep, runSweep, type RunnerEvent, type Trainer } from '../lab/experiments/runner.js';
 import { Store } from '../lab/results/store.js';
 import type { ExpandedRun, Sweep } from '../lab/experiments/sweep.js';
-import { TOKENIZER_FILE } from '../training/assemble.js';
 import { branchWsd } from '../training/branch.js';
 import { writeFileDurable } from '../base/durable.js';
 import { ScheduleConfig } from '../training/schedules.js';
@@ -153,11 +151,9 @@ function nextRound(store: Store, sweep: Sweep, runs: ExpandedRun[], retryFailed:
 function prepareBranch(run: ExpandedRun, rec: RunRecord, src: RunRecord, at: number): boolean {
   if (!rec.dir || !src.dir) throw new Error(`branch ${run.name}: the store has no folder for it or its source`);
   if (hasCheckpoint(rec.dir)) return false;
-  if (existsSync(rec.dir)) rmSync(rec.dir, { recursive: true, force: true });
   const s = ScheduleConfig.parse((run.config as { schedule?: unknown }).schedule);
   if (s.kind !== 'wsd') throw new Error(`branch ${run.name}: not a WSD schedule`);
-  branchWsd({ from: src.dir, step: at, to: rec.dir, decaySteps: s.decaySteps, decayShape: s.decayShape, minLrRatio: s.minLrRatio });
-  copyFileSync(join(src.dir, TOKENIZER_FILE), join(rec.dir, TOKENIZER_FILE));
+  branchWsd({ from: src.dir, step: at, to: rec.dir, decaySteps: s.decaySteps, decayShape: s.decayShape, minLrRatio: s.minLrRatio, replaceUnstarted: true });
   return true;
 }
 

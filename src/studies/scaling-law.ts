@@ -29,6 +29,7 @@ import { estimateRun } from '../lab/experiments/sweep.js';
 import { intervalChart, linesAndPoints, type BandRow, type IntervalRow, type LineRow, type PointRow } from './figures.js';
 import { finalOf, fmt, v } from './stats.js';
 import { gcd, planSweep, studyBase, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';
+import { fmtCount, fmtSci } from '../base/format.js';
 
 export interface ScalingBudget {
   sizes: { dModel: number; nLayer: number; nHead: number }[];
@@ -484,16 +485,11 @@ function tables(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, p
   out.push({
     title: 'Points',
     header: ['size', 'N', 'tokens', 'planned compute', 'final val loss', 'law (all sizes)'],
-    rows: [...points].sort((a, b) => a.params - b.params || a.tokens - b.tokens).map((p) => [p.run ?? '', fmtCount(p.params), fmtCount(p.tokens), fmtSci(p.flops ?? NaN), fmt(p.loss), fmt(predictLoss(a3, p.params, p.tokens))]),
+    rows: [...points].sort((a, b) => a.params - b.params || a.tokens - b.tokens).map((p) => [p.run ?? '', fmtCount(p.params), fmtCount(p.tokens), fmtSci(p.flops, '-'), fmt(p.loss), fmt(predictLoss(a3, p.params, p.tokens))]),
   });
   return out;
 }
 
-const fmtCount = (n: number): string => {
-  for (const [u, s] of [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']] as const) if (Math.abs(n) >= u) return `${+(n / u).toPrecision(3)}${s}`;
-  return String(+n.toPrecision(3));
-};
-const fmtSci = (n: number): string => (!Number.isFinite(n) ? '-' : n === 0 ? '0' : n.toExponential(2).replace('e+', 'e'));
 const fmtPct = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}%`;
 function fmtCi(value: number | null | undefined, ci: Interval | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return '-';

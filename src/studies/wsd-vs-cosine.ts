@@ -29,6 +29,7 @@ import type { DecayShape } from '../training/schedules.js';
 import { intervalChart, runCurve, type IntervalRow } from './figures.js';
 import { compareAtOrBelow, estimate, finalOf, fmt, fmtEstimate, fmtInterval, groupBy, v, type Comparison, type Estimate } from './stats.js';
 import { gcd, planSweep, studyBase, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';
+import { fmtCount, fmtSci } from '../base/format.js';
 
 export interface WsdBudget {
   model: { dModel: number; nLayer: number; nHead: number };
@@ -223,11 +224,11 @@ function analyse(store: Store, runs: StudyRun[]): Analysis {
     if (costHolds !== 'holds') reason += ' The cost could not be counted (runs missing).';
   }
 
-  const evidence = results.map((r) => `${r.length} steps (${fmtTokens(r.tokens)} tokens): WSD ${fmtEstimate(r.wsd)} vs cosine ${fmtEstimate(r.cosine)}; ` +
+  const evidence = results.map((r) => `${r.length} steps (${fmtCount(r.tokens)} tokens): WSD ${fmtEstimate(r.wsd)} vs cosine ${fmtEstimate(r.cosine)}; ` +
     `WSD - cosine ${fmtInterval(r.diff)}, margin ${fmt(r.margin, 2)}: ${describe(r)}.`);
   if (wsdCost && cosCost) {
-    evidence.push(`Compute per seed: the WSD family trained ${fmt(wsdCost.steps)} steps (${fmtTokens(wsdCost.tokens)} tokens, ${fmtSci(wsdCost.flops)} FLOPs; ` +
-      `${fmt(wsdCost.runs, 3)} runs of the longest length), the cosine family ${fmt(cosCost.steps)} steps (${fmtTokens(cosCost.tokens)} tokens, ${fmtSci(cosCost.flops)} FLOPs; ${fmt(cosCost.runs, 3)} runs): ` +
+    evidence.push(`Compute per seed: the WSD family trained ${fmt(wsdCost.steps)} steps (${fmtCount(wsdCost.tokens)} tokens, ${fmtSci(wsdCost.flops)} FLOPs; ` +
+      `${fmt(wsdCost.runs, 3)} runs of the longest length), the cosine family ${fmt(cosCost.steps)} steps (${fmtCount(cosCost.tokens)} tokens, ${fmtSci(cosCost.flops)} FLOPs; ${fmt(cosCost.runs, 3)} runs): ` +
       `${fmt(cosCost.steps / wsdCost.steps, 3)}x less for WSD.`);
   }
   const sweep = decaySweep(wsd, Lmax);
@@ -341,7 +342,7 @@ function tables(results: LengthResult[], wsdCost: FamilyCost | null, cosCost: Fa
     title: 'Final validation loss per length',
     caption: `Mean ± half the 95% t-interval over seeds; the difference is paired by seed. Margin: ${pct(marginFraction)}% of the cosine loss.`,
     header: ['steps', 'tokens', 'seeds', 'cosine', 'WSD', 'WSD - cosine [95% CI]', 'margin', 'result'],
-    rows: results.map((r) => [String(r.length), fmtTokens(r.tokens), String(r.seeds.length), fmtEstimate(r.cosine), fmtEstimate(r.wsd), fmtInterval(r.diff), fmt(r.margin, 2), describe(r)]),
+    rows: results.map((r) => [String(r.length), fmtCount(r.tokens), String(r.seeds.length), fmtEstimate(r.cosine), fmtEstimate(r.wsd), fmtInterval(r.diff), fmt(r.margin, 2), describe(r)]),
   }];
   if (wsdCost && cosCost) {
     out.push({
@@ -349,8 +350,8 @@ function tables(results: LengthResult[], wsdCost: FamilyCost | null, cosCost: Fa
       caption: 'Counted from the steps each run trained: the WSD stable phase once, then each decay; every cosine run from scratch.',
       header: ['approach', 'steps', 'tokens', 'FLOPs', 'runs of the longest length'],
       rows: [
-        ['WSD family (branched decays)', fmt(wsdCost.steps), fmtTokens(wsdCost.tokens), fmtSci(wsdCost.flops), fmt(wsdCost.runs, 3)],
-        ['cosine family', fmt(cosCost.steps), fmtTokens(cosCost.tokens), fmtSci(cosCost.flops), fmt(cosCost.runs, 3)],
+        ['WSD family (branched decays)', fmt(wsdCost.steps), fmtCount(wsdCost.tokens), fmtSci(wsdCost.flops), fmt(wsdCost.runs, 3)],
+        ['cosine family', fmt(cosCost.steps), fmtCount(cosCost.tokens), fmtSci(cosCost.flops), fmt(cosCost.runs, 3)],
       ],
     });
   }
@@ -371,11 +372,6 @@ function tables(results: LengthResult[], wsdCost: FamilyCost | null, cosCost: Fa
   return out;
 }
 
-const fmtTokens = (n: number): string => {
-  for (const [u, s] of [[1e9, 'B'], [1e6, 'M'], [1e3, 'K']] as const) if (Math.abs(n) >= u) return `${+(n / u).toPrecision(3)}${s}`;
-  return String(Math.round(n));
-};
-const fmtSci = (n: number): string => (n === 0 ? '0' : n.toExponential(2).replace('e+', 'e'));
 
 export const wsdVsCosine: Study<WsdBudget> = {
   name: 'wsd-vs-cosine',

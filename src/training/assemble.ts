@@ -6,97 +6,31 @@
 // typed data section:
 //   model  may name a preset ({ "preset": "gpt2", "dModel": 128, ... }: the preset's layout,
 //          then the given fields); vocabSize defaults to the tokenizer's, nCtx to `context`.
-//   data   { corpus, tokenizer, sampler, ... } (dataConfigSchema below).
+//   data   { corpus, tokenizer, sampler, ... } (the data layer's dataConfigSchema, data/data-config.ts).
 // resolveRunConfig() returns the fully resolved config (preset expanded, every default filled
 // in); that is what a run stores in config.json and its checkpoints, and it resolves to itself.
-//
-// Run folder: config.json, tokenizer.json, metrics.jsonl, ckpt-<step>/ and `latest` (the last
-// three written by the Trainer).
+// Run folders are read through their owner, run-folder.ts.
 
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { z } from 'zod';
+import { fieldIssues, type FieldIssue } from '../base/errors.js';
 import {
-  ByteTokenizer, END_OF_TEXT, bytesPerToken, corpusFingerprint, countEvalWindows, createSampler, evalBatches,
-  loadOrBuildTokens, loadSplit, loadTokenizer, trainBpe, MAX_BPE_VOCAB,
-  type CorpusSpec, type SplitOptions, type TokenFile, type Tokenizer,
+  END_OF_TEXT, bytesPerToken, countEvalWindows, createSampler, evalBatches, loadOrBuildTokens,
+  type CorpusSpec, type TokenFile, type Tokenizer,
 } from '../data/index.js';
+import { buildTokenizer, dataConfigSchema, splitOptions, tokenizerVocabSize, type DataConfig } from '../data/data-config.js';
 import { presets, type PresetName } from '../models/config.js';
 import { Transformer } from '../models/transformer.js';
 import { mupOptimizerOptions } from '../models/mup.js';
 import { TrainConfigError, parseTrainConfig, totalSteps, type TrainConfig } from './config.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
-import { latestStep, loadCheckpoint } from './checkpoint.js';
-import { writeFileDurable } from '../base/durable.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { RUN_CONFIG_FILE, RunFolder } from './run-folder.js';
 
-export const TOKENIZER_FILE = 'tokenizer.json';
-export const CONFIG_FILE = 'config.json';
-
-// ---- the data section ------------------------------------------------------------------------
-
-const posInt = z.number().int().positive();
-
-const corpusSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('brown'), categories: z.array(z.string()).nonempty().optional() }).strict(),
-  /** A .txt file, or a folder searched for .txt files; one document per file. */
-  z.object({ kind: z.literal('text'), path: z.string().min(1) }).strict(),
-  /** A .jsonl file or folder; one document per line, its text under `field` (default "text"). */
-  z.object({ kind: z.literal('jsonl'), path: z.string().min(1), field: z.string().min(1).optional() }).strict(),
-]);
-
-const tokenizerSchema = z.discriminatedUnion('kind', [
-  /** One token per UTF-8 byte, plus <|endoftext|>: vocabulary 257. */
-  z.object({ kind: z.literal('byte') }).strict(),
-  /** Byte-level BPE learned on the training split; vocabSize counts the 256 bytes and <|endoftext|>. */
-  z.object({
-    kind: z.literal('bpe'),
-    vocabSize: z.number().int().min(257).max(MAX_BPE_VOCAB),
-    /** Stop merging when the best pair is rarer than this (the vocabulary may then come out smaller). */
-    minFrequency: posInt.default(2),
-  }).strict(),
-]);
-
-const samplerSchema = z.discriminatedUnion('kind', [
-  /** Random windows of the concatenated training split. */
-  z.object({ kind: z.literal('windows'), keepInDocument: z.boolean().default(false) }).strict(),
-  /** Documents packed back to back in shuffled epochs; every token is a target once per epoch. */
-  z.object({ kind: z.literal('packing'), keepInDocument: z.boolean().default(false), shuffle: z.boolean().default(true) }).strict(),
-]);
-
-export const dataConfigSchema = z.object({
-  corpus: corpusSchema,
-  /** Fraction of documents held out for validation (by a hash of the document id). */
-  validFraction: z.number().gt(0).lt(1).default(0.1),
-  /** Changing the salt draws a different (still deterministic) split. */
-  splitSalt: z.string().default('windtunnel-split-v1'),
-  tokenizer: tokenizerSchema.default({ kind: 'byte' }),
-  /** Put <|endoftext|> after every document (and before sampling prompts). */
-  separator: z.boolean().default(true),
-  sampler: samplerSchema.default({ kind: 'windows' }),
-  /** Token files and learned BPE tokenizers are cached here, keyed by what determines them. */
-  cacheDir: z.string().default('.cache/tokens'),
-}).strict();
-
-export type DataConfig = z.output<typeof dataConfigSchema>;
-export type DataConfigInput = z.input<typeof dataConfigSchema>;
+/** A resolved run config: the training config with its data section (data/data-config.ts). */
 export type RunConfig = Omit<TrainConfig, 'data'> & { data: DataConfig };
-
-type Issue = { field: string; message: string };
-
-function issuesOf(error: z.ZodError, prefix: string[]): Issue[] {
-  return error.issues.flatMap((i) => (i.code === 'unrecognized_keys'
-    ? i.keys.map((k) => ({ field: [...prefix, ...i.path, k].join('.'), message: 'unknown key' }))
-    : [{ field: [...prefix, ...i.path].join('.') || '(config)', message: i.message }]));
-}
+export type { DataConfig };
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-/** Vocabulary of the tokenizer a data config asks for (BPE: at most; it can come out smaller). */
-export function tokenizerVocabSize(data: DataConfig): number {
-  return data.tokenizer.kind === 'byte' ? 257 : data.tokenizer.vocabSize;
-}
 
 /**
  * Validates a run config and resolves it (preset expanded, vocabSize and nCtx derived, defaults
@@ -104,9 +38,9 @@ export function tokenizerVocabSize(data: DataConfig): number {
  */
 export function resolveRunConfig(input: unknown): RunConfig {
   if (!isObject(input)) throw new TrainConfigError([{ field: '(config)', message: `expected an object, got ${Array.isArray(input) ? 'an array' : typeof input}` }]);
-  const issues: Issue[] = [];
+  const issues: FieldIssue[] = [];
   const data = dataConfigSchema.safeParse(input.data);
-  if (!data.success) issues.push(...issuesOf(data.error, ['data']));
+  if (!data.success) issues.push(...fieldIssues(data.error, { prefix: ['data'] }));
 
   let model: unknown = input.model;
   if (isObject(model)) {
@@ -138,32 +72,6 @@ export function resolveRunConfig(input: unknown): RunConfig {
   }
   if (issues.length || !train || !data.success) throw new TrainConfigError(issues);
   return { ...train, data: data.data };
-}
-
-// ---- tokenizer and tokens --------------------------------------------------------------------
-
-const splitOptions = (d: DataConfig): SplitOptions => ({ validFraction: d.validFraction, salt: d.splitSalt });
-
-/**
- * The run's tokenizer: bytes, or BPE learned on the training split. A learned BPE is cached in
- * data.cacheDir under a hash of the corpus (with its fingerprint), the split and the tokenizer
- * spec, so sweeps over one dataset learn it once.
- */
-export function buildTokenizer(data: DataConfig, log: (msg: string) => void = () => {}): Tokenizer {
-  if (data.tokenizer.kind === 'byte') return new ByteTokenizer({ specialTokens: [END_OF_TEXT] });
-  const spec = data.tokenizer;
-  const key = createHash('sha256').update(JSON.stringify({
-    format: 1, corpus: data.corpus, fingerprint: corpusFingerprint(data.corpus as CorpusSpec), split: splitOptions(data), tokenizer: spec,
-  })).digest('hex').slice(0, 24);
-  const path = join(resolve(data.cacheDir), `bpe-${spec.vocabSize}-${key}.tokenizer.json`);
-  if (existsSync(path)) return loadTokenizer(readFileSync(path, 'utf8'));
-  const t0 = Date.now();
-  const docs = loadSplit(data.corpus as CorpusSpec, 'train', splitOptions(data));
-  const tok = trainBpe(docs.map((d) => d.text), { vocabSize: spec.vocabSize, minFrequency: spec.minFrequency, specialTokens: [END_OF_TEXT] });
-  mkdirSync(resolve(data.cacheDir), { recursive: true });
-  writeFileDurable(path, JSON.stringify(tok.toJSON()) + '\n');
-  log(`learned a BPE tokenizer (${tok.vocabSize} tokens) on ${docs.length} training documents in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return tok;
 }
 
 export interface RunData {
@@ -215,7 +123,7 @@ export interface AssembledRun {
  * Model, optimizer, sampler and Trainer for a run folder. resume false: a fresh run with the
  * config's schedule; otherwise the Trainer restores everything (schedule included) from the checkpoint.
  */
-export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOptions, 'runDir' | 'resume' | 'onEvent'>): AssembledRun {
+export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOptions, 'runDir' | 'resume' | 'onEvent' | 'lock'>): AssembledRun {
   const model = new Transformer(config.model, { seed: config.seed });
   const optimizer = createOptimizer(model.params, config, mupOptimizerOptions(model.config, config.optimizer)); // {} without muP
   const s = config.data.sampler;
@@ -239,22 +147,20 @@ export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOpt
 
 /** The run's config: the one its latest checkpoint carries (a branch rewrites it), else config.json. */
 export function readRunConfig(runDir: string, step?: number): RunConfig {
-  if (!existsSync(runDir)) throw new Error(`run folder ${runDir} does not exist`);
-  const which = step ?? latestStep(runDir);
+  const folder = new RunFolder(runDir);
+  if (!folder.exists()) throw new Error(`run folder ${runDir} does not exist`);
+  const which = step ?? folder.latestStep();
   let raw: unknown = null;
   if (which !== null) raw = loadCheckpoint(runDir, which).state.config;
   if (raw === null || raw === undefined) {
-    const p = join(runDir, CONFIG_FILE);
-    if (!existsSync(p)) throw new Error(`${runDir} has neither a checkpoint with a config nor ${CONFIG_FILE}; is it a run folder?`);
-    raw = JSON.parse(readFileSync(p, 'utf8'));
+    raw = folder.readConfigFile();
+    if (raw === null) throw new Error(`${runDir} has neither a checkpoint with a config nor ${RUN_CONFIG_FILE}; is it a run folder?`);
   }
   return resolveRunConfig(raw);
 }
 
 export function readRunTokenizer(runDir: string): Tokenizer {
-  const p = join(runDir, TOKENIZER_FILE);
-  if (!existsSync(p)) throw new Error(`${p} is missing; the run's tokenizer is needed to read its tokens`);
-  return loadTokenizer(readFileSync(p, 'utf8'));
+  return new RunFolder(runDir).readTokenizer();
 }
 
 export interface LoadedRun {
@@ -267,10 +173,67 @@ export interface LoadedRun {
 
 /** The trained model of a run folder at a checkpoint (default: latest), with its config and tokenizer. */
 export function loadRun(runDir: string, step?: number): LoadedRun {
-  const which = step ?? latestStep(runDir);
+  const folder = new RunFolder(runDir);
+  const which = step ?? folder.latestStep();
   if (which === null) throw new Error(`${runDir} has no checkpoint yet`);
   const ck = loadCheckpoint(runDir, which);
-  const config = resolveRunConfig(ck.state.config ?? JSON.parse(readFileSync(join(runDir, CONFIG_FILE), 'utf8')));
+  const config = resolveRunConfig(ck.state.config ?? folder.readConfigFile());
   const model = new Transformer(config.model, { params: ck.model });
-  return { config, tokenizer: readRunTokenizer(runDir), model, step: ck.step };
+  return { config, tokenizer: folder.readTokenizer(), model, step: ck.step };
+}
+
+// ---- a run ready to train --------------------------------------------------------------------
+
+export interface PreparedRun extends AssembledRun {
+  config: RunConfig;
+  data: RunData;
+  /** Closes the token files and releases the run folder's lock. */
+  close(): void;
+}
+
+export interface PrepareRunOptions {
+  runDir: string;
+  /** A fresh run of this (resolved) config; without it, the folder's run resumes from its latest checkpoint. */
+  config?: RunConfig;
+  log?: (msg: string) => void;
+  onEvent?: TrainerOptions['onEvent'];
+  /** Recorded in the lock as the holder's command (default: this process's command line). */
+  command?: string;
+}
+
+/**
+ * Everything before the first step, under the run folder's lock (taken first, so a folder
+ * another process writes is refused before anything is written): a fresh run builds its
+ * tokenizer and writes it into the folder; a resumed one reads the folder's config and tokenizer.
+ * Then the token files, model, optimizer and Trainer. The caller runs `trainer.run()` and then `close()`.
+ */
+export function prepareRun(o: PrepareRunOptions): PreparedRun {
+  const folder = new RunFolder(o.runDir);
+  const log = o.log ?? (() => {});
+  if (!o.config && !folder.exists()) throw new Error(`run folder ${o.runDir} does not exist`);
+  const lock = folder.lock(o.command);
+  try {
+    let config: RunConfig, tokenizer: Tokenizer;
+    if (o.config) {
+      config = o.config;
+      tokenizer = buildTokenizer(config.data, log);
+      folder.writeTokenizer(tokenizer);
+    } else {
+      config = readRunConfig(o.runDir);
+      tokenizer = folder.readTokenizer();
+    }
+    const data = openData(config, tokenizer, log);
+    const run = assembleRun(config, data, { runDir: o.runDir, resume: o.config ? false : 'latest', onEvent: o.onEvent, lock });
+    return {
+      ...run, config, data,
+      close() {
+        data.train.close();
+        data.valid.close();
+        lock.release();
+      },
+    };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
 }

@@ -5,12 +5,13 @@
 // read. Resuming the new run dir with the Trainer then trains the decay; since the stable phase
 // is constant lr, the branch equals a fresh WSD run of S + D steps with decaySteps D, bit for bit.
 
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { checkpointName, loadCheckpoint, LATEST_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, type CheckpointState } from './checkpoint.js';
 import { decayStart, wsdDecaySteps, type DecayShape, type ScheduleConfig } from './schedules.js';
-import { METRICS_FILE, readMetrics } from './metrics.js';
+import { readMetrics } from './metrics.js';
+import { RunFolder } from './run-folder.js';
 import { fsyncPath, writeFileDurable } from '../base/durable.js';
 
 export interface BranchOptions {
@@ -20,6 +21,8 @@ export interface BranchOptions {
   step: number;
   /** New run directory (must not exist, or be empty). */
   to: string;
+  /** Empty `to` first when it holds no checkpoint (left by a branch that never got going). */
+  replaceUnstarted?: boolean;
   /** Decay length of the branch in steps; default: the source run's decay length. */
   decaySteps?: number;
   /** Decay shape and floor of the branch; default: the source's. */
@@ -34,8 +37,23 @@ export interface BranchResult {
   schedule: { config: ScheduleConfig; lr: number; totalSteps: number };
 }
 
+/**
+ * Makes the branch's run folder, under its lock: the checkpoint, the config, the metrics history
+ * up to the branch point and the source's tokenizer (when it has one).
+ */
 export function branchWsd(o: BranchOptions): BranchResult {
-  if (existsSync(o.to) && readdirSync(o.to).length > 0) throw new Error(`branchWsd: ${o.to} already exists and is not empty`);
+  const to = new RunFolder(o.to), from = new RunFolder(o.from);
+  if (!(o.replaceUnstarted && !to.hasCheckpoint()) && !to.isEmpty()) throw new Error(`branchWsd: ${o.to} already exists and is not empty`);
+  const lock = to.lock('windtunnel branch');
+  try {
+    if (o.replaceUnstarted && !to.hasCheckpoint()) to.clear();
+    return writeBranch(o, from, to);
+  } finally {
+    lock.release();
+  }
+}
+
+function writeBranch(o: BranchOptions, from: RunFolder, to: RunFolder): BranchResult {
   const ck = loadCheckpoint(o.from, o.step);
   const src = ck.state.schedule;
   if (!src) throw new Error(`branchWsd: ${ck.dir} records no schedule`);
@@ -74,9 +92,9 @@ export function branchWsd(o: BranchOptions): BranchResult {
   renameSync(tmp, join(o.to, checkpointName(o.step)));
   fsyncPath(o.to);
   // The branch's curve starts with the source's history up to the branch point.
-  const history = readMetrics(join(o.from, METRICS_FILE)).filter((l) => l.step <= o.step);
-  writeFileDurable(join(o.to, METRICS_FILE), history.map((l) => JSON.stringify(l) + '\n').join(''));
-  if (state.config !== null && state.config !== undefined) writeFileDurable(join(o.to, 'config.json'), JSON.stringify(state.config, null, 2) + '\n');
+  to.writeMetricsLines(readMetrics(from.metricsPath).filter((l) => l.step <= o.step));
+  if (state.config !== null && state.config !== undefined) to.writeConfig(state.config);
+  if (existsSync(from.tokenizerPath)) to.copyTokenizerFrom(from);
   writeFileDurable(join(o.to, LATEST_FILE), checkpointName(o.step) + '\n');
   return { runDir: o.to, step: o.step, totalSteps: schedule.totalSteps, schedule };
 }

@@ -4,6 +4,7 @@
 // own schema; the data section is passed through untouched to the data layer, which validates it.
 
 import { z } from 'zod';
+import { ConfigError, fieldIssues, type FieldIssue } from '../base/errors.js';
 import { modelConfigSchema } from '../models/config.js';
 import { ScheduleConfig } from './schedules.js';
 
@@ -80,9 +81,9 @@ export const trainConfigSchema = trainConfigFields.superRefine((c, ctx) => {
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
 export type TrainConfig = z.output<typeof trainConfigSchema>;
 
-export class TrainConfigError extends Error {
-  constructor(readonly issues: { field: string; message: string }[]) {
-    super(`invalid training config:\n${issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}`);
+export class TrainConfigError extends ConfigError {
+  constructor(issues: FieldIssue[]) {
+    super('invalid training config', issues);
     this.name = 'TrainConfigError';
   }
 }
@@ -91,9 +92,7 @@ export class TrainConfigError extends Error {
 export function parseTrainConfig(input: unknown): TrainConfig {
   const r = trainConfigSchema.safeParse(input);
   if (r.success) return r.data;
-  throw new TrainConfigError(r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys'
-    ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: 'unknown key' }))
-    : [{ field: i.path.join('.') || '(config)', message: i.message }])));
+  throw new TrainConfigError(fieldIssues(r.error));
 }
 
 /** Optimizer steps of a run: `steps`, or the token budget over the tokens per step, rounded up. */

@@ -14,16 +14,16 @@
 // with a final checkpoint; the loop yields to the event loop after every step so handlers can run.
 
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { BufferPool, findFirstNonFinite, type Tensor } from '../engine/index.js';
 import type { Batch } from '../data/index.js';
 import { accumulateGradients, clipGradients } from './grads.js';
 import type { Optimizer } from './optimizers.js';
 import { ScheduleConfig, createSchedule, type ScheduleInput } from './schedules.js';
 import { checkBaseShapes, latestStep, listCheckpoints, loadCheckpoint, restoreParams, saveCheckpoint, type CheckpointState } from './checkpoint.js';
-import { METRICS_FILE, MetricsWriter } from './metrics.js';
+import { MetricsWriter } from './metrics.js';
+import { RunFolder } from './run-folder.js';
+import type { Lock } from '../base/lockfile.js';
 import { batchLoss, evaluate, type EvalResult, type TrainableModel } from './evaluate.js';
-import { writeFileDurable } from '../base/durable.js';
 
 /** A sampler the trainer can checkpoint (the data layer's samplers are these). */
 export interface BatchSampler {
@@ -74,6 +74,8 @@ export interface TrainerOptions {
    *  a number: resume from that step; 'auto': resume if there is a checkpoint, else start fresh. */
   resume?: boolean | 'latest' | 'auto' | number;
   onEvent?: (e: TrainerEvent) => void;
+  /** The run folder's lock, when the caller holds it already (else run() takes it). */
+  lock?: Lock;
 }
 
 export type TrainerEvent =
@@ -142,7 +144,21 @@ export class Trainer {
     return { ...r, ...this.o.rngs };
   }
 
+  /**
+   * Trains to the end of the schedule (or until stopped). Holds the run folder's lock meanwhile
+   * (options.lock when the caller took it already), so no second process writes the folder.
+   */
   async run(): Promise<TrainResult> {
+    const resuming = this.o.resume !== undefined && this.o.resume !== false && this.o.resume !== 'auto';
+    const lock = this.o.lock ?? new RunFolder(this.o.runDir).lock(undefined, { mustExist: resuming });
+    try {
+      return await this.runLocked();
+    } finally {
+      if (!this.o.lock) lock.release();
+    }
+  }
+
+  private async runLocked(): Promise<TrainResult> {
     const o = this.o;
     const { model, optimizer, runDir } = o;
     const params = model.params;
@@ -178,11 +194,10 @@ export class Trainer {
     const runSchedule = { config: schedule.config, lr: schedule.lr, totalSteps: schedule.totalSteps };
     const total = schedule.totalSteps;
 
+    const folder = new RunFolder(runDir);
     mkdirSync(runDir, { recursive: true });
-    if (resumedFrom === null && o.config !== undefined) {
-      writeFileDurable(join(runDir, 'config.json'), JSON.stringify(o.config, null, 2) + '\n');
-    }
-    const metrics = new MetricsWriter(join(runDir, METRICS_FILE), resumedFrom);
+    if (resumedFrom === null && o.config !== undefined) folder.writeConfig(o.config);
+    const metrics = new MetricsWriter(folder.metricsPath, resumedFrom);
     let lastSaved: number | null = resumedFrom;
     const sessionStart = performance.now();
     const sessionStep0 = step;

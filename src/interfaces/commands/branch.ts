@@ -3,12 +3,10 @@
 // only read. Train the branch with `windtunnel resume <branch folder>`.
 
 import type { Command } from 'commander';
-import { copyFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { branchWsd } from '../../training/branch.js';
 import { DecayShape } from '../../training/schedules.js';
-import { TOKENIZER_FILE } from '../../training/assemble.js';
-import { UsageError } from '../../base/config-file.js';
+import { UsageError } from '../../base/errors.js';
 import { action, intOption, numberOption, usageExits } from './run-common.js';
 
 interface BranchFlags {
@@ -50,7 +48,6 @@ export function registerBranch(program: Command): void {
       const to = resolve(o.out ?? `${runDir.replace(/\/+$/, '')}-branch-${o.step}`);
       const decaySteps = o.decayFraction !== undefined ? decayStepsForFraction(o.step, o.decayFraction) : o.decaySteps;
       const b = branchWsd({ from: resolve(runDir), step: o.step, to, decaySteps, decayShape: shape, minLrRatio: o.minLrRatio });
-      copyFileSync(join(runDir, TOKENIZER_FILE), join(to, TOKENIZER_FILE));
       const s = b.schedule.config;
       console.log(`branched ${runDir} at step ${b.step} into ${to}`);
       console.log(`  decay: ${s.kind === 'wsd' ? `${s.decaySteps} steps, ${s.decayShape}, to ${s.minLrRatio} x lr` : s.kind}; total ${b.totalSteps} steps`);

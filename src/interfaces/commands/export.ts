@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { familyMismatches, type HFFamily } from '../../models/hf.js';
 import { loadRun } from '../../training/assemble.js';
 import { HF_FILES, exportModelHF } from '../../training/hf-folder.js';
-import { UsageError } from '../../base/config-file.js';
+import { UsageError } from '../../base/errors.js';
 import { action, intOption, usageExits } from './run-common.js';
 
 const FORMATS: Record<string, HFFamily> = { 'hf-gpt2': 'gpt2', 'hf-llama': 'llama' };

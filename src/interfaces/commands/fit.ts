@@ -8,7 +8,8 @@ import {
 } from '../../lab/fit/index.js';
 import { toJson } from '../../lab/results/query.js';
 import { runStatuses, type RunStatus } from '../../lab/results/store.js';
-import { addStoreOptions, guarded, openStoreForReading, positiveInt, table, type StoreOptions } from './lab-common.js';
+import { addStoreOptions, openStoreForReading, positiveInt, table, type StoreOptions } from './lab-common.js';
+import { action } from './run-common.js';
 
 interface FitScalingOptions extends StoreOptions {
   input?: string;
@@ -70,7 +71,7 @@ export function registerFit(program: Command): void {
     .option('--tokens-column <name>', 'table column holding D', 'tokens')
     .option('--loss-column <name>', 'table column holding the loss', 'loss')
     .option('--json', 'print the whole result as JSON'))
-    .action(guarded((o: FitScalingOptions) => {
+    .action(action((o: FitScalingOptions) => {
       if ((o.input === undefined) === (o.sweep === undefined)) throw new Error('give exactly one of --input FILE or --sweep NAME');
       const { points, notes } = loadPoints(o);
       if (o.bootstrapBy !== 'points' && o.bootstrapBy !== 'runs') throw new Error(`--bootstrap-by must be points or runs, got "${o.bootstrapBy}"`);

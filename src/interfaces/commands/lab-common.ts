@@ -1,12 +1,11 @@
 // Shared pieces of the lab commands (sweep, runs): the store location, run filters as
-// options, number formatting and plain text tables.
+// options, value cells and plain text tables.
 
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCondition, type RunFilter } from '../../lab/results/query.js';
 import { runStatuses, Store, type RunStatus } from '../../lab/results/store.js';
-import { SweepError } from '../../lab/experiments/sweep.js';
 
 export interface StoreOptions {
   db?: string;
@@ -65,20 +64,6 @@ export function positiveInt(v: string, name: string): number {
   return n;
 }
 
-/** 1234567 -> "1.23M"; null -> "?". */
-export function fmtCount(n: number | null | undefined): string {
-  if (n === null || n === undefined) return '?';
-  const units: [number, string][] = [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']];
-  for (const [u, s] of units) if (Math.abs(n) >= u) return `${+(n / u).toPrecision(3)}${s}`;
-  return String(n);
-}
-
-/** 4.56e14 style; null -> "?". */
-export function fmtSci(n: number | null | undefined): string {
-  if (n === null || n === undefined) return '?';
-  return n === 0 ? '0' : n.toExponential(2).replace('e+', 'e');
-}
-
 export function fmtValue(v: unknown): string {
   if (v === null || v === undefined) return '-';
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(+v.toPrecision(5));
@@ -92,17 +77,3 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-/**
- * Runs an action, printing an Error's message (not its stack). Exit codes as the run commands':
- * 2 for a bad sweep file (nothing ran), 1 for any other error.
- */
-export function guarded<A extends unknown[]>(fn: (...a: A) => Promise<void> | void): (...a: A) => Promise<void> {
-  return async (...a: A) => {
-    try {
-      await fn(...a);
-    } catch (e) {
-      console.error(`error: ${(e as Error).message}`);
-      process.exitCode = e instanceof SweepError ? 2 : 1;
-    }
-  };
-}

@@ -14,25 +14,15 @@ import { planParallelism, trainerCommand } from '../../lab/experiments/runner.js
 import { Store } from '../../lab/results/store.js';
 import type { ExpandedRun, Sweep } from '../../lab/experiments/sweep.js';
 import { runWorker, type WorkerEvent } from '../../lab/experiments/worker.js';
-import { guarded, positiveInt, storePath, type StoreOptions } from './lab-common.js';
+import { positiveInt, storePath, type StoreOptions } from './lab-common.js';
+import { action } from './run-common.js';
+import { onInterrupt } from '../../base/interrupt.js';
 
 export interface EnqueueOptions extends StoreOptions {
   queue: string;
   queueName: string;
   wait?: boolean;
   retryFailed?: boolean;
-}
-
-/** Ctrl-C / SIGTERM abort the controller; a second one exits at once. */
-function onStopSignals(controller: AbortController, message: string): () => void {
-  let n = 0;
-  const handler = (): void => {
-    if (++n > 1) { console.error(`\n${message}`); process.exit(130); }
-    controller.abort();
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return () => { process.off('SIGINT', handler); process.off('SIGTERM', handler); };
 }
 
 const describeResult = (e: ResultEvent): string =>
@@ -66,7 +56,7 @@ export async function enqueueCommand(sweep: Sweep, runs: ExpandedRun[], o: Enque
       return;
     }
     const controller = new AbortController();
-    const release = onStopSignals(controller, 'stopped waiting');
+    const release = onInterrupt({ first: () => controller.abort(), quitMessage: '\nstopped waiting' });
     if (tty && ids.length) {
       bar = new SingleBar({ format: '{bar} {percentage}% | {done}/{total} done | {running} running | {failed} failed | {lost} lost', hideCursor: true }, Presets.shades_classic);
       bar.start(1000, 0, { done: 0, total: ids.length, running: 0, failed: 0, lost: 0 });
@@ -137,7 +127,7 @@ export function registerWorker(program: Command): void {
     .option('--lock-duration <ms>', 'job lock; a dead worker\'s run is handed on about this long after it died', '30000')
     .option('--stalled-interval <ms>', 'how often to look for runs whose worker died', '30000')
     .option('--max-stalled <n>', 'how often a run may lose its worker before its job is failed', '5')
-    .action(guarded(async (o: WorkerFlags) => {
+    .action(action(async (o: WorkerFlags) => {
       const target = queueTarget(o.queue, o.queueName);
       const plan = planParallelism({
         cores: availableParallelism(), runs: Number.MAX_SAFE_INTEGER, params: null,
@@ -151,7 +141,7 @@ export function registerWorker(program: Command): void {
       const log = (line: string): void => console.log(line);
       const sink = store ? new DirectSink(store, (e) => { if (e.type === 'warning') log(`warning: ${e.message}`); }) : new RedisSink(redis, target);
       const controller = new AbortController();
-      const release = onStopSignals(controller, 'killing the runs; other workers resume them from their last checkpoints');
+      const release = onInterrupt({ first: () => controller.abort(), quitMessage: '\nkilling the runs; other workers resume them from their last checkpoints' });
       const onEvent = (e: WorkerEvent): void => {
         switch (e.type) {
           case 'ready':
@@ -188,14 +178,14 @@ export function registerCollect(program: Command): void {
     .option('--runs-dir <dir>', 'where the store lives by default', 'runs')
     .option('--db <path>', 'the results store (default <runs-dir>/windtunnel.db; the one the sweep was enqueued with)')
     .option('--poll <seconds>', 'how often to look for results', '1')
-    .action(guarded(async (o: QueueOptions & StoreOptions & { poll: string }) => {
+    .action(action(async (o: QueueOptions & StoreOptions & { poll: string }) => {
       const target = queueTarget(o.queue, o.queueName);
       const redis = await connectRedis(target.url);
       const db = storePath(o);
       const store = Store.open(db);
       const collector = new Collector(redis, target, store, (e) => console.log(describeResult(e)));
       const controller = new AbortController();
-      const release = onStopSignals(controller, 'stopped');
+      const release = onInterrupt({ first: () => controller.abort(), quitMessage: '\nstopped' });
       console.log(`collecting results from "${target.name}" at ${target.url} into ${db} (Ctrl-C stops)`);
       try {
         while (!controller.signal.aborted) {

@@ -4,7 +4,8 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { writeReport } from '../../lab/presentation/report.js';
-import { addStoreOptions, guarded, openStoreForReading, type StoreOptions } from './lab-common.js';
+import { addStoreOptions, openStoreForReading, type StoreOptions } from './lab-common.js';
+import { action } from './run-common.js';
 
 interface ReportCliOptions extends StoreOptions {
   out?: string;
@@ -24,7 +25,7 @@ export function registerReport(program: Command): void {
     .option('--smoothing <w>', 'debiased-EMA weight for loss curves, 0 (none) to 0.99', '0.6')
     .option('--metric <key>', 'final metric of the scaling figures (default val_loss if logged, else loss)')
     .option('--title <text>', 'report title (default "Sweep <name>")'))
-    .action(guarded(async (sweep: string, o: ReportCliOptions) => {
+    .action(action(async (sweep: string, o: ReportCliOptions) => {
       const smoothing = Number(o.smoothing);
       if (!(smoothing >= 0 && smoothing < 1)) throw new Error(`--smoothing must be in [0, 1), got "${o.smoothing}"`);
       const store = openStoreForReading(o);

@@ -1,29 +1,16 @@
-// Helpers shared by the run commands (train, resume, sample, eval, export, branch): exit codes,
-// the action wrapper that turns errors into messages, and number formatting.
+// Helpers shared by the commands: the action wrapper that turns errors into messages and exit
+// codes (base/errors.ts), flag and argument errors as usage errors, option parsers.
 //
 // Exit codes: 0 done; 1 an error while running; 2 a usage or config error (nothing ran);
 // 3 training stopped on a NaN/Inf; 130 stopped by Ctrl-C / SIGTERM after a final checkpoint.
 
 import { InvalidArgumentError, type Command } from 'commander';
-import { TrainConfigError } from '../../training/config.js';
-import { UsageError } from '../../base/config-file.js';
+import { EXIT, runAction } from '../../base/errors.js';
 
-export const EXIT = { ok: 0, error: 1, usage: 2, diverged: 3, interrupted: 130 } as const;
+export { EXIT };
 
-/** Runs a command action; errors become one message on stderr and an exit code (no stack unless WINDTUNNEL_DEBUG). */
-export function action<A extends unknown[]>(fn: (...a: A) => Promise<number | void> | number | void): (...a: A) => Promise<void> {
-  return async (...a: A) => {
-    try {
-      const code = await fn(...a);
-      process.exitCode = code ?? EXIT.ok;
-    } catch (e) {
-      const usage = e instanceof UsageError || e instanceof TrainConfigError;
-      console.error(`error: ${(e as Error).message}`);
-      if (process.env.WINDTUNNEL_DEBUG && !usage) console.error((e as Error).stack);
-      process.exitCode = usage ? EXIT.usage : EXIT.error;
-    }
-  };
-}
+/** Runs a command action: the one error wrapper of every command (base/errors.ts runAction). */
+export const action = runAction;
 
 /** Flag and argument errors (unknown option, missing value) exit 2 like config errors, help exits 0. */
 export function usageExits(cmd: Command): Command {

@@ -6,9 +6,11 @@ import {
   compareRuns, evalSeries, findRun, flatten, flattenRun, listSweeps, metricKeys, metricSeries, queryRuns, toCsv, toJson, type RunRecord,
 } from '../../lab/results/query.js';
 import {
-  addFilterOptions, addStoreOptions, filterFrom, fmtCount, fmtSci, fmtValue, guarded, openStoreForReading, table,
+  addFilterOptions, addStoreOptions, filterFrom, fmtValue, openStoreForReading, table,
   type FilterOptions, type StoreOptions,
 } from './lab-common.js';
+import { action } from './run-common.js';
+import { fmtCount, fmtSci } from '../../base/format.js';
 
 interface ExportOptions {
   csv?: boolean;
@@ -23,7 +25,7 @@ export function registerRuns(program: Command): void {
 
   addExportOptions(addFilterOptions(addStoreOptions(runs.command('list').description('list runs (filtered); --csv / --json export them'))))
     .option('--columns <list>', 'CSV columns, comma-separated (default: all, config.* and final.* included)')
-    .action(guarded((o: StoreOptions & FilterOptions & ExportOptions & { columns?: string }) => {
+    .action(action((o: StoreOptions & FilterOptions & ExportOptions & { columns?: string }) => {
       const store = openStoreForReading(o);
       try {
         const rs = queryRuns(store, filterFrom(o));
@@ -42,7 +44,7 @@ export function registerRuns(program: Command): void {
   addStoreOptions(runs.command('show').description('one run: status, error, config, final metrics, logged series')
     .argument('<run>', 'run id, id prefix or name'))
     .option('--json', 'print JSON')
-    .action(guarded((ref: string, o: StoreOptions & { json?: boolean }) => {
+    .action(action((ref: string, o: StoreOptions & { json?: boolean }) => {
       const store = openStoreForReading(o);
       try {
         const r = findRun(store, ref);
@@ -69,7 +71,7 @@ export function registerRuns(program: Command): void {
   addExportOptions(addFilterOptions(addStoreOptions(runs.command('compare')
     .description('side by side: the config values that differ, and final metrics')
     .argument('[runs...]', 'run ids, prefixes or names (or use the filters)'))))
-    .action(guarded((refs: string[], o: StoreOptions & FilterOptions & ExportOptions) => {
+    .action(action((refs: string[], o: StoreOptions & FilterOptions & ExportOptions) => {
       const store = openStoreForReading(o);
       try {
         const rs: RunRecord[] = refs.length ? refs.map((ref) => findRun(store, ref)) : queryRuns(store, filterFrom(o));
@@ -97,7 +99,7 @@ export function registerRuns(program: Command): void {
     .argument('<runs...>', 'run ids, prefixes or names')))
     .option('--key <key>', 'only these metrics (repeat)', (v: string, p: string[] = []) => [...p, v])
     .option('--evals', 'evaluation series instead of training metrics')
-    .action(guarded((refs: string[], o: StoreOptions & ExportOptions & { key?: string[]; evals?: boolean }) => {
+    .action(action((refs: string[], o: StoreOptions & ExportOptions & { key?: string[]; evals?: boolean }) => {
       const store = openStoreForReading(o);
       try {
         const ids = refs.map((ref) => findRun(store, ref).id);
@@ -109,7 +111,7 @@ export function registerRuns(program: Command): void {
     }));
 
   addExportOptions(addStoreOptions(runs.command('sweeps').description('the sweeps in the store, with run counts by status')))
-    .action(guarded((o: StoreOptions & ExportOptions) => {
+    .action(action((o: StoreOptions & ExportOptions) => {
       const store = openStoreForReading(o);
       try {
         const ss = listSweeps(store);

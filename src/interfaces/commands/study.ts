@@ -13,7 +13,10 @@ import { trainerCommand } from '../../lab/experiments/runner.js';
 import { Store } from '../../lab/results/store.js';
 import { budgets, planCost, runStudy, studies, sweepName, type Budget, type StudyEvent } from '../../studies/index.js';
 import { expandStudy, trainedSteps } from '../../studies/study.js';
-import { addStoreOptions, fmtCount, fmtSci, guarded, positiveInt, storePath, table, type StoreOptions } from './lab-common.js';
+import { addStoreOptions, positiveInt, storePath, table, type StoreOptions } from './lab-common.js';
+import { action } from './run-common.js';
+import { abortOnInterrupt } from '../../base/interrupt.js';
+import { fmtCount, fmtSci } from '../../base/format.js';
 
 interface StudyFlags extends StoreOptions {
   budget: string;
@@ -43,7 +46,7 @@ export function registerStudy(program: Command): void {
     .option('--retry-failed', 'train failed runs again')
     .option('--dry-run', 'list the planned runs and their cost; train nothing')
     .option('--analyse-only', 'train nothing: analyse and report what the store holds'))
-    .action(guarded(async (name: string, o: StudyFlags) => {
+    .action(action(async (name: string, o: StudyFlags) => {
       if (name === 'list') return listStudies();
       const study = studies[name];
       if (!study) throw new Error(`no study "${name}" (known: ${Object.keys(studies).join(', ')}; \`windtunnel study list\` describes them)`);
@@ -56,17 +59,10 @@ export function registerStudy(program: Command): void {
       const cost = planCost(study.plan(budget));
       console.log(`study ${name} (${budget}): ${cost.runs} runs, ${fmtCount(cost.tokens)} tokens, ${fmtSci(cost.flops)} FLOPs, about ${fmtMinutes(cost.minutes)} on two cores`);
       console.log(`claim: ${study.claim}`);
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSignal = (): void => {
-        if (++interrupts > 1) { console.error('\nkilling the runs; they resume from their last checkpoint next time'); process.exit(130); }
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const interrupt = abortOnInterrupt('\nkilling the runs; they resume from their last checkpoint next time');
       try {
         const r = await runStudy(study, {
-          budget, runsDir: o.runsDir, db, out: o.out, signal: controller.signal, onEvent: logEvent, retryFailed: o.retryFailed, analyseOnly: o.analyseOnly,
+          budget, runsDir: o.runsDir, db, out: o.out, signal: interrupt.signal, onEvent: logEvent, retryFailed: o.retryFailed, analyseOnly: o.analyseOnly,
           queue: o.queue ? queueTarget(o.queue, o.queueName) : undefined,
           parallel: o.parallel === undefined ? undefined : positiveInt(o.parallel, '--parallel'),
           threads: o.threads === undefined ? undefined : positiveInt(o.threads, '--threads'),
@@ -86,8 +82,7 @@ export function registerStudy(program: Command): void {
         if (r.unfinished.length) console.log(`${r.unfinished.length} run(s) not done (${failed.length} failed${failed.length ? '; --retry-failed trains them again' : ''}): ${r.unfinished.slice(0, 5).map((u) => `${u.name} ${u.status}`).join(', ')}${r.unfinished.length > 5 ? ', ...' : ''}`);
         process.exitCode = failed.length ? 1 : 0;
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interrupt.dispose();
       }
     }));
 }

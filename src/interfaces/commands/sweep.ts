@@ -12,7 +12,10 @@ import { runSweep, trainerCommand, type RunnerEvent } from '../../lab/experiment
 import { Store } from '../../lab/results/store.js';
 import { estimate, expandSweep, loadSweep } from '../../lab/experiments/sweep.js';
 import { enqueueCommand } from './queue.js';
-import { addStoreOptions, fmtCount, fmtSci, guarded, positiveInt, storePath, table, type StoreOptions } from './lab-common.js';
+import { addStoreOptions, positiveInt, storePath, table, type StoreOptions } from './lab-common.js';
+import { action } from './run-common.js';
+import { abortOnInterrupt } from '../../base/interrupt.js';
+import { fmtCount, fmtSci } from '../../base/format.js';
 
 interface SweepOptions extends StoreOptions {
   dryRun?: boolean;
@@ -42,7 +45,7 @@ export function registerSweep(program: Command): void {
     .option('--queue <url>', 'do not run here: put the runs on a queue in Redis (redis://HOST:PORT) for `windtunnel worker`s')
     .option('--queue-name <name>', 'with --queue: the queue name', 'windtunnel')
     .option('--wait', 'with --queue: gather the results into the store and show progress until every run is finished'))
-    .action(guarded(async (file: string, o: SweepOptions) => {
+    .action(action(async (file: string, o: SweepOptions) => {
       const sweep = loadSweep(file);
       const runs = expandSweep(sweep, { validate: o.validate ? undefined : false });
       const est = estimate(runs);
@@ -69,18 +72,11 @@ export function registerSweep(program: Command): void {
       if (o.wait) throw new Error('--wait goes with --queue');
 
       const store = Store.open(db);
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSignal = (): void => {
-        if (++interrupts > 1) { console.error('\nkilling the runs; they resume from their last checkpoint next time'); process.exit(130); }
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const interrupt = abortOnInterrupt('\nkilling the runs; they resume from their last checkpoint next time');
       const view = progressView();
       try {
         const summary = await runSweep({
-          store, sweep, runs, runsDir: o.runsDir, signal: controller.signal, onEvent: view.onEvent,
+          store, sweep, runs, runsDir: o.runsDir, signal: interrupt.signal, onEvent: view.onEvent,
           parallel: o.parallel === undefined ? undefined : positiveInt(o.parallel, '--parallel'),
           threads: o.threads === undefined ? undefined : positiveInt(o.threads, '--threads'),
           retryFailed: o.retryFailed, graceMs: Number(o.grace) * 1000,
@@ -94,8 +90,7 @@ export function registerSweep(program: Command): void {
         process.exitCode = summary.stopped ? 130 : summary.failed.length ? 1 : 0;
       } finally {
         view.stop();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interrupt.dispose();
         store.close();
       }
     }));

@@ -1,7 +1,7 @@
 // `windtunnel train --config FILE` and `windtunnel resume RUN`: validate the run config before
 // anything runs, prepare tokenizer and token files, then drive the Trainer with a progress view.
 // Ctrl-C (or SIGTERM) asks the Trainer to stop at the next step boundary with a checkpoint; a
-// second Ctrl-C quits at once. The run folder layout is in src/training/assemble.ts.
+// second Ctrl-C quits at once. The run folder (its layout and its lock) is src/training/run-folder.ts's.
 
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -9,16 +9,15 @@ import { join, resolve } from 'node:path';
 import { Document, visit } from 'yaml';
 import { countParams } from '../../models/config.js';
 import { latestStep, listCheckpoints } from '../../training/checkpoint.js';
-import {
-  assembleRun, openData, readRunConfig, readRunTokenizer, resolveRunConfig,
-  type RunConfig, type RunData,
-} from '../../training/assemble.js';
-import { totalSteps, tokensPerStep } from '../../training/config.js';
-import { prepareRun } from '../../training/train-run.js';
+import { prepareRun, resolveRunConfig, type RunConfig } from '../../training/assemble.js';
 import { loadModelSource } from '../../training/hf-folder.js';
+import { totalSteps, tokensPerStep } from '../../training/config.js';
 import type { TrainResult, TrainerEvent } from '../../training/trainer.js';
-import { UsageError, applyOverrides, configName, readConfigFile } from '../../base/config-file.js';
-import { createReporter, fmtCount, fmtDuration, type Reporter } from '../progress.js';
+import { applyOverrides, configName, readConfigFile } from '../../base/config-file.js';
+import { UsageError } from '../../base/errors.js';
+import { onInterrupt } from '../../base/interrupt.js';
+import { createReporter, fmtDuration, type Reporter } from '../progress.js';
+import { fmtCount } from '../../base/format.js';
 import { DEFAULT_SAMPLING, sampleText } from './sample.js';
 import { EXIT, action, usageExits } from './run-common.js';
 
@@ -52,8 +51,7 @@ export function registerTrain(program: Command): void {
       }
       const out = createReporter({ json: o.jsonProgress === true });
       announce(out, runDir, config);
-      const data = prepareRun(config, runDir, out.log);
-      return train(config, data, runDir, false, out, o);
+      return train(runDir, config, out, o);
     }));
 }
 
@@ -68,11 +66,9 @@ export function registerResume(program: Command): void {
       const runDir = resolve(dir);
       if (!existsSync(runDir)) throw new UsageError(`run folder ${runDir} does not exist`);
       if (latestStep(runDir) === null) throw new UsageError(`${runDir} has no checkpoint to resume from; start it with \`windtunnel train\``);
-      const config = readRunConfig(runDir);
       const out = createReporter({ json: o.jsonProgress === true });
       out.log(`resuming ${runDir} from step ${latestStep(runDir)}`);
-      const data = openData(config, readRunTokenizer(runDir), out.log);
-      return train(config, data, runDir, 'latest', out, o);
+      return train(runDir, undefined, out, o);
     }));
 }
 
@@ -92,45 +88,40 @@ function announce(out: Reporter, runDir: string, config: RunConfig): void {
   out.log(`run folder: ${runDir}`);
 }
 
-async function train(config: RunConfig, data: RunData, runDir: string, resume: false | 'latest', out: Reporter, o: RunFlags): Promise<number> {
+/** A fresh run of `fresh`, or (undefined) a resume of the folder's run. */
+async function train(runDir: string, fresh: RunConfig | undefined, out: Reporter, o: RunFlags): Promise<number> {
   // What the summary needs from the run's events: where it started and the last evaluation.
   const seen: { from: number; eval: Extract<TrainerEvent, { type: 'eval' }> | null } = { from: 0, eval: null };
-  const run = assembleRun(config, data, {
-    runDir, resume,
+  const run = prepareRun({
+    runDir, config: fresh, log: out.log,
     onEvent: (e) => {
       if (e.type === 'start') seen.from = e.step;
       if (e.type === 'eval') seen.eval = e;
       out.onEvent(e);
     },
   });
+  const { config, data } = run;
   const p = countParams(config.model);
   out.log(`model: ${fmtCount(p.total)} parameters (${fmtCount(p.embedding)} embedding, ${fmtCount(p.nonEmbedding)} non-embedding); ` +
     `${run.totalSteps} steps x ${fmtCount(tokensPerStep(config))} tokens = ${fmtCount(run.totalSteps * tokensPerStep(config))} tokens; ` +
     `data: ${fmtCount(data.train.length)} training tokens, ${fmtCount(data.valid.length)} validation tokens`);
 
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++interrupts === 1) {
+  const removeInterrupt = onInterrupt({
+    first: (signal) => {
       out.log(`${signal}: stopping after this step with a checkpoint (Ctrl-C again to quit at once)`);
       run.trainer.requestStop();
-    } else {
-      out.stop();
-      process.stderr.write('quitting without a final checkpoint\n');
-      process.exit(EXIT.interrupted);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+    },
+    beforeQuit: () => out.stop(),
+    quitMessage: 'quitting without a final checkpoint',
+  });
   const t0 = Date.now();
   let result: TrainResult;
   try {
     result = await run.trainer.run();
   } finally {
     out.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    data.train.close();
-    data.valid.close();
+    removeInterrupt();
+    run.close();
   }
   const took = fmtDuration((Date.now() - t0) / 1000);
 

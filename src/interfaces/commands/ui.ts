@@ -4,7 +4,8 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { startUi } from '../ui/server.js';
-import { addStoreOptions, guarded, storePath, type StoreOptions } from './lab-common.js';
+import { addStoreOptions, storePath, type StoreOptions } from './lab-common.js';
+import { action } from './run-common.js';
 
 interface UiCliOptions extends StoreOptions {
   port: string;
@@ -17,7 +18,7 @@ export function registerUi(program: Command): void {
     .description('serve the dashboard: runs table, live curves, grouping by config, hyperparameters, comparison, reports')
     .option('--port <n>', 'port (0 picks a free one)', '8050')
     .option('--host <host>', 'address to listen on (0.0.0.0 to share on the network)', '127.0.0.1'))
-    .action(guarded(async (o: UiCliOptions) => {
+    .action(action(async (o: UiCliOptions) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer in 0..65535, got "${o.port}"`);
       const db = storePath(o);

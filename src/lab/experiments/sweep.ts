@@ -24,7 +24,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { z } from 'zod';
-import { parse as parseYaml } from 'yaml';
+import { readConfigFile } from '../../base/config-file.js';
+import { ConfigError, fieldIssues, type FieldIssue } from '../../base/errors.js';
 import { evaluate, ExprError, parseExpr, references, type Node } from './expr.js';
 import { countParams, parseModelConfig } from '../../models/config.js';
 import { tokensPerStep, totalSteps, type TrainConfig } from '../../training/config.js';
@@ -99,26 +100,16 @@ export interface Sweep {
   file?: string;
 }
 
-export class SweepError extends Error {
-  constructor(readonly source: string, readonly issues: { field: string; message: string }[]) {
-    super(`invalid sweep ${source}:\n${issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}`);
+export class SweepError extends ConfigError {
+  constructor(readonly source: string, issues: FieldIssue[]) {
+    super(`invalid sweep ${source}`, issues);
     this.name = 'SweepError';
-  }
-}
-
-/** Reads a YAML or JSON file (by extension; YAML otherwise, which also reads JSON). */
-export function readConfigFile(file: string): unknown {
-  const text = readFileSync(file, 'utf8');
-  try {
-    return extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
-  } catch (e) {
-    throw new Error(`cannot parse ${file}: ${(e as Error).message}`);
   }
 }
 
 export function loadSweep(file: string): Sweep {
   const abs = resolve(file);
-  return parseSweep(readConfigFile(abs), { source: file, dir: dirname(abs), file: abs });
+  return parseSweep(readConfigFile(abs, 'sweep file'), { source: file, dir: dirname(abs), file: abs });
 }
 
 /** Validates a sweep object; a string base is read relative to `dir`. Throws SweepError naming each bad field. */
@@ -126,9 +117,7 @@ export function parseSweep(raw: unknown, opts: { source?: string; dir?: string; 
   const source = opts.source ?? '(inline)';
   const r = sweepSchema.safeParse(raw);
   if (!r.success) {
-    throw new SweepError(source, r.error.issues.flatMap((i) => i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: 'unknown key' }))
-      : [{ field: i.path.join('.') || '(sweep)', message: i.message }]));
+    throw new SweepError(source, fieldIssues(r.error, { root: '(sweep)' }));
   }
   const s = r.data;
   let base: Config, baseFile: string | undefined;

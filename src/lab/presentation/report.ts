@@ -17,6 +17,7 @@ import type { Store } from '../results/store.js';
 import { bands, downsample, fmtPlain, labelFor, shortKeys, smoothEma, varyingKeys, type GroupedCurve } from './plots-data.js';
 import { bandChart, curveChart, renderSvg, scatterChart, type CurveRow, type Figure, type ScatterRow } from './plots.js';
 import { writeFileDurable } from '../../base/durable.js';
+import { fmtCount, fmtSci } from '../../base/format.js';
 
 /** Text for the top of a report (a study's verdict): Markdown; `html` when the Markdown subset below is not enough. */
 export interface ReportText {
@@ -197,7 +198,7 @@ export function standardTables(d: ReportData): ReportTable[] {
     rows: d.runs.map((r, i) => [
       String(i), r.name, r.status + (r.error ? `: ${r.error.split('\n').pop()!.slice(0, 80)}` : ''),
       ...d.varying.map((k) => fmtPlain(flats.get(r.id)![k])),
-      fmtCount(r.params), fmtCount(r.tokens), fmtSci(r.flops), fmtPlain(r.final?.step), fmtPlain(r.final?.[d.metric]),
+      fmtCount(r.params, '-'), fmtCount(r.tokens, '-'), fmtSci(r.flops, '-'), fmtPlain(r.final?.step), fmtPlain(r.final?.[d.metric]),
     ]),
   }];
   if (d.varying.length) {
@@ -352,10 +353,3 @@ function lossFirst(a: string, b: string): number {
   return rank(a) - rank(b) || a.localeCompare(b);
 }
 
-function fmtCount(n: number | null): string {
-  if (n === null) return '-';
-  for (const [u, s] of [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']] as const) if (Math.abs(n) >= u) return `${+(n / u).toPrecision(3)}${s}`;
-  return String(n);
-}
-
-const fmtSci = (n: number | null): string => (n === null ? '-' : n === 0 ? '0' : n.toExponential(2).replace('e+', 'e'));

@@ -53,7 +53,7 @@ function selectionParams() {
   return p;
 }
 
-// ---- formatting -------------------------------------------------------------------------
+// ---- formatting (the conventions of src/base/format.ts, copied: this file runs in the browser) ----
 
 function fmtCount(n) {
   if (n === null || n === undefined) return '';
