@@ -218,6 +218,41 @@ test('export writes Hugging Face names and config; refuses the wrong family', as
   assert.equal(JSON.parse(readFileSync(join(lout, 'config.json'), 'utf8')).model_type, 'llama');
 });
 
+test('train init fine-tunes from a Hugging Face folder or a run: first losses start where the source ended', async () => {
+  const gpt = join(tmp, 'straight'), hf = join(tmp, 'hf-gpt2');
+  assert.ok(existsSync(join(hf, 'model.safetensors')), 'the export test made the HF folder');
+  const smokeCfg = JSON.parse(readFileSync(smoke, 'utf8'));
+  const { model: _model, ...noModel } = smokeCfg;
+  const firstLoss = (dir: string) => trainLosses(dir)[0][1];
+  const cfgFile = (name: string, extra: object) => {
+    const f = join(tmp, `${name}.json`);
+    writeFileSync(f, JSON.stringify({ ...noModel, ...extra }));
+    return f;
+  };
+  const run = (file: string, dir: string) => cli('train', '--config', file, '--run-dir', dir, ...common, '--set', 'steps=6');
+
+  const fromHF = join(tmp, 'ft-hf');
+  ok(await run(cfgFile('ft-hf', { init: { from: 'hf', path: hf } }), fromHF), 'fine-tune from HF');
+  const fromRun = join(tmp, 'ft-run');
+  ok(await run(cfgFile('ft-run', { model: smokeCfg.model, init: { from: 'run', path: gpt } }), fromRun), 'fine-tune from a run');
+  const fresh = join(tmp, 'ft-fresh');
+  ok(await train(fresh, 'steps=6'), 'fresh');
+  const src = trainLosses(gpt).at(-1)![1];
+  for (const dir of [fromHF, fromRun]) {
+    assert.ok(firstLoss(dir) < firstLoss(fresh) - 1, `${dir}: first loss ${firstLoss(dir)} vs fresh ${firstLoss(fresh)}`);
+    assert.ok(Math.abs(firstLoss(dir) - src) < 0.5, `${dir}: first loss ${firstLoss(dir)} vs the source's last ${src}`);
+  }
+  // Same weights, same data and seed: the two sources give the same first loss.
+  assert.ok(Math.abs(firstLoss(fromHF) - firstLoss(fromRun)) < 1e-4);
+
+  const wrongKind = await run(cfgFile('ft-bad', { init: { from: 'run', path: hf } }), join(tmp, 'ft-bad'));
+  assert.equal(wrongKind.code, 2, wrongKind.stderr);
+  assert.match(wrongKind.stderr, /init\.path: .*is a Hugging Face folder; say init\.from "hf"/);
+  const wrongShape = await run(cfgFile('ft-shape', { model: { ...smokeCfg.model, dModel: 48 }, init: { from: 'hf', path: hf } }), join(tmp, 'ft-shape'));
+  assert.notEqual(wrongShape.code, 0);
+  assert.match(wrongShape.stderr, /wte\.weight|shape|expected/);
+});
+
 test('branch decays a WSD run from a stable checkpoint; resuming the branch equals a fresh run of that length', async () => {
   const src = join(tmp, 'wsd'), branch = join(tmp, 'wsd-branch'), fresh = join(tmp, 'wsd-fresh');
   const wsd = (decay: string) => `schedule={"kind":"wsd","warmupSteps":2,${decay},"decayShape":"linear"}`;

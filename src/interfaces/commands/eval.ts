@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { evaluate } from '../../training/evaluate.js';
 import { openData, resolveRunConfig, validationBatches, type RunConfig } from '../../training/assemble.js';
-import { loadModelSource } from '../../training/hf-folder.js';
+import { loadModelSource } from '../../training/assemble.js';
 import { readConfigFile } from '../../base/config-file.js';
 import { UsageError } from '../../base/errors.js';
 import { action, intOption, usageExits } from './run-common.js';

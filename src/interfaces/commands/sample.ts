@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { END_OF_TEXT } from '../../data/index.js';
 import { generate, type SamplingOptions } from '../../models/sampling.js';
-import { loadModelSource, type ModelSource } from '../../training/hf-folder.js';
+import { loadModelSource, type ModelSource } from '../../training/assemble.js';
 import { UsageError } from '../../base/errors.js';
 import { action, intOption, numberOption, usageExits } from './run-common.js';
 

@@ -10,7 +10,7 @@ import { Document, visit } from 'yaml';
 import { countParams } from '../../models/config.js';
 import { latestStep, listCheckpoints } from '../../training/checkpoint.js';
 import { prepareRun, resolveRunConfig, type RunConfig } from '../../training/assemble.js';
-import { loadModelSource } from '../../training/hf-folder.js';
+import { loadModelSource } from '../../training/assemble.js';
 import { totalSteps, tokensPerStep } from '../../training/config.js';
 import type { TrainResult, TrainerEvent } from '../../training/trainer.js';
 import { applyOverrides, configName, readConfigFile } from '../../base/config-file.js';
