@@ -140,3 +140,14 @@ export function fromHFTokenizer(json: unknown): { tokenizer: Tokenizer } | { tok
   if (j.pre_tokenizer.use_regex === false) return no('a BPE without the GPT-2 split pattern');
   return { tokenizer: new BpeTokenizer(pairs, specials) };
 }
+
+/** The tokenizer as llama.cpp's GGUF metadata holds it (models/gguf.ts): HF's token strings by id, merges, specials. */
+export function toGGUFTokenizer(tok: Tokenizer): { tokens: string[]; tokenTypes: number[]; merges: string[]; bos?: number; eos?: number } {
+  const hf = toHFTokenizer(tok, 0);
+  const model = hf.tokenizer.model as { vocab: Record<string, number>; merges: string[] };
+  const tokens: string[] = new Array(tok.vocabSize);
+  const tokenTypes: number[] = new Array(tok.vocabSize).fill(1);
+  for (const [s, id] of Object.entries(model.vocab)) tokens[id] = s;
+  for (const s of tok.specialTokens) { const id = tok.specialId(s)!; tokens[id] = s; tokenTypes[id] = 3; }
+  return { tokens, tokenTypes, merges: model.merges, bos: hf.endOfTextId, eos: hf.endOfTextId };
+}

@@ -7,3 +7,4 @@ export * from './sampling.js';
 export * from './safetensors.js';
 export * from './hf.js';
 export * from './mup.js';
+export * from './gguf.js';
