@@ -9,6 +9,11 @@ import { basename, extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from './errors.js';
 
+/** An object that is not null and not an array: what a config (or a section of one) is. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** Reads a config file into an object; a missing file, a parse error or a non-object is a UsageError. */
 export function readConfigFile(path: string, what = 'config file'): Record<string, unknown> {
   if (!existsSync(path)) throw new UsageError(`${what} ${path} does not exist`);
@@ -20,8 +25,8 @@ export function readConfigFile(path: string, what = 'config file'): Record<strin
   } catch (e) {
     throw new UsageError(`cannot parse ${what} ${path}: not valid ${format}: ${(e as Error).message}`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`${what} ${path} must hold an object`);
-  return value as Record<string, unknown>;
+  if (!isPlainObject(value)) throw new UsageError(`${what} ${path} must hold an object`);
+  return value;
 }
 
 /** The config's name for default run folders: the file name without its extension. */

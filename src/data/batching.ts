@@ -2,7 +2,7 @@
 // of state(), so a run restored with setState() produces exactly the batches it would have produced.
 // Shapes: inputs/targets/docIds are row-major [B * T]; a target of IGNORE_INDEX is excluded from the loss.
 
-import { Rng, isRngState, type RngState } from './rng.js';
+import { Rng, isRngState, type RngState } from '../base/random.js';
 import { SeparatedTokens, docIndexAt, type TokenSource } from './tokensource.js';
 
 export const IGNORE_INDEX = -1;
@@ -123,7 +123,7 @@ export class RandomWindowSampler implements Sampler {
     checkShape(opts.B, opts.T);
     this.src = withSeparator(source, opts.separatorId);
     if (this.src.length < opts.T + 1) throw new Error(`RandomWindowSampler: ${this.src.length} tokens, need at least T + 1 = ${opts.T + 1}`);
-    this.rng = new Rng(opts.seed ?? 0);
+    this.rng = Rng.fromKey(opts.seed ?? 0);
     this.tok = new Int32Array(opts.T + 1);
     this.seg = opts.keepInDocument ? new Int32Array(opts.T + 1) : null;
   }
@@ -142,14 +142,14 @@ export class RandomWindowSampler implements Sampler {
 
   state(): WindowsState {
     const { B, T } = this.opts;
-    return { kind: 'windows', version: 1, B, T, length: this.src.length, rng: this.rng.state(), step: this.step };
+    return { kind: 'windows', version: 1, B, T, length: this.src.length, rng: this.rng.words(), step: this.step };
   }
 
   setState(state: SamplerState): void {
     const { B, T } = this.opts;
     const s = checkState<WindowsState>({ kind: 'windows', version: 1, B, T, length: this.src.length }, state);
     if (!isRngState(s.rng)) throw new Error('sampler state: bad rng');
-    this.rng = Rng.fromState(s.rng);
+    this.rng = Rng.fromWords(s.rng);
     this.step = s.step;
   }
 }
@@ -182,7 +182,7 @@ export class PackingSampler implements Sampler {
     if (opts.separatorId !== undefined && (!Number.isInteger(opts.separatorId) || opts.separatorId < 0))
       throw new Error(`bad separator id ${opts.separatorId}`);
     if (source.length + (this.sep >= 0 ? source.numDocs : 0) === 0) throw new Error('PackingSampler: the source has no tokens');
-    this.cur = this.startEpoch(0, new Rng(opts.seed ?? 0));
+    this.cur = this.startEpoch(0, Rng.fromKey(opts.seed ?? 0));
     this.tok = new Int32Array(opts.T + 1);
     this.seg = new Int32Array(opts.T + 1);
   }
@@ -192,7 +192,7 @@ export class PackingSampler implements Sampler {
   }
 
   private startEpoch(epoch: number, rng: Rng): Cursor {
-    const epochRng = rng.state();
+    const epochRng = rng.words();
     const perm = this.shuffle ? rng.permutation(this.source.numDocs) : Int32Array.from({ length: this.source.numDocs }, (_, i) => i);
     return { epoch, epochRng, rng, perm, doc: 0, offset: 0 };
   }
@@ -259,7 +259,7 @@ export class PackingSampler implements Sampler {
       state,
     );
     if (!isRngState(s.epochRng)) throw new Error('sampler state: bad epochRng');
-    const c = this.startEpoch(s.epoch, Rng.fromState(s.epochRng));
+    const c = this.startEpoch(s.epoch, Rng.fromWords(s.epochRng));
     if (!(Number.isInteger(s.doc) && s.doc >= 0 && s.doc <= c.perm.length)) throw new Error(`sampler state: bad doc ${s.doc}`);
     if (!(Number.isInteger(s.offset) && s.offset >= 0 && (s.doc === c.perm.length ? s.offset === 0 : s.offset < this.segmentLength(c.perm[s.doc]))))
       throw new Error(`sampler state: bad offset ${s.offset}`);

@@ -1,6 +1,5 @@
 // The data layer's public surface: tokenizers, corpora, token caches, samplers. No engine dependency.
 
-export * from './rng.js';
 export * from './utf8.js';
 export * from './pretokenize.js';
 export * from './tokenizer.js';

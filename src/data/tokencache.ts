@@ -2,7 +2,8 @@
 // determines its contents: corpus spec and fingerprint, split, and the full tokenizer JSON.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { writeFileDurable } from '../base/durable.js';
 import { join, resolve } from 'node:path';
 import { DEFAULT_SPLIT, corpusFingerprint, loadSplit, type CorpusSpec, type SplitName, type SplitOptions } from './corpora.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -64,8 +65,7 @@ export function loadOrBuildTokens(opts: TokenCacheOptions): { file: TokenFile; p
   );
   // A human-readable note next to the data; written atomically too, but nothing depends on it.
   const meta = { corpus: opts.corpus, split: opts.split, splitOptions: opts.splitOptions ?? {}, tokenizer: { kind: tok.kind, vocabSize: tok.vocabSize }, ...info, builtAt: new Date().toISOString() };
-  writeFileSync(`${path}.json.tmp-${process.pid}`, JSON.stringify(meta, null, 2) + '\n');
-  renameSync(`${path}.json.tmp-${process.pid}`, `${path}.json`);
+  writeFileDurable(`${path}.json`, JSON.stringify(meta, null, 2) + '\n');
   opts.log?.(`tokenized ${opts.corpus.kind}/${opts.split}: ${info.numDocs} docs, ${info.numTokens} tokens in ${Date.now() - started} ms -> ${path}`);
   return { file: new TokenFile(path), path, built: true };
 }

@@ -11,10 +11,9 @@
 //   64 tokens: numTokens x dtype
 //   then docBounds: (numDocs + 1) x u64 token offsets
 
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { checkRange, type TokenSource } from './tokensource.js';
+import { writeAll, writeFileAtomic } from '../base/durable.js';
 
 const MAGIC = 'WTTOKENS';
 const VERSION = 1;
@@ -42,37 +41,16 @@ export interface DocTokens {
   bytes: number;
 }
 
-function writeAll(fd: number, buf: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
-}
-
-/** fsync a directory so a rename into it survives a crash; not supported everywhere, hence best effort. */
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    /* best effort */
-  }
-}
-
 /**
- * Streams documents into a token file at path, atomically: the data goes to a temporary file in the
- * same directory, is fsynced, then renamed over path. Readers never see a partial file.
+ * Streams documents into a token file at path, atomically (base/durable.ts writeFileAtomic):
+ * readers never see a partial file.
  */
 export function writeTokenFile(path: string, docs: Iterable<DocTokens>, opts: { vocabSize: number }): TokenFileInfo {
   const { vocabSize } = opts;
   if (!Number.isInteger(vocabSize) || vocabSize <= 0) throw new Error(`writeTokenFile: bad vocabSize ${vocabSize}`);
   const dtype = dtypeForVocab(vocabSize);
   const width = DTYPE_WIDTH[dtype];
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const fd = openSync(tmp, 'w');
-  try {
+  return writeFileAtomic(path, (fd) => {
     const CHUNK = 1 << 16;
     const buf = Buffer.alloc(CHUNK * width);
     let filled = 0;
@@ -113,23 +91,10 @@ export function writeTokenFile(path: string, docs: Iterable<DocTokens>, opts: { 
     h.writeBigUInt64LE(BigInt(bounds.length - 1), 32);
     h.writeBigUInt64LE(BigInt(totalBytes), 40);
     writeAll(fd, h, 0);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-    fsyncDir(dirname(path));
     return { numTokens, numDocs: bounds.length - 1, totalBytes, vocabSize, dtype };
-  } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      /* already closed */
-    }
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  });
 }
 
-/** A token file opened for windowed reads. Call close() when done (or let the process exit). */
 export class TokenFile implements TokenSource, TokenFileInfo {
   readonly numTokens: number;
   readonly numDocs: number;

@@ -1,4 +1,5 @@
-// The engine's public surface: tensors, ops, autograd and backend selection.
+// The engine's public surface: tensors, ops, autograd and backend selection, and the seeded RNG
+// (base/random.ts) that initialisation and dropout take.
 export * from './tensor.js';
 export * from './ops.js';
 export * from './nn.js';

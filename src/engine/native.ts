@@ -122,11 +122,6 @@ export function nativeLoadError(): string {
   return loadError;
 }
 
-/** True when build/Release/windtunnel.node loads. */
-export function nativeAvailable(): boolean {
-  return load() !== null;
-}
-
 function need(): Addon {
   const a = load();
   if (!a) throw new Error(`native backend unavailable: ${loadError}`);

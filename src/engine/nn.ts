@@ -1,6 +1,8 @@
 // Fused neural-network ops: each is one kernel forward and one backward, where the
-// composition of primitives would make several passes over memory. Every one of them
-// is tested against the composition it replaces (test/engine/fused.test.ts).
+// composition of primitives would make several passes over memory. Their gradients are
+// checked by finite differences (test/engine/gradcheck.test.ts over op-cases.ts; not dropout,
+// a multiply by a random mask), the native kernels against the reference ones
+// (test/engine/native.test.ts), and the results against PyTorch (test/engine/torch-parity.test.ts).
 //
 // Legend: B batch, T tokens, H heads, D head size, C channels, V vocabulary.
 

@@ -1,5 +1,6 @@
 // How a training run reports itself: a progress bar on a terminal, plain lines in a log, or
-// one JSON object per line (--json-progress, for the lab runner and other programs).
+// one JSON object per line (--json-progress, for other programs; the lab runs the training
+// child instead, src/training/child.ts).
 //
 // --json-progress: stdout carries only JSON lines, every one with "event", "step" and
 // "totalSteps"; human messages go to stderr.

@@ -4,9 +4,9 @@
 export { Store, runStatuses, type RunStatus, type NewRun, type MetricRow, type EvalRow, type OpenOptions } from './results/store.js';
 export * from './results/query.js';
 export {
-  loadSweep, parseSweep, expandSweep, estimate, estimateRun, runId, SweepError,
-  type Sweep, type SweepInput, type ExpandedRun, type ExpandOptions, type RunEstimate, type SweepEstimate,
+  loadSweep, parseSweep, expandSweep, sweepCost, runCost, runId, SweepError,
+  type Sweep, type SweepInput, type ExpandedRun, type ExpandOptions, type RunCost, type SweepCost,
 } from './experiments/sweep.js';
-export { runSweep, registerSweep, planParallelism, trainerCommand, type RunnerEvent, type RunnerOptions, type RunnerSummary } from './experiments/runner.js';
+export { runSweep, recordSweep, planParallelism, type RunnerEvent, type RunnerOptions, type RunnerSummary } from './experiments/runner.js';
 export { writeReport, renderReport, collectReportData, type ReportOptions, type WrittenReport, type RenderedReport } from './presentation/report.js';
 export * as fit from './fit/index.js';

@@ -200,3 +200,35 @@ export function countParams(c: ModelConfig): ParamCounts {
   const nonEmbedding = blocks + norm + lmHead;
   return { embedding, lmHead, blocks, finalNorm: norm, nonEmbedding, total: embedding + nonEmbedding };
 }
+
+// ---- parameter layout ------------------------------------------------------------------
+// The names and shapes are listed at the top of transformer.ts; mup.ts and hf.ts read them from here.
+
+export interface ParamSpec { name: string; shape: number[]; init: 'normal' | 'residual' | 'zeros' | 'ones' }
+
+/** Every parameter of a config, in the model's order, with how it is initialised. */
+export function paramSpecs(c: ModelConfig): ParamSpec[] {
+  const C = c.dModel, F = c.dMlp;
+  const specs: ParamSpec[] = [{ name: 'wte.weight', shape: [c.vocabSize, C], init: 'normal' }];
+  if (c.positions === 'learned') specs.push({ name: 'wpe.weight', shape: [c.nCtx, C], init: 'normal' });
+  const normSpecs = (p: string) => {
+    specs.push({ name: `${p}.weight`, shape: [C], init: 'ones' });
+    if (c.norm === 'layernorm' && c.bias) specs.push({ name: `${p}.bias`, shape: [C], init: 'zeros' });
+  };
+  const linearSpecs = (p: string, out: number, inp: number, residual = false) => {
+    specs.push({ name: `${p}.weight`, shape: [out, inp], init: residual && c.scaledResidualInit ? 'residual' : 'normal' });
+    if (c.bias) specs.push({ name: `${p}.bias`, shape: [out], init: 'zeros' });
+  };
+  for (let i = 0; i < c.nLayer; i++) {
+    const p = `blocks.${i}`;
+    normSpecs(`${p}.ln1`);
+    linearSpecs(`${p}.attn.qkv`, 3 * C, C);
+    linearSpecs(`${p}.attn.proj`, C, C, true);
+    normSpecs(`${p}.ln2`);
+    linearSpecs(`${p}.mlp.fc`, c.mlp === 'swiglu' ? 2 * F : F, C);
+    linearSpecs(`${p}.mlp.proj`, C, F, true);
+  }
+  normSpecs('ln_final');
+  if (!c.tiedEmbeddings) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, C], init: 'normal' });
+  return specs;
+}

@@ -12,12 +12,13 @@
 // muP models: exportHF folds the muP multipliers into the weights (mup.ts foldMup), so the files
 // are an ordinary standard-parametrization model that stock loaders (and importHF) run as is.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileDurable } from '../base/durable.js';
 import { join } from 'node:path';
 import { Tensor, concat, fmtShape, noGrad, slice, toFloat, transpose } from '../engine/index.js';
-import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { paramSpecs, parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
-import { Transformer, paramSpecs, type FloatDType } from './transformer.js';
+import { Transformer, type FloatDType } from './transformer.js';
 import { foldMup } from './mup.js';
 
 export type HFFamily = 'gpt2' | 'llama';
@@ -269,20 +270,15 @@ export function exportHF(model: Transformer, dir: string, family?: HFFamily, tok
   if (model.config.mup) metadata.windtunnel_mup_folded = JSON.stringify(model.config.mup);
   mkdirSync(dir, { recursive: true });
   writeSafetensors(join(dir, 'model.safetensors'), tensors, metadata);
-  writeJson(join(dir, 'config.json'), config);
-  writeJson(join(dir, 'generation_config.json'), {
+  writeFileDurable(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  writeFileDurable(join(dir, 'generation_config.json'), `${JSON.stringify({
     bos_token_id: tokens.bos ?? null, eos_token_id: tokens.eos ?? null, pad_token_id: tokens.pad ?? tokens.eos ?? null,
     max_length: folded.config.nCtx,
-  });
+  }, null, 2)}\n`);
 }
 
 /** Special-token ids for config.json and generation_config.json (null where absent). */
 export interface HFSpecialTokenIds { bos?: number; eos?: number; pad?: number }
-
-function writeJson(path: string, value: unknown): void {
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(`${path}.tmp`, path);
-}
 
 /** Reads a directory written by exportHF or by Hugging Face transformers (single-file safetensors). */
 export function importHF(dir: string, opts: { dtype?: FloatDType } = {}): Transformer {

@@ -67,12 +67,8 @@
 // coupling above). A config's mup section is the whole of the metadata; a resolved config spells
 // out baseWidth, baseHeadDim and baseDMlp, and checkpoints also store mupBaseShapes explicitly.
 //
-// mup.ts and transformer.ts import each other (paramSpecs one way, the multipliers the other);
-// only functions cross, none runs at load time, so either may be imported first.
-
 import { Tensor } from '../engine/index.js';
-import type { ModelConfig, MupConfig } from './config.js';
-import { paramSpecs, type ParamSpec } from './transformer.js';
+import { paramSpecs, type ModelConfig, type MupConfig, type ParamSpec } from './config.js';
 
 export type OptimizerKind = 'adamw' | 'sgd';
 

@@ -31,7 +31,7 @@ import {
   matmul, maskedFill, mul, permute, reshape, rmsNorm, rope, ropeTables, silu, slice, softmax, split, tensor,
   fmtShape,
 } from '../engine/index.js';
-import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { paramSpecs, parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { mupAttentionScale, mupBaseShapes, mupInitScales, mupOutputMultiplier, mupZeroQuery } from './mup.js';
 import {
   ActivationCache, blockHookNames, compileHooks, hookPairs, runHooks, topHookNames,
@@ -40,36 +40,7 @@ import {
 
 export type FloatDType = 'float32' | 'float64';
 
-// ---- parameter layout and init ------------------------------------------------------
-
-export interface ParamSpec { name: string; shape: number[]; init: 'normal' | 'residual' | 'zeros' | 'ones' }
-
-/** Every parameter of a config, in the model's order, with how it is initialised. */
-export function paramSpecs(c: ModelConfig): ParamSpec[] {
-  const C = c.dModel, F = c.dMlp;
-  const specs: ParamSpec[] = [{ name: 'wte.weight', shape: [c.vocabSize, C], init: 'normal' }];
-  if (c.positions === 'learned') specs.push({ name: 'wpe.weight', shape: [c.nCtx, C], init: 'normal' });
-  const normSpecs = (p: string) => {
-    specs.push({ name: `${p}.weight`, shape: [C], init: 'ones' });
-    if (c.norm === 'layernorm' && c.bias) specs.push({ name: `${p}.bias`, shape: [C], init: 'zeros' });
-  };
-  const linearSpecs = (p: string, out: number, inp: number, residual = false) => {
-    specs.push({ name: `${p}.weight`, shape: [out, inp], init: residual && c.scaledResidualInit ? 'residual' : 'normal' });
-    if (c.bias) specs.push({ name: `${p}.bias`, shape: [out], init: 'zeros' });
-  };
-  for (let i = 0; i < c.nLayer; i++) {
-    const p = `blocks.${i}`;
-    normSpecs(`${p}.ln1`);
-    linearSpecs(`${p}.attn.qkv`, 3 * C, C);
-    linearSpecs(`${p}.attn.proj`, C, C, true);
-    normSpecs(`${p}.ln2`);
-    linearSpecs(`${p}.mlp.fc`, c.mlp === 'swiglu' ? 2 * F : F, C);
-    linearSpecs(`${p}.mlp.proj`, C, F, true);
-  }
-  normSpecs('ln_final');
-  if (!c.tiedEmbeddings) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, C], init: 'normal' });
-  return specs;
-}
+// ---- init ----------------------------------------------------------------------------
 
 /**
  * Fresh parameters, drawn in paramSpecs order from one Rng(seed): the same seed gives the same

@@ -157,7 +157,7 @@ function analyse(_store: Store, runs: StudyRun[]): Analysis {
   const rng = new Rng(11);
   const resamples: Map<number, number>[] = seeds.length >= 2 ? Array.from({ length: B }, () => {
     const w = new Map<number, number>();
-    for (let i = 0; i < seeds.length; i++) { const s = seeds[rng.int(seeds.length)]; w.set(s, (w.get(s) ?? 0) + 1); }
+    for (let i = 0; i < seeds.length; i++) { const s = seeds[rng.scaledInt(seeds.length)]; w.set(s, (w.get(s) ?? 0) + 1); }
     return w;
   }) : [];
 

@@ -16,7 +16,8 @@ import { join, resolve } from 'node:path';
 import { Collector, connectRedis, enqueueSweep, openQueue, waitForRuns, type QueueTarget, type WaitEvent } from '../lab/experiments/queue.js';
 import { queryRuns, type RunRecord } from '../lab/results/query.js';
 import { writeReport, type WrittenReport } from '../lab/presentation/report.js';
-import { hasCheckpoint, registerSweep, runSweep, type RunnerEvent, type Trainer } from '../lab/experiments/runner.js';
+import { recordSweep, runSweep, type RunnerEvent } from '../lab/experiments/runner.js';
+import { hasCheckpoint, type TrainerCommand } from '../lab/experiments/trainer-process.js';
 import { Store } from '../lab/results/store.js';
 import type { ExpandedRun, Sweep } from '../lab/experiments/sweep.js';
 import { branchWsd } from '../training/branch.js';
@@ -43,7 +44,7 @@ export interface RunStudyOptions {
   parallel?: number;
   threads?: number;
   cores?: number;
-  trainer?: Trainer;
+  trainer?: TrainerCommand;
   retryFailed?: boolean;
   /** Skip training: analyse and report what the store holds. */
   analyseOnly?: boolean;
@@ -71,10 +72,10 @@ export async function runStudy(study: Study, o: RunStudyOptions): Promise<StudyR
   const emit = o.onEvent ?? (() => {});
   const store = Store.open(o.db);
   try {
-    registerSweep(store, sweep, runs, o.runsDir);
+    recordSweep(store, sweep, runs, o.runsDir);
     let stopped = false;
     if (!o.analyseOnly) stopped = o.queue ? await trainOnQueue(store, sweep, runs, o, emit) : await trainLocally(store, sweep, runs, o, emit);
-    registerSweep(store, sweep, runs, o.runsDir);
+    recordSweep(store, sweep, runs, o.runsDir);
     const records = queryRuns(store, { sweep: sweep.name });
     const unfinished = records.filter((r) => r.status !== 'done').map((r) => ({ name: r.name, status: r.status, error: r.error }));
     const cost = planCost(sweep);
@@ -169,7 +170,7 @@ async function trainLocally(store: Store, sweep: Sweep, runs: ExpandedRun[], o: 
       store, sweep, runs: r.ready, runsDir: o.runsDir, parallel: o.parallel, threads: o.threads, cores: o.cores,
       trainer: o.trainer, retryFailed: o.retryFailed, signal: o.signal, onEvent: (event) => emit({ type: 'runner', event }),
     });
-    registerSweep(store, sweep, runs, o.runsDir);
+    recordSweep(store, sweep, runs, o.runsDir);
     if (s.stopped) return true;
   }
 }
@@ -191,7 +192,7 @@ async function trainOnQueue(store: Store, sweep: Sweep, runs: ExpandedRun[], o: 
       const res = await enqueueSweep({ store, sweep, runs: r.ready, runsDir: o.runsDir, queue, redis, target, collector, retryFailed: o.retryFailed });
       emit({ type: 'log', message: `queued ${res.added.length} runs on "${target.name}" at ${target.url} (${res.alreadyQueued.length} already queued, ${res.skippedDone.length} done); waiting for workers` });
       const w = await waitForRuns({ store, queue, ids: [...res.added, ...res.alreadyQueued], collector, signal: o.signal, onEvent: (event) => emit({ type: 'queue', event }) });
-      registerSweep(store, sweep, runs, o.runsDir);
+      recordSweep(store, sweep, runs, o.runsDir);
       if (w.stopped) return true;
     }
   } finally {

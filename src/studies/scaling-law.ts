@@ -25,7 +25,7 @@ import type { Figure, TopLevelSpec } from '../lab/presentation/plots.js';
 import { figureConfig } from '../lab/presentation/plots.js';
 import type { ReportTable } from '../lab/presentation/report.js';
 import type { Store } from '../lab/results/store.js';
-import { estimateRun } from '../lab/experiments/sweep.js';
+import { runCost } from '../lab/experiments/sweep.js';
 import { intervalChart, linesAndPoints, type BandRow, type IntervalRow, type LineRow, type PointRow } from './figures.js';
 import { finalOf, fmt, v } from './stats.js';
 import { gcd, planSweep, studyBase, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';
@@ -88,7 +88,7 @@ export function planSizes(b: ScalingBudget): SizePlan[] {
   const T = b.batchSize * b.context;
   const withN = b.sizes.map((model, index) => {
     const base = studyBase({ ...model, batchSize: b.batchSize, context: b.context, lr: b.lr, evalBatches: b.evalBatches, categories: b.categories });
-    const N = estimateRun({ ...base, steps: 1 }).nonEmbeddingParams;
+    const N = runCost({ ...base, steps: 1 }).nonEmbeddingParams;
     if (!N) throw new Error(`scaling-law: cannot count the parameters of ${JSON.stringify(model)}`);
     return { index, model, N };
   });

@@ -21,7 +21,7 @@ import type { Figure } from '../lab/presentation/plots.js';
 import type { RunRecord } from '../lab/results/query.js';
 import type { ReportTable } from '../lab/presentation/report.js';
 import type { Store } from '../lab/results/store.js';
-import { estimateRun, expandSweep, getPath, parseSweep, type Config, type ExpandedRun, type Sweep } from '../lab/experiments/sweep.js';
+import { runCost, expandSweep, getPath, parseSweep, type Config, type ExpandedRun, type Sweep } from '../lab/experiments/sweep.js';
 import { decayStart, ScheduleConfig } from '../training/schedules.js';
 
 export const budgets = ['smoke', 'small', 'full'] as const;
@@ -178,7 +178,7 @@ export function planCost(sweep: Sweep, cores = 2): PlanCost {
   const runs = expandStudy(sweep);
   let steps = 0, tokens = 0, flops = 0, seconds = 0;
   for (const r of runs) {
-    const e = estimateRun(r.config);
+    const e = runCost(r.config);
     const total = (r.config as ScheduleFields).steps ?? 0;
     const trained = trainedSteps(r.config, r.point);
     const f = total > 0 ? trained / total : 1;

@@ -16,6 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '../engine/index.js';
 import { fieldIssues, type FieldIssue } from '../base/errors.js';
+import { isPlainObject } from '../base/config-file.js';
 import {
   END_OF_TEXT, bytesPerToken, countEvalWindows, createSampler, evalBatches, loadOrBuildTokens,
   type CorpusSpec, type TokenFile, type Tokenizer,
@@ -36,20 +37,19 @@ import { configFromHF, importHF } from '../models/hf.js';
 export type RunConfig = Omit<TrainConfig, 'data'> & { data: DataConfig };
 export type { DataConfig };
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * Validates a run config and resolves it (preset expanded, vocabSize and nCtx derived, defaults
  * filled). Throws TrainConfigError listing every bad field by its path (`model.nHead`, `data.corpus.kind`).
  */
 export function resolveRunConfig(input: unknown): RunConfig {
-  if (!isObject(input)) throw new TrainConfigError([{ field: '(config)', message: `expected an object, got ${Array.isArray(input) ? 'an array' : typeof input}` }]);
+  if (!isPlainObject(input)) throw new TrainConfigError([{ field: '(config)', message: `expected an object, got ${Array.isArray(input) ? 'an array' : typeof input}` }]);
   const issues: FieldIssue[] = [];
   const data = dataConfigSchema.safeParse(input.data);
   if (!data.success) issues.push(...fieldIssues(data.error, { prefix: ['data'] }));
 
   let model: unknown = input.model;
-  if (model === undefined && isObject(input.init)) {
+  if (model === undefined && isPlainObject(input.init)) {
     // Fine-tuning without a model section: the source's model config.
     try {
       model = initModelConfig(input.init as InitSpec);
@@ -57,7 +57,7 @@ export function resolveRunConfig(input: unknown): RunConfig {
       issues.push({ field: 'init.path', message: (e as Error).message });
     }
   }
-  if (isObject(model)) {
+  if (isPlainObject(model)) {
     const { preset, ...fields } = model;
     let base = {};
     if (preset !== undefined) {

@@ -31,8 +31,8 @@ export function benchTrain(name: string, c: PeerConfig, sgemmGflops: number): Tr
   const N = model.numParams();
   const rng = new Rng(0);
   const B = c.batch, T = c.ctx;
-  const ids = tensor(Int32Array.from({ length: B * T }, () => rng.int(c.vocab)), [B, T]);
-  const tgt = tensor(Int32Array.from({ length: B * T }, () => rng.int(c.vocab)), [B, T]);
+  const ids = tensor(Int32Array.from({ length: B * T }, () => rng.scaledInt(c.vocab)), [B, T]);
+  const tgt = tensor(Int32Array.from({ length: B * T }, () => rng.scaledInt(c.vocab)), [B, T]);
 
   const pool = new BufferPool();
   const step = (): number => pool.run(() => {

@@ -5,10 +5,9 @@
 // read. Resuming the new run dir with the Trainer then trains the decay; since the stable phase
 // is constant lr, the branch equals a fresh WSD run of S + D steps with decaySteps D, bit for bit.
 
-import { copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { checkpointName, loadCheckpoint, LATEST_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, type CheckpointState } from './checkpoint.js';
+import { loadCheckpoint, pointLatestAt, writeCheckpointFolder, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, type CheckpointState } from './checkpoint.js';
 import { decayStart, wsdDecaySteps, type DecayShape, type ScheduleConfig } from './schedules.js';
 import { readMetrics } from './metrics.js';
 import { RunFolder } from './run-folder.js';
@@ -79,23 +78,19 @@ function writeBranch(o: BranchOptions, from: RunFolder, to: RunFolder): BranchRe
     branchedFrom: { runDir: o.from, step: o.step },
   };
 
-  // Same atomic protocol as saveCheckpoint: temp folder, fsync, rename, then `latest`.
-  mkdirSync(o.to, { recursive: true });
-  const tmp = join(o.to, `.tmp-${checkpointName(o.step)}-${randomBytes(4).toString('hex')}`);
-  mkdirSync(tmp);
-  for (const f of [MODEL_FILE, OPTIMIZER_FILE]) {
-    copyFileSync(join(ck.dir, f), join(tmp, f));
-    fsyncPath(join(tmp, f));
-  }
-  writeFileDurable(join(tmp, STATE_FILE), JSON.stringify(state, null, 2) + '\n');
-  fsyncPath(tmp);
-  renameSync(tmp, join(o.to, checkpointName(o.step)));
-  fsyncPath(o.to);
+  writeCheckpointFolder(o.to, o.step, (tmp) => {
+    for (const f of [MODEL_FILE, OPTIMIZER_FILE]) {
+      copyFileSync(join(ck.dir, f), join(tmp, f));
+      fsyncPath(join(tmp, f));
+    }
+    writeFileDurable(join(tmp, STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+  });
   // The branch's curve starts with the source's history up to the branch point.
   to.writeMetricsLines(readMetrics(from.metricsPath).filter((l) => l.step <= o.step));
   if (state.config !== null && state.config !== undefined) to.writeConfig(state.config);
   if (existsSync(from.tokenizerPath)) to.copyTokenizerFrom(from);
-  writeFileDurable(join(o.to, LATEST_FILE), checkpointName(o.step) + '\n');
+  // Last: a branch folder with `latest` is a started run (and is never made afresh).
+  pointLatestAt(o.to, o.step);
   return { runDir: o.to, step: o.step, totalSteps: schedule.totalSteps, schedule };
 }
 

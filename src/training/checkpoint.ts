@@ -7,8 +7,9 @@
 //
 // Writes are crash-safe: everything goes into a hidden temporary folder, each file is fsynced,
 // the folder is renamed into place, and only then is `latest` replaced (temp file, fsync, rename).
-// A crash at any point leaves `latest` naming a complete checkpoint. One writer per run dir is
-// assumed (stale temporary folders from a crashed writer are removed by the next save).
+// A crash at any point leaves `latest` naming a complete checkpoint. One writer per run dir, which
+// the run folder's lock makes sure of (run-folder.ts); stale temporary folders from a crashed
+// writer are removed by the next save.
 //
 // Retention keeps the newest K checkpoints at or below the step just saved. Checkpoints ABOVE it
 // belong to an abandoned timeline (the run was resumed from an earlier step and has diverged), so
@@ -97,31 +98,43 @@ export function saveCheckpoint(
   o: SaveOptions = {},
 ): string {
   if (!Number.isInteger(step) || step < 0) throw new Error(`saveCheckpoint: step must be a non-negative integer, got ${step}`);
+  const final = writeCheckpointFolder(runDir, step, (tmp) => {
+    writeSafetensors(join(tmp, MODEL_FILE), uniqueTensors(params), { format: 'windtunnel-model', step: String(step) });
+    o.onFileWritten?.(MODEL_FILE);
+
+    const opt = optimizer.state();
+    const shapes = optimizer.stateShapes();
+    const optTensors = new Map<string, Tensor>();
+    for (const [name, buf] of opt.tensors) optTensors.set(name, new Tensor(buf, shapes.get(name) ?? [buf.length]));
+    writeSafetensors(join(tmp, OPTIMIZER_FILE), optTensors, { format: 'windtunnel-optimizer', kind: opt.kind, step: String(opt.step) });
+    o.onFileWritten?.(OPTIMIZER_FILE);
+
+    const full: CheckpointState = {
+      version: STATE_VERSION, step,
+      ...state,
+      optimizer: { kind: opt.kind, step: opt.step, hyper: opt.hyper },
+      savedAt: new Date().toISOString(),
+    };
+    writeFileDurable(join(tmp, STATE_FILE), JSON.stringify(full, null, 2) + '\n');
+    o.onFileWritten?.(STATE_FILE);
+  });
+  pointLatestAt(runDir, step);
+  applyRetention(runDir, step, o.keep);
+  return final;
+}
+
+/**
+ * The checkpoint folder protocol: `write` fills a hidden temporary folder, which is fsynced and
+ * renamed to ckpt-<step> (replacing an existing one). `latest` is not touched: pointLatestAt
+ * does that, once everything the checkpoint needs is in place. Returns the folder.
+ */
+export function writeCheckpointFolder(runDir: string, step: number, write: (tmp: string) => void): string {
   mkdirSync(runDir, { recursive: true });
   removeStale(runDir);
   const tmp = join(runDir, `.tmp-${checkpointName(step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
   mkdirSync(tmp);
-
-  writeSafetensors(join(tmp, MODEL_FILE), uniqueTensors(params), { format: 'windtunnel-model', step: String(step) });
-  o.onFileWritten?.(MODEL_FILE);
-
-  const opt = optimizer.state();
-  const shapes = optimizer.stateShapes();
-  const optTensors = new Map<string, Tensor>();
-  for (const [name, buf] of opt.tensors) optTensors.set(name, new Tensor(buf, shapes.get(name) ?? [buf.length]));
-  writeSafetensors(join(tmp, OPTIMIZER_FILE), optTensors, { format: 'windtunnel-optimizer', kind: opt.kind, step: String(opt.step) });
-  o.onFileWritten?.(OPTIMIZER_FILE);
-
-  const full: CheckpointState = {
-    version: STATE_VERSION, step,
-    ...state,
-    optimizer: { kind: opt.kind, step: opt.step, hyper: opt.hyper },
-    savedAt: new Date().toISOString(),
-  };
-  writeFileDurable(join(tmp, STATE_FILE), JSON.stringify(full, null, 2) + '\n');
-  o.onFileWritten?.(STATE_FILE);
+  write(tmp); // a failure leaves the temporary folder, as a crash would; the next save removes it
   fsyncPath(tmp);
-
   const final = join(runDir, checkpointName(step));
   if (existsSync(final)) {
     // Re-saving a step (rare: a resumed run stopped at once). Swap, then drop the old copy.
@@ -133,9 +146,12 @@ export function saveCheckpoint(
     renameSync(tmp, final);
   }
   fsyncPath(runDir);
-  writeFileDurable(join(runDir, LATEST_FILE), checkpointName(step) + '\n');
-  applyRetention(runDir, step, o.keep);
   return final;
+}
+
+/** Points `latest` at ckpt-<step> (atomically). */
+export function pointLatestAt(runDir: string, step: number): void {
+  writeFileDurable(join(runDir, LATEST_FILE), checkpointName(step) + '\n');
 }
 
 /** Tied parameters (one Tensor under two names) are stored once, under the first name. */

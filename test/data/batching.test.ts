@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IGNORE_INDEX, PackingSampler, RandomWindowSampler, createSampler, type Batch, type Sampler } from '../../src/data/batching.js';
 import { MemoryTokens, docIndexAt } from '../../src/data/tokensource.js';
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/base/random.js';
 import { TokenFile, writeTokenFile } from '../../src/data/tokenfile.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -4,7 +4,7 @@ import { BpeTokenizer, trainBpe } from '../../src/data/bpe.js';
 import { mergeWord } from '../../src/data/bpe-train.js';
 import { loadBrown } from '../../src/data/brown.js';
 import { loadTokenizer } from '../../src/data/tokenizer.js';
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/base/random.js';
 import { randomText } from './utf8gen.js';
 
 const texts = loadBrown({ categories: ['humor'] }).map((d) => d.text); // 9 docs, ~130 KB

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
 import { ByteTokenizer, END_OF_TEXT, fromHFTokenizer, loadBrown, toHFTokenizer, trainBpe, type Tokenizer } from '../../src/data/index.js';
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/base/random.js';
 import { randomText } from './utf8gen.js';
 
 const brown = loadBrown({ categories: ['news', 'humor'] });

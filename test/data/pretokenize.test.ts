@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pretokenize } from '../../src/data/pretokenize.js';
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/base/random.js';
 import { randomText } from './utf8gen.js';
 
 test('splits words, numbers, punctuation and whitespace GPT-2 style', () => {

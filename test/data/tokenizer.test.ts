@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ByteTokenizer, END_OF_TEXT, loadTokenizer } from '../../src/data/tokenizer.js';
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/base/random.js';
 import { randomText } from './utf8gen.js';
 
 test('byte tokenizer: ids are UTF-8 bytes and round-trip', () => {

@@ -1,5 +1,5 @@
 // Test helper: random well-formed strings mixing ASCII, accents, CJK, emoji (astral + ZWJ) and whitespace.
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/base/random.js';
 
 const POOLS: string[][] = [
   [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'],

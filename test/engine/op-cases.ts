@@ -20,7 +20,7 @@ export function rand(rng: Rng, shape: number[], dtype: DType, lo = -1, hi = 1): 
 
 function ints(rng: Rng, shape: number[], n: number): Tensor {
   const t = E.zeros(shape, { dtype: 'int32' });
-  for (let i = 0; i < t.size; i++) t.data[i] = rng.int(n);
+  for (let i = 0; i < t.size; i++) t.data[i] = rng.scaledInt(n);
   return t;
 }
 

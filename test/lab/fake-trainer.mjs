@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// A stand-in for `windtunnel train/resume` that keeps the runner's contract (src/lab/experiments/runner.ts)
-// and the training layer's file layout, and nothing else, so runner tests are fast and do not
-// depend on the real trainer:
-//   train --config FILE --run-dir DIR --json-progress    resume DIR --json-progress
+// A stand-in for the training child process (src/training/child.ts) that keeps its contract
+// (src/training/child-protocol.ts) and the run folder's layout, and nothing else, so runner
+// tests are fast and do not depend on the real trainer:
+//   train DIR     (the config is DIR/run-config.json)        resume DIR
 // It writes what src/training writes: DIR/metrics.jsonl ({"type":"train"|"eval","step":s,...},
 // steps counted from 1, lines past the resumed checkpoint dropped on resume) and checkpoints
-// DIR/ckpt-<step>/ with DIR/latest naming the newest; and prints {"type":"step",...} events.
+// DIR/ckpt-<step>/ with DIR/latest naming the newest; and prints the protocol's messages
+// ({"type":"start"|"progress"|"end",...}) on stdout.
 // Config fields read (the configs are opaque to the lab: sweeps of them expand with validation off):
 // steps, lr, seed, and fake:
 //   stepMs (2)          time per step
@@ -17,16 +18,11 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const args = process.argv.slice(2);
-const mode = args[0];
-let dir, configPath;
-if (mode === 'train') {
-  configPath = args[args.indexOf('--config') + 1];
-  dir = args[args.indexOf('--run-dir') + 1];
-} else if (mode === 'resume') {
-  dir = args[1];
-  configPath = join(dir, 'config.json');
-} else {
+const [mode, dir] = process.argv.slice(2);
+let configPath;
+if (mode === 'train') configPath = join(dir, 'run-config.json');
+else if (mode === 'resume') configPath = join(dir, 'config.json');
+else {
   console.error(`fake trainer: unknown mode ${mode}`);
   process.exit(2);
 }
@@ -45,6 +41,7 @@ if (mode === 'resume') {
   writeFileSync(metrics, '');
 }
 appendFileSync(join(dir, 'invocations.log'), `${mode} ${done + 1} threads=${process.env.WINDTUNNEL_THREADS}\n`);
+process.stdout.write(JSON.stringify({ type: 'start', mode, step: done, totalSteps: steps }) + '\n');
 
 const lossAt = (s) => 4 * Math.exp(-s * config.lr) + 0.01 * (config.seed ?? 0);
 function checkpoint() {
@@ -64,7 +61,7 @@ function tick() {
   const step = done + 1;
   if (step > steps) {
     checkpoint();
-    process.stdout.write(JSON.stringify({ type: 'end', result: { status: 'completed', step: done } }) + '\n');
+    process.stdout.write(JSON.stringify({ type: 'end', status: 'completed', step: done }) + '\n');
     process.exit(0);
   }
   if (fake.failAt === step) {
@@ -81,7 +78,7 @@ function tick() {
     appendFileSync(metrics, JSON.stringify({ type: 'eval', step, loss: lossAt(step) + 0.1, perplexity: Math.exp(lossAt(step) + 0.1) }) + '\n');
     checkpoint();
   }
-  process.stdout.write(JSON.stringify({ type: 'step', step, totalSteps: steps, loss: lossAt(step) }) + '\n');
+  process.stdout.write(JSON.stringify({ type: 'progress', step, totalSteps: steps, loss: lossAt(step) }) + '\n');
   setTimeout(tick, stepMs);
 }
 tick();

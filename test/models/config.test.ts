@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ModelConfigError, countParams, defaultDMlp, modelConfig, parseModelConfig, presets } from '../../src/models/config.js';
-import { Transformer, paramSpecs } from '../../src/models/transformer.js';
+import { ModelConfigError, countParams, defaultDMlp, modelConfig, paramSpecs, parseModelConfig, presets } from '../../src/models/config.js';
+import { Transformer } from '../../src/models/transformer.js';
 import { tinyConfig } from './helpers.js';
 
 const gpt2Small = { vocabSize: 50257, nCtx: 1024, dModel: 768, nLayer: 12, nHead: 12 };

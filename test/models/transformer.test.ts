@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, crossEntropy, noGrad, tensor } from '../../src/engine/index.js';
-import { Transformer, initParams, paramSpecs } from '../../src/models/transformer.js';
+import { Transformer, initParams } from '../../src/models/transformer.js';
+import { paramSpecs } from '../../src/models/config.js';
 import { ids, maxAbsDiff, randomIds, tinyConfig } from './helpers.js';
 
 const layouts = ['gpt2', 'llama'] as const;
@@ -83,7 +84,7 @@ for (const layout of layouts) {
     const rng = new Rng(1);
     for (const [name, p] of m.params) {
       for (let n = 0; n < 3; n++) {
-        const i = rng.int(p.size), orig = p.f[i], h = 1e-5;
+        const i = rng.scaledInt(p.size), orig = p.f[i], h = 1e-5;
         p.f[i] = orig + h; const up = lossOf();
         p.f[i] = orig - h; const down = lossOf();
         p.f[i] = orig;

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { queryRuns } from '../../src/lab/results/query.js';
-import { registerSweep } from '../../src/lab/experiments/runner.js';
+import { recordSweep } from '../../src/lab/experiments/runner.js';
 import { Store } from '../../src/lab/results/store.js';
 import type { Sweep } from '../../src/lab/experiments/sweep.js';
 import { studyRuns } from '../../src/studies/run.js';
@@ -26,7 +26,7 @@ export function syntheticStudy(sweep: Sweep, outcome: (r: SyntheticRun) => Outco
   const dir = mkdtempSync(join(tmpdir(), 'wt-study-synth-'));
   const store = Store.open(join(dir, 'windtunnel.db'));
   const planned = expandStudy(sweep);
-  registerSweep(store, sweep, planned, join(dir, 'runs'));
+  recordSweep(store, sweep, planned, join(dir, 'runs'));
   for (const r of planned) {
     const o = outcome({ name: r.name, point: r.point, config: r.config });
     const steps = (r.config as { steps: number }).steps;

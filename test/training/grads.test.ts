@@ -57,8 +57,8 @@ test('gradient accumulation: two half-batches give the gradient of the full batc
   const rng = new Rng(3);
   const wte = randn(rng, [V, C], 0.5), w = randn(rng, [V, C], 0.5), bias = randn(rng, [V], 0.1);
   const params = new Map([['wte.weight', wte], ['head.weight', w], ['head.bias', bias]]);
-  const ids = Int32Array.from({ length: B * T }, () => rng.int(V));
-  const tgt = Int32Array.from({ length: B * T }, () => rng.int(V));
+  const ids = Int32Array.from({ length: B * T }, () => rng.scaledInt(V));
+  const tgt = Int32Array.from({ length: B * T }, () => rng.scaledInt(V));
   const lossOf = (rows: [number, number]): Tensor => {
     const n = (rows[1] - rows[0]) * T;
     const x = embedding(tensor(ids.slice(rows[0] * T, rows[1] * T), [n]), wte);

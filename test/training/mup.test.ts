@@ -18,7 +18,7 @@ import { loadCheckpoint } from '../../src/training/checkpoint.js';
 
 const V = 13, B = 2, T = 6;
 const rng = new Rng(321);
-const docs = Array.from({ length: 6 }, (_, d) => Int32Array.from({ length: 40 + d * 3 }, (_, i) => (i * (d + 3) + rng.int(3)) % V));
+const docs = Array.from({ length: 6 }, (_, d) => Int32Array.from({ length: 40 + d * 3 }, (_, i) => (i * (d + 3) + rng.scaledInt(3)) % V));
 const source = new MemoryTokens(docs);
 
 const modelInput = (mup: ModelConfigInput['mup']) =>

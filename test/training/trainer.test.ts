@@ -41,7 +41,7 @@ class TinyModel {
 }
 
 const rng = new Rng(123);
-const docs = Array.from({ length: 8 }, (_, d) => Int32Array.from({ length: 30 + d * 3 }, (_, i) => (i * (d + 2) + rng.int(3)) % V));
+const docs = Array.from({ length: 8 }, (_, d) => Int32Array.from({ length: 30 + d * 3 }, (_, i) => (i * (d + 2) + rng.scaledInt(3)) % V));
 const trainSource = new MemoryTokens(docs.slice(0, 6));
 const validSource = new MemoryTokens(docs.slice(6), { totalBytes: 150 });
 

@@ -10,7 +10,8 @@ import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { availableParallelism } from 'node:os';
 import { Collector, connectRedis, DEFAULT_QUEUE_NAME, DirectSink, enqueueSweep, openQueue, queueTarget, RedisSink, sleep, waitForRuns, type ResultEvent, type WaitEvent } from '../../lab/experiments/queue.js';
-import { planParallelism, trainerCommand } from '../../lab/experiments/runner.js';
+import { planParallelism } from '../../lab/experiments/runner.js';
+import { trainerCommand } from '../../lab/experiments/trainer-process.js';
 import { Store } from '../../lab/results/store.js';
 import type { ExpandedRun, Sweep } from '../../lab/experiments/sweep.js';
 import { runWorker, type WorkerEvent } from '../../lab/experiments/worker.js';
@@ -122,7 +123,7 @@ export function registerWorker(program: Command): void {
     .option('--threads <n>', 'threads per run, WINDTUNNEL_THREADS of each trainer (default: cores / concurrency, else 1)')
     .option('--runs-dir <dir>', 'the runs folder shared by all workers (checkpoints live there), as mounted on this machine', 'runs')
     .option('--db <path>', 'write results straight into this store (workers on one machine; SQLite is not safe on network filesystems); default: send them through Redis to the collector')
-    .option('--trainer <command>', 'command standing in for "node bin/windtunnel.js" (tests, custom builds)')
+    .option('--trainer <command>', 'command standing in for the training child process (tests, custom builds; the contract is src/training/child-protocol.ts)')
     .option('--grace <seconds>', 'after Ctrl-C, how long a run may take to checkpoint before it is killed', '60')
     .option('--lock-duration <ms>', 'job lock; a dead worker\'s run is handed on about this long after it died', '30000')
     .option('--stalled-interval <ms>', 'how often to look for runs whose worker died', '30000')

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { DEFAULT_QUEUE_NAME, queueTarget } from '../../lab/experiments/queue.js';
 import { queryRuns } from '../../lab/results/query.js';
-import { trainerCommand } from '../../lab/experiments/runner.js';
+import { trainerCommand } from '../../lab/experiments/trainer-process.js';
 import { Store } from '../../lab/results/store.js';
 import { budgets, planCost, runStudy, studies, sweepName, type Budget, type StudyEvent } from '../../studies/index.js';
 import { expandStudy, trainedSteps } from '../../studies/study.js';
@@ -42,7 +42,7 @@ export function registerStudy(program: Command): void {
     .option('--queue-name <name>', 'with --queue: the queue name', DEFAULT_QUEUE_NAME)
     .option('--parallel <n>', 'runs side by side (default: chosen from the model size and cores)')
     .option('--threads <n>', 'threads per run')
-    .option('--trainer <command>', 'command standing in for "node bin/windtunnel.js"')
+    .option('--trainer <command>', 'command standing in for the training child process (src/training/child-protocol.ts)')
     .option('--retry-failed', 'train failed runs again')
     .option('--dry-run', 'list the planned runs and their cost; train nothing')
     .option('--analyse-only', 'train nothing: analyse and report what the store holds'))

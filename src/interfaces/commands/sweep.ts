@@ -8,9 +8,10 @@ import type { Command } from 'commander';
 import { MultiBar, Presets } from 'cli-progress';
 import { existsSync } from 'node:fs';
 import { queryRuns } from '../../lab/results/query.js';
-import { runSweep, trainerCommand, type RunnerEvent } from '../../lab/experiments/runner.js';
+import { runSweep, type RunnerEvent } from '../../lab/experiments/runner.js';
+import { trainerCommand } from '../../lab/experiments/trainer-process.js';
 import { Store } from '../../lab/results/store.js';
-import { estimate, expandSweep, loadSweep } from '../../lab/experiments/sweep.js';
+import { sweepCost, expandSweep, loadSweep } from '../../lab/experiments/sweep.js';
 import { enqueueCommand } from './queue.js';
 import { addStoreOptions, positiveInt, storePath, table, type StoreOptions } from './lab-common.js';
 import { action } from './run-common.js';
@@ -39,7 +40,7 @@ export function registerSweep(program: Command): void {
     .option('--parallel <n>', 'runs side by side (default: chosen from the model size and cores)')
     .option('--threads <n>', 'threads per run (WINDTUNNEL_THREADS of each trainer)')
     .option('--retry-failed', 'run failed runs again (default: skip them)')
-    .option('--trainer <command>', 'command standing in for "node bin/windtunnel.js" (tests, custom builds)')
+    .option('--trainer <command>', 'command standing in for the training child process (tests, custom builds; the contract is src/training/child-protocol.ts)')
     .option('--no-validate', 'pass run configs through unchecked (for a --trainer with its own config format)')
     .option('--grace <seconds>', 'after Ctrl-C, how long a run may take to checkpoint before it is killed', '60')
     .option('--queue <url>', 'do not run here: put the runs on a queue in Redis (redis://HOST:PORT) for `windtunnel worker`s')
@@ -48,7 +49,7 @@ export function registerSweep(program: Command): void {
     .action(action(async (file: string, o: SweepOptions) => {
       const sweep = loadSweep(file);
       const runs = expandSweep(sweep, { validate: o.validate ? undefined : false });
-      const est = estimate(runs);
+      const est = sweepCost(runs);
       const db = storePath(o);
       console.log(`sweep ${sweep.name}: ${runs.length} runs, ${fmtCount(est.tokens)} tokens, ${fmtSci(est.flops)} FLOPs` +
         (est.unknown ? ` (${est.unknown} runs of unknown cost: ${est.perRun.find((e) => e.note)?.note})` : ''));

@@ -36,7 +36,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { storeLines } from '../results/ingest.js';
 import type { RunRecord } from '../results/query.js';
-import { registerSweep, type RunMode } from './runner.js';
+import { recordSweep } from './runner.js';
+import type { RunMode } from './trainer-process.js';
 import type { RunStatus, Store } from '../results/store.js';
 import type { ExpandedRun, Sweep } from './sweep.js';
 
@@ -258,7 +259,7 @@ export async function enqueueSweep(o: {
   store: Store; sweep: Sweep; runs: ExpandedRun[]; runsDir: string;
   queue: Queue; redis: Redis; target: QueueTarget; collector?: Collector; retryFailed?: boolean;
 }): Promise<EnqueueResult> {
-  const records = registerSweep(o.store, o.sweep, o.runs, o.runsDir);
+  const records = recordSweep(o.store, o.sweep, o.runs, o.runsDir);
   const out: EnqueueResult = { records, added: [], alreadyQueued: [], skippedDone: [], skippedFailed: [], skippedLocal: [] };
   const statusOf = (id: string): RunStatus | undefined => o.store.db.prepare('SELECT status FROM runs WHERE id = ?').pluck().get(id) as RunStatus | undefined;
   for (const r of records) {

@@ -5,55 +5,17 @@
 // CLI aborts on Ctrl-C) sends each trainer one SIGINT so it can checkpoint, waits, and records
 // the runs as interrupted. The runner shows nothing itself; it reports events to a callback.
 //
-// The contract with the training CLI (src/interfaces, issue 3); `trainerCommand` is the only
-// place that spells the command:
-//   fresh run:  <trainer> train --config <dir>/run-config.json --run-dir <dir> --json-progress
-//   resume:     <trainer> resume <dir> --json-progress   (when <dir>/latest names a checkpoint)
-//   <trainer>   `node bin/windtunnel.js`, or the --trainer override
-//   env         WINDTUNNEL_THREADS=<threads for this run>
-//   files       what src/training writes: <dir>/metrics.jsonl as training goes (ingest.ts reads
-//               it), checkpoints <dir>/ckpt-<step>/ with <dir>/latest naming the newest
-//   stdout      with --json-progress, JSON objects one per line (the Trainer's events will do);
-//               {"step": s, "totalSteps": n} drives the progress bar, everything else is ignored
-//   SIGINT      stop at the next step boundary, write a checkpoint, exit; the run is recorded as
-//               interrupted whatever the exit code
-//   exit code   0 = finished (done); anything else = failed, with the stderr tail as the error
-//               (a diverged run should exit non-zero with the NaN message on stderr)
+// Each run is one training child process (trainer-process.ts; its contract is
+// src/training/child-protocol.ts), with WINDTUNNEL_THREADS set to the run's share of the cores.
 
 import type { ChildProcess } from 'node:child_process';
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { storeLines, ingestFile } from '../results/ingest.js';
 import { queryRuns, type RunRecord } from '../results/query.js';
 import type { Store, RunStatus } from '../results/store.js';
-import { estimateRun, type ExpandedRun, type Sweep } from './sweep.js';
-import { configFile, describeFailure, metricsFile, prepareRunDir, startTrainer } from './trainer-process.js';
-
-export { configFile, hasCheckpoint, metricsFile } from './trainer-process.js';
-
-export type RunMode = 'train' | 'resume';
-
-export interface TrainerInvocation {
-  command: string;
-  args: string[];
-}
-
-/** Spells the child command for a run; swap it to change the contract in one place. */
-export type Trainer = (mode: RunMode, dir: string, configFile: string) => TrainerInvocation;
-
-const binPath = fileURLToPath(new URL('../../../bin/windtunnel.js', import.meta.url));
-
-/** The trainer command; `prefix` replaces `node bin/windtunnel.js` (tests use a fake trainer). */
-export function trainerCommand(prefix: string[] = [process.execPath, binPath]): Trainer {
-  const [command, ...pre] = prefix;
-  return (mode, dir, configFile) => ({
-    command,
-    args: mode === 'train'
-      ? [...pre, 'train', '--config', configFile, '--run-dir', dir, '--json-progress']
-      : [...pre, 'resume', dir, '--json-progress'],
-  });
-}
+import { runCost, type ExpandedRun, type Sweep } from './sweep.js';
+import { describeFailure, metricsFile, prepareRunDir, startTrainer, trainerCommand, type RunMode, type TrainerCommand } from './trainer-process.js';
 
 export interface Parallelism {
   parallel: number;
@@ -107,7 +69,7 @@ export interface RunnerOptions {
   threads?: number;
   /** Defaults to os.availableParallelism(). */
   cores?: number;
-  trainer?: Trainer;
+  trainer?: TrainerCommand;
   /** Run failed runs again (default: skip them; they keep their error). */
   retryFailed?: boolean;
   /** After the SIGINT, how long a trainer may take to checkpoint before SIGKILL (default 60 s). */
@@ -130,10 +92,10 @@ export interface RunnerSummary {
 }
 
 /** Saves the sweep and its runs in the store (new runs pending, with folder and estimate); returns their records in sweep order. */
-export function registerSweep(store: Store, sweep: Sweep, runs: ExpandedRun[], runsDir: string): RunRecord[] {
+export function recordSweep(store: Store, sweep: Sweep, runs: ExpandedRun[], runsDir: string): RunRecord[] {
   store.saveSweep({ name: sweep.name, spec: { ...sweep, file: undefined }, tags: sweep.tags, file: sweep.file });
   store.addRuns(sweep.name, runs.map((r) => {
-    const e = estimateRun(r.config);
+    const e = runCost(r.config);
     return {
       id: r.id, name: r.name, config: r.config, index: r.index, point: r.point, tags: sweep.tags,
       dir: resolve(runsDir, sweep.name, `${r.name}-${r.id}`),
@@ -156,7 +118,7 @@ export async function runSweep(o: RunnerOptions): Promise<RunnerSummary> {
   const pollMs = o.pollMs ?? 1000, graceMs = o.graceMs ?? 60_000;
   const summary: RunnerSummary = { done: [], failed: [], interrupted: [], skipped: [], stopped: false };
 
-  let records = registerSweep(store, o.sweep, o.runs, o.runsDir);
+  let records = recordSweep(store, o.sweep, o.runs, o.runsDir);
   // A run left 'running' by a runner on this machine that has since died is interrupted.
   let recovered = 0;
   for (const r of records.filter((x) => x.status === 'running')) {
@@ -219,7 +181,7 @@ export async function runSweep(o: RunnerOptions): Promise<RunnerSummary> {
       emit({ type: 'end', run: r, status: 'failed', error, seconds: 0 });
       return done();
     }
-    const inv = trainer(mode, dir, configFile(dir));
+    const inv = trainer(mode, dir);
     const attempt = r.attempts + 1;
     emit({ type: 'start', run: r, mode, attempt });
     const warn = (message: string): void => emit({ type: 'warning', message });

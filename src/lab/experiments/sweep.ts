@@ -2,7 +2,7 @@
 // run config and the axes to vary; `expandSweep` turns it into a deterministic list of runs,
 // each with the resolved config, a stable id (a hash of that config, so a re-run of the sweep,
 // or another sweep with an identical run, recognises finished work) and a readable name.
-// `estimate` says what the runs cost (tokens, FLOPs). Running them is runner.ts's job.
+// `sweepCost` says what the runs cost (tokens, FLOPs). Running them is runner.ts's job.
 //
 //   name: lr-width                      # [A-Za-z0-9._-], also the runs folder name
 //   base: ../configs/brown.yaml         # a run config file (relative to this file) or an inline object
@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { z } from 'zod';
-import { readConfigFile } from '../../base/config-file.js';
+import { isPlainObject, readConfigFile } from '../../base/config-file.js';
 import { ConfigError, fieldIssues, type FieldIssue } from '../../base/errors.js';
 import { evaluate, ExprError, parseExpr, references, type Node } from './expr.js';
 import { countParams, parseModelConfig } from '../../models/config.js';
@@ -260,10 +260,9 @@ function formatValue(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
-/** An error as one line; a TrainConfigError's issues as "field: message; ...". */
+/** An error as one line; a config error's issues as "field: message; ...". */
 function oneLine(e: unknown): string {
-  const issues = (e as { issues?: { field?: unknown; message?: unknown }[] }).issues;
-  if (Array.isArray(issues) && issues.every((i) => typeof i.field === 'string')) return issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+  if (e instanceof ConfigError) return e.issues.map((i) => `${i.field}: ${i.message}`).join('; ');
   return (e as Error).message.replace(/\n\s*/g, ' ');
 }
 
@@ -278,9 +277,6 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export function getPath(obj: unknown, path: string): unknown {
   let cur = obj;
@@ -310,7 +306,7 @@ function setPath(obj: Config, path: string, value: unknown, fail: (field: string
 // ../shared/bench uses: N_matmul is every parameter a token is multiplied by (non-embedding, plus
 // the tied output head), the second term is attention's QK^T and AV.
 
-export interface RunEstimate {
+export interface RunCost {
   /** All parameters. */
   params: number | null;
   /** Kaplan's N: parameters outside the embedding tables. */
@@ -321,7 +317,7 @@ export interface RunEstimate {
   note?: string;
 }
 
-export function estimateRun(config: Config): RunEstimate {
+export function runCost(config: Config): RunCost {
   let c: TrainConfig;
   try {
     c = resolveRunConfig(config);
@@ -341,20 +337,20 @@ export function estimateRun(config: Config): RunEstimate {
   return { params: pc.total, nonEmbeddingParams: pc.nonEmbedding, tokens, flops: perToken * tokens };
 }
 
-export interface SweepEstimate {
+export interface SweepCost {
   runs: number;
   /** Sums over the runs whose budget could be read. */
   tokens: number;
   flops: number;
   /** Runs whose tokens or FLOPs could not be estimated (see perRun[i].note). */
   unknown: number;
-  perRun: RunEstimate[];
+  perRun: RunCost[];
 }
 
 /** What a sweep costs: run count, total tokens and FLOPs. */
-export function estimate(sweep: Sweep | ExpandedRun[]): SweepEstimate {
+export function sweepCost(sweep: Sweep | ExpandedRun[]): SweepCost {
   const runs = Array.isArray(sweep) ? sweep : expandSweep(sweep);
-  const perRun = runs.map((r) => estimateRun(r.config));
+  const perRun = runs.map((r) => runCost(r.config));
   return {
     runs: runs.length,
     tokens: perRun.reduce((a, e) => a + (e.tokens ?? 0), 0),

@@ -1,40 +1,46 @@
 // One trainer child process for one run folder: what the local runner (runner.ts) and the queue
 // worker (worker.ts) share. It prepares the folder (train from scratch, or resume from the last
-// checkpoint), spawns the trainer, follows its metrics file and its JSON progress lines, and
-// resolves with how it ended. What to do with the metrics and the outcome is the caller's:
-// the runner writes them into the store, the worker into the store or through Redis.
-// The child-process contract itself is described at the top of runner.ts.
+// checkpoint; run-folder.ts), spawns the training child (training/child.ts, whose contract is
+// training/child-protocol.ts), follows its metrics file and its progress messages, and resolves
+// with how it ended. What to do with the metrics and the outcome is the caller's: the runner
+// writes them into the store, the worker into the store or through Redis.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { JsonlTail } from '../results/ingest.js';
-import type { RunMode, TrainerInvocation } from './runner.js';
-import { latestStep } from '../../training/checkpoint.js';
-import { METRICS_FILE } from '../../training/metrics.js';
+import { RunFolder } from '../../training/run-folder.js';
+import { childArgs, childCommand, parseChildMessage, type ChildMessage, type ChildMode } from '../../training/child-protocol.js';
 
-export const metricsFile = (dir: string): string => join(dir, METRICS_FILE);
-export const configFile = (dir: string): string => join(dir, 'run-config.json');
+export type RunMode = ChildMode;
 
-/**
- * True when the trainer left a checkpoint to resume from. A `latest` that names no checkpoint
- * also counts: resuming reports the damage, while restarting would silently discard the run.
- */
+export interface TrainerInvocation {
+  command: string;
+  args: string[];
+}
+
+/** Spells the child command for a run. */
+export type TrainerCommand = (mode: RunMode, dir: string) => TrainerInvocation;
+
+/** The training child (training/child.ts); `prefix` stands in for its command (tests use a fake trainer). */
+export function trainerCommand(prefix: string[] = childCommand()): TrainerCommand {
+  const [command, ...pre] = prefix;
+  return (mode, dir) => ({ command, args: [...pre, ...childArgs(mode, dir)] });
+}
+
+export const metricsFile = (dir: string): string => new RunFolder(dir).metricsPath;
+
+/** True when the trainer left a checkpoint to resume from (RunFolder.hasCheckpoint). */
 export function hasCheckpoint(dir: string): boolean {
-  try { return latestStep(dir) !== null; } catch { return true; }
+  return new RunFolder(dir).hasCheckpoint();
 }
 
 /**
- * Makes the run folder ready for a trainer: resume when it holds a checkpoint, otherwise start
- * from scratch (dropping a metrics file an earlier attempt left behind; the caller drops the
- * stored metrics too). Writes run-config.json each time. Throws when the folder is unusable.
+ * Makes the run folder ready for a trainer (RunFolder.prepareForTrainer, under the folder's
+ * lock): resume when it holds a checkpoint, otherwise start from scratch (the caller drops the
+ * stored metrics too). Throws when the folder is unusable or another process holds it.
  */
 export function prepareRunDir(dir: string, config: unknown): RunMode {
-  mkdirSync(dir, { recursive: true });
-  const mode: RunMode = hasCheckpoint(dir) ? 'resume' : 'train';
-  if (mode === 'train') rmSync(metricsFile(dir), { force: true });
-  writeFileSync(configFile(dir), JSON.stringify(config, null, 2) + '\n');
-  return mode;
+  return new RunFolder(dir).prepareForTrainer(config);
 }
 
 export interface TrainerOutcome {
@@ -44,6 +50,8 @@ export interface TrainerOutcome {
   spawnError: Error | null;
   /** The last 16 KiB of stderr. */
   stderr: string;
+  /** The child's last 'end' or 'error' message, if it sent one. */
+  last: Extract<ChildMessage, { type: 'end' | 'error' }> | null;
 }
 
 export interface TrainerChild {
@@ -83,23 +91,22 @@ export function startTrainer(o: StartTrainerOptions): TrainerChild {
     try { o.onLines(tail.read()); } catch (e) { warn(`reading ${file}: ${(e as Error).message}`); }
   }, o.pollMs);
   let stderr = '', stdoutRest = '', spawnError: Error | null = null;
+  let last: TrainerOutcome['last'] = null;
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-16_384); });
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
     const lines = (stdoutRest + d).split('\n');
     stdoutRest = lines.pop()!;
     for (const line of lines) {
-      if (!line.startsWith('{')) continue;
-      try {
-        const p = JSON.parse(line) as { step?: unknown; totalSteps?: unknown };
-        if (typeof p.step === 'number') o.onProgress?.(p.step, typeof p.totalSteps === 'number' ? p.totalSteps : undefined);
-      } catch { /* not a progress line */ }
+      const m = parseChildMessage(line);
+      if (m?.type === 'progress') o.onProgress?.(m.step, m.totalSteps);
+      else if (m?.type === 'end' || m?.type === 'error') last = m;
     }
   });
   child.on('error', (e) => { spawnError = e; });
   const exited = new Promise<TrainerOutcome>((done) => {
     child.on('close', (code, signal) => {
       clearInterval(poll);
-      done({ code, signal, spawnError, stderr });
+      done({ code, signal, spawnError, stderr, last });
     });
   });
   return { child, exited };
@@ -108,7 +115,8 @@ export function startTrainer(o: StartTrainerOptions): TrainerChild {
 /** The error text for a trainer that did not finish: how it ended, then its stderr tail. */
 export function describeFailure(command: string, out: TrainerOutcome): string {
   const how = out.spawnError ? `could not start ${command}: ${out.spawnError.message}` : out.signal ? `killed by ${out.signal}` : `exit code ${out.code}`;
-  return `${how}${out.stderr.trim() ? `\n${tailLines(out.stderr, 40)}` : ''}`;
+  const detail = out.stderr.trim() ? tailLines(out.stderr, 40) : out.last?.type === 'error' ? out.last.message : out.last?.error ?? '';
+  return `${how}${detail ? `\n${detail}` : ''}`;
 }
 
 function tailLines(text: string, n: number): string {

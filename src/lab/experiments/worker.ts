@@ -24,9 +24,8 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { JsonlTail } from '../results/ingest.js';
 import type { QueueTarget, ResultMessage, ResultSink, RunJob } from './queue.js';
-import { trainerCommand, type RunMode, type Trainer } from './runner.js';
 import type { RunStatus } from '../results/store.js';
-import { configFile, describeFailure, dieWithParentPrefix, metricsFile, prepareRunDir, startTrainer } from './trainer-process.js';
+import { describeFailure, dieWithParentPrefix, metricsFile, prepareRunDir, startTrainer, trainerCommand, type RunMode, type TrainerCommand } from './trainer-process.js';
 
 export interface QueueWorkerOptions {
   target: QueueTarget;
@@ -39,7 +38,7 @@ export interface QueueWorkerOptions {
   concurrency: number;
   /** WINDTUNNEL_THREADS of each trainer. */
   threads: number;
-  trainer?: Trainer;
+  trainer?: TrainerCommand;
   /** After the SIGINT, how long a trainer may take to checkpoint before SIGKILL (default 60 s). */
   graceMs?: number;
   /** How often a running trainer's metrics file is read (default 1 s). */
@@ -110,7 +109,7 @@ export async function runWorker(o: QueueWorkerOptions): Promise<WorkerSummary> {
     const dir = resolve(o.runsDir, j.dir);
     const mode = prepareRunDir(dir, j.config);
     const holder = `${worker}#${job.attemptsStarted}`;
-    const inv = trainer(mode, dir, configFile(dir));
+    const inv = trainer(mode, dir);
     const t0 = Date.now();
 
     // Reports go out one at a time, in order; after a failed send the rest are dropped and the

@@ -33,7 +33,7 @@ export function resampler(n: number, seed: number, groups?: readonly string[]): 
   } else for (let i = 0; i < n; i++) units.push([i]);
   return () => {
     const w = new Float64Array(n);
-    for (let k = 0; k < units.length; k++) for (const i of units[rng.int(units.length)]) w[i]++;
+    for (let k = 0; k < units.length; k++) for (const i of units[rng.scaledInt(units.length)]) w[i]++;
     return w;
   };
 }

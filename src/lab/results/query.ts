@@ -4,7 +4,7 @@
 // through this module only, so the tables can change behind it.
 
 import type { Store, RunStatus } from './store.js';
-import { isPlainObject } from '../experiments/sweep.js';
+import { isPlainObject } from '../../base/config-file.js';
 
 export interface RunRecord {
   id: string;

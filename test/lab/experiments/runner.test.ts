@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasCheckpoint, planParallelism, registerSweep, runSweep, trainerCommand, type RunnerEvent, type RunnerOptions } from '../../../src/lab/experiments/runner.js';
+import { planParallelism, recordSweep, runSweep, type RunnerEvent, type RunnerOptions } from '../../../src/lab/experiments/runner.js';
+import { hasCheckpoint, trainerCommand } from '../../../src/lab/experiments/trainer-process.js';
 import { queryRuns, metricSeries, evalSeries } from '../../../src/lab/results/query.js';
 import { Store } from '../../../src/lab/results/store.js';
 import { expandSweep, parseSweep, type SweepInput } from '../../../src/lab/experiments/sweep.js';
@@ -46,13 +47,13 @@ test('planParallelism: one thread per small run on every core, threads for big m
   assert.deepEqual([planParallelism({ cores: 1, runs: 5, params: 1e9 }).parallel, planParallelism({ cores: 1, runs: 5, params: 1e9 }).threads], [1, 1]);
 });
 
-test('registerSweep stores each run with its folder and cost estimate, pending', () => {
+test('recordSweep stores each run with its folder and cost estimate, pending', () => {
   const dir = tempDir();
   const store = Store.open(join(dir, 'windtunnel.db'));
   const model = { vocabSize: 320, nCtx: 8, dModel: 8, nLayer: 1, nHead: 2, mlp: 'gelu', norm: 'layernorm', positions: 'learned', tiedEmbeddings: true, bias: true };
   const sweep = parseSweep({ name: 'real', tags: ['t'], base: { model, lr: 0.1, batchSize: 2, context: 8, steps: 10, data: { corpus: { kind: 'brown' } } }, grid: { lr: [0.1, 0.2] } });
   const runs = expandSweep(sweep);
-  const recs = registerSweep(store, sweep, runs, join(dir, 'runs'));
+  const recs = recordSweep(store, sweep, runs, join(dir, 'runs'));
   assert.deepEqual(recs.map((r) => [r.id, r.status, r.tokens, r.tags]), runs.map((r) => [r.id, 'pending', 10 * 2 * 8, ['t']]));
   assert.ok(recs.every((r) => (r.params ?? 0) > 0 && (r.flops ?? 0) > 0));
   assert.equal(recs[1].dir, join(dir, 'runs', 'real', `lr=0.2-${runs[1].id}`));
@@ -153,7 +154,7 @@ test('a trainer that ignores SIGINT is killed after the grace time and still rec
 
 test('a run left running by a runner that died is recovered as interrupted and resumed', async () => {
   const t = setup({ grid: { lr: [0.05, 0.1] } });
-  registerSweep(t.store, t.sweep, t.runs, t.dir);
+  recordSweep(t.store, t.sweep, t.runs, t.dir);
   const deadPid = spawnSync(process.execPath, ['-e', 'process.pid']).pid!;
   assert.ok(t.store.claim(t.runs[0].id, `local:${hostname()}:${deadPid}`));
   // Another machine's run is left alone.

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  canonicalJson, estimate, estimateRun, expandSweep, loadSweep, parseSweep, runId, SweepError, type SweepInput,
+  canonicalJson, sweepCost, runCost, expandSweep, loadSweep, parseSweep, runId, SweepError, type SweepInput,
 } from '../../../src/lab/experiments/sweep.js';
 import { countParams, parseModelConfig } from '../../../src/models/config.js';
 
@@ -153,28 +153,28 @@ test('loads YAML and JSON sweep files, base path relative to the sweep file', ()
 
 test('estimate: params from the model config, tokens from the budget, 6ND + attention FLOPs', () => {
   const pc = countParams(parseModelConfig(model));
-  const e = estimateRun(base);
+  const e = runCost(base);
   assert.equal(e.params, pc.total);
   assert.equal(e.nonEmbeddingParams, pc.nonEmbedding);
   assert.equal(e.tokens, 100 * 8 * 64);
   // Tied head: the token table is multiplied at every token, so it counts in N for FLOPs.
   assert.equal(e.flops, (6 * (pc.nonEmbedding + 320 * 64) + 12 * 2 * 64 * 64) * 100 * 8 * 64);
-  const untied = estimateRun({ ...base, model: { ...model, tiedEmbeddings: false }, context: 32, gradAccum: 2 });
+  const untied = runCost({ ...base, model: { ...model, tiedEmbeddings: false }, context: 32, gradAccum: 2 });
   const pcu = countParams(parseModelConfig({ ...model, tiedEmbeddings: false }));
   assert.equal(untied.tokens, 100 * 8 * 32 * 2);
   assert.equal(untied.flops, (6 * pcu.nonEmbedding + 12 * 2 * 32 * 64) * 100 * 8 * 32 * 2);
-  const total = estimate(sweep({ grid: { steps: [100, 200] } }));
+  const total = sweepCost(sweep({ grid: { steps: [100, 200] } }));
   assert.equal(total.runs, 2);
   assert.equal(total.tokens, 300 * 8 * 64);
   assert.equal(total.unknown, 0);
   // A token budget is rounded up to whole steps.
   const { steps: _, ...noSteps } = base;
-  assert.equal(estimateRun({ ...noSteps, tokens: 1e6 }).tokens, Math.ceil(1e6 / 512) * 512);
+  assert.equal(runCost({ ...noSteps, tokens: 1e6 }).tokens, Math.ceil(1e6 / 512) * 512);
   // An opaque config: the model is still counted when there is one; the note says why the rest is unknown.
-  const opaque = estimateRun({ model, foo: 1 });
+  const opaque = runCost({ model, foo: 1 });
   assert.equal(opaque.params, pc.total);
   assert.equal(opaque.flops, null);
   assert.match(opaque.note ?? '', /foo: unknown key/);
-  assert.equal(estimateRun({ foo: 1 }).params, null);
-  assert.equal(estimate(expandSweep(parseSweep({ name: 'o', base: { foo: 1 } }), { validate: false })).unknown, 1);
+  assert.equal(runCost({ foo: 1 }).params, null);
+  assert.equal(sweepCost(expandSweep(parseSweep({ name: 'o', base: { foo: 1 } }), { validate: false })).unknown, 1);
 });

@@ -14,7 +14,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { applyResult, connectRedis, queueTarget } from '../../../src/lab/experiments/queue.js';
 import { metricSeries, evalSeries, queryRuns, type RunRecord } from '../../../src/lab/results/query.js';
-import { registerSweep } from '../../../src/lab/experiments/runner.js';
+import { recordSweep } from '../../../src/lab/experiments/runner.js';
 import { Store } from '../../../src/lab/results/store.js';
 import { expandSweep, parseSweep } from '../../../src/lab/experiments/sweep.js';
 
@@ -133,7 +133,7 @@ test('applyResult: a re-applied start counts once, and only the delivery that ho
   const store = Store.open(':memory:');
   const sweep = parseSweep({ name: 's', base: { lr: 0.1, steps: 3 } });
   const [run] = expandSweep(sweep, { validate: false });
-  registerSweep(store, sweep, [run], tempDir());
+  recordSweep(store, sweep, [run], tempDir());
   const get = (): RunRecord => queryRuns(store, { ids: [run.id] })[0];
   const start = { t: 'start', run: run.id, worker: 'w1#1', mode: 'train', attempt: 1, pid: 7 } as const;
   assert.equal(applyResult(store, start)?.type, 'start');
