@@ -11,8 +11,5 @@ export * from './engine/index.js';
 export * from './models/index.js';
 export * from './data/index.js';
 export * from './training/index.js';
-// The engine and the data layer each have a seedable Rng (parameter init and dropout; data
-// sampling); the root exports the engine's, 'windtunnel/data' has the other.
-export { Rng, type RngState } from './engine/index.js';
 export * as lab from './lab/index.js';
 export * as studies from './studies/index.js';
