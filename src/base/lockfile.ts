@@ -5,9 +5,11 @@
 // longer runs (killed, crashed) is stale and is taken over; taking over happens under a second,
 // short-lived "breaker" lock, so two processes that both find the same stale lock cannot both
 // remove it (the second would otherwise remove the first's fresh lock). A holder on another host
-// cannot be checked from here, so its lock always counts as held.
+// (a shared runs folder) cannot be asked whether it runs, so holders refresh their lock's
+// modification time every HEARTBEAT_MS, and a foreign lock not refreshed for FOREIGN_STALE_MS
+// counts as stale (the machine died, or the process was killed).
 
-import { closeSync, existsSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -26,7 +28,7 @@ export class LockedError extends Error {
   constructor(readonly path: string, readonly holder: LockHolder | null, what: string) {
     super(holder
       ? `${what} is in use by pid ${holder.pid} on ${holder.host} (${holder.command}), since ${holder.since}; ` +
-        `wait for it to finish or stop it${holder.host === hostname() ? '' : `; if that process is gone, remove ${path}`}`
+        `wait for it to finish or stop it${holder.host === hostname() ? '' : ` (a lock from another machine that is no longer refreshed is taken over after ${FOREIGN_STALE_MS / 60_000} minutes)`}`
       : `${what} is locked (${path} exists but names no holder); if no process uses it, remove ${path}`);
     this.name = 'LockedError';
   }
@@ -54,9 +56,17 @@ export function readLockHolder(path: string): LockHolder | null {
   }
 }
 
-/** A holder that can be shown to be gone: this host, and its pid no longer runs. */
-function isStale(holder: LockHolder | null): boolean {
-  return holder !== null && holder.host === hostname() && !processAlive(holder.pid);
+export const HEARTBEAT_MS = 15_000;
+export const FOREIGN_STALE_MS = 120_000;
+
+function ageMs(path: string): number {
+  try { return Date.now() - statSync(path).mtimeMs; } catch { return 0; }
+}
+
+/** A holder that can be shown to be gone: on this host, its pid no longer runs; on another, its heartbeat stopped. */
+function isStale(holder: LockHolder | null, path: string): boolean {
+  if (holder === null) return false;
+  return holder.host === hostname() ? !processAlive(holder.pid) : ageMs(path) > FOREIGN_STALE_MS;
 }
 
 /** Creates `path` with `content` only if it does not exist; false when it does. */
@@ -87,17 +97,15 @@ function breakStale(path: string): boolean {
   const breaker = `${path}.break`;
   const me: LockHolder = { pid: process.pid, host: hostname(), command: 'breaking a stale lock', since: new Date().toISOString() };
   if (!createExclusive(breaker, JSON.stringify(me))) {
-    const b = readLockHolder(breaker);
-    let age = 0;
-    try { age = Date.now() - statSync(breaker).mtimeMs; } catch { return false; }
-    if (!isStale(b) && age < BREAKER_EXPIRY_MS) return false;
+    if (!existsSync(breaker)) return false;
+    if (!isStale(readLockHolder(breaker), breaker) && ageMs(breaker) < BREAKER_EXPIRY_MS) return false;
     try { unlinkSync(breaker); } catch { /* another process removed it */ }
     if (!createExclusive(breaker, JSON.stringify(me))) return false;
   }
   try {
     // Read again under the breaker: the lock may have been replaced by a live holder meanwhile.
     if (!existsSync(path)) return true;
-    if (!isStale(readLockHolder(path))) return false;
+    if (!isStale(readLockHolder(path), path)) return false;
     unlinkSync(path);
     return true;
   } finally {
@@ -125,12 +133,20 @@ export function acquireLock(path: string, what: string, command = process.argv.s
   const content = JSON.stringify(holder) + '\n';
   for (let attempt = 0; attempt < 3; attempt++) {
     if (createExclusive(path, content)) {
+      const mine = (): boolean => {
+        const now = readLockHolder(path);
+        return now !== null && now.pid === holder.pid && now.host === holder.host && now.since === holder.since;
+      };
+      const heartbeat = setInterval(() => {
+        try { if (mine()) utimesSync(path, new Date(), new Date()); } catch { /* the next beat tries again */ }
+      }, HEARTBEAT_MS);
+      heartbeat.unref();
       const lock: Lock = {
         path, holder,
         release() {
           if (!held.delete(lock)) return;
-          const now = readLockHolder(path);
-          if (now && now.pid === holder.pid && now.host === holder.host && now.since === holder.since) unlinkSync(path);
+          clearInterval(heartbeat);
+          if (mine()) unlinkSync(path);
         },
       };
       held.add(lock);
@@ -141,7 +157,7 @@ export function acquireLock(path: string, what: string, command = process.argv.s
       return lock;
     }
     const current = readLockHolder(path);
-    if (!isStale(current) || !breakStale(path)) {
+    if (!isStale(current, path) || !breakStale(path)) {
       // Re-read: a holder that just released leaves no file, and is worth one more try.
       if (existsSync(path)) throw new LockedError(path, readLockHolder(path) ?? current, what);
     }

@@ -5,11 +5,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LockedError } from '../../src/base/lockfile.js';
+import { FOREIGN_STALE_MS, HEARTBEAT_MS, LockedError } from '../../src/base/lockfile.js';
 import { RunFolder } from '../../src/training/run-folder.js';
 import { latestStep } from '../../src/training/checkpoint.js';
 
@@ -66,7 +66,7 @@ test('a lock held by another live process is refused; once that process is kille
   lock.release();
 });
 
-test('a stale lock of an exited pid, and a stale breaker, are taken over; a foreign host or a lock naming no holder is not', () => {
+test('a stale lock of an exited pid, a stale breaker, and a foreign lock no longer refreshed are taken over; a fresh foreign lock or one naming no holder is not', () => {
   const f = new RunFolder(join(tmp, 'stale'));
   mkdirSync(f.dir, { recursive: true });
   const pid = deadPid();
@@ -78,7 +78,12 @@ test('a stale lock of an exited pid, and a stale breaker, are taken over; a fore
   lock.release();
 
   writeFileSync(f.lockPath, JSON.stringify({ pid, host: 'some-other-host', command: 'windtunnel worker', since: '2026-01-01T00:00:00Z' }));
-  assert.throws(() => f.lock(), /in use by pid \d+ on some-other-host \(windtunnel worker\).*remove .*lock/);
+  assert.throws(() => f.lock(), /in use by pid \d+ on some-other-host \(windtunnel worker\).*taken over after 2 minutes/);
+  const old = new Date(Date.now() - FOREIGN_STALE_MS - 5000);
+  utimesSync(f.lockPath, old, old);
+  const taken = f.lock('taking over from a dead machine');
+  assert.equal(f.lockHolder()?.host, hostname());
+  taken.release();
   writeFileSync(f.lockPath, '');
   assert.throws(() => f.lock(), /names no holder/);
 });
@@ -110,4 +115,15 @@ test('`windtunnel resume` beside a process holding the run folder fails clearly 
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.equal(latestStep(dir), 6);
   assert.equal(existsSync(join(dir, 'lock')), false, 'the lock is released when the run ends');
+});
+
+test('a holder refreshes its lock (the heartbeat other machines judge staleness by)', async () => {
+  const f = new RunFolder(join(tmp, 'heartbeat'));
+  const lock = f.lock('beating');
+  const old = new Date(Date.now() - FOREIGN_STALE_MS - 5000);
+  utimesSync(f.lockPath, old, old);
+  await new Promise((done) => setTimeout(done, HEARTBEAT_MS + 1500));
+  const age = Date.now() - statSync(f.lockPath).mtimeMs;
+  lock.release();
+  assert.ok(age < HEARTBEAT_MS + 1500, `the lock was last refreshed ${age} ms ago`);
 });

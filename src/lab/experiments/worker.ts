@@ -11,13 +11,17 @@
 //   - The trainer dies with its worker (dieWithParentPrefix), so no orphan keeps writing the
 //     folder that another worker is now resuming; and a worker that loses a job's lock while
 //     alive (a stall, a network split) kills that trainer itself.
+//   - The run folder's lock (training/run-folder.ts) left by a killed trainer is recovered: at
+//     once on the same machine (its pid is gone), from another machine once it has not been
+//     refreshed for two minutes; until then the job waits (delayed) instead of using up attempts.
 //   - Reports name the delivery that made them (worker#attempt), so the store accepts a run's
 //     end only from the delivery that holds it, and a re-applied start counts once.
 // Stopping (an AbortSignal; the CLI aborts on SIGINT/SIGTERM): no new jobs; each trainer gets
 // one SIGINT, checkpoints and exits (SIGKILL after the grace time); the runs are recorded as
 // interrupted and their jobs go back to the queue for any worker to resume.
 
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { LockedError } from '../../base/lockfile.js';
 import type { Redis } from 'ioredis';
 import type { ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
@@ -77,6 +81,9 @@ interface Active {
   lost: boolean;
 }
 
+/** How long a job whose run folder another process holds waits before it is tried again. */
+const LOCKED_RETRY_MS = 30_000;
+
 /** Takes and trains jobs until stopped; resolves once every running job is checkpointed and handed back. */
 export async function runWorker(o: QueueWorkerOptions): Promise<WorkerSummary> {
   const emit = o.onEvent ?? (() => {});
@@ -107,7 +114,17 @@ export async function runWorker(o: QueueWorkerOptions): Promise<WorkerSummary> {
     // A folder this worker cannot prepare is this worker's problem, not the run's: throwing
     // lets BullMQ retry the job (perhaps on another worker).
     const dir = resolve(o.runsDir, j.dir);
-    const mode = prepareRunDir(dir, j.config);
+    let mode: RunMode;
+    try {
+      mode = prepareRunDir(dir, j.config);
+    } catch (e) {
+      if (!(e instanceof LockedError)) throw e;
+      // Another process writes the folder (a `resume` by hand, or a trainer on a machine that
+      // died, whose lock goes stale): try again later rather than spend the job's attempts.
+      emit({ type: 'warning', message: `${e.message}; run ${j.id} waits ${LOCKED_RETRY_MS / 1000} s` });
+      await job.moveToDelayed(Date.now() + LOCKED_RETRY_MS, token);
+      throw new DelayedError();
+    }
     const holder = `${worker}#${job.attemptsStarted}`;
     const inv = trainer(mode, dir);
     const t0 = Date.now();
