@@ -67,7 +67,6 @@ function fmtVal(v) {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(+v.toPrecision(4));
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
-const lastSegment = (k) => k.split('.').pop();
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -138,7 +137,7 @@ function renderRuns() {
   const finals = page.finalKeys.slice(0, 4);
   const cols = [
     ['', null], ['name', 'name'], ['status', 'status'], ['step', 'step'], ['params', 'params'], ['tokens', 'tokens'], ['FLOPs', 'flops'],
-    ...finals.map((k) => [k, `final.${k}`]), ...page.configKeys.map((k) => [lastSegment(k), `config.${k}`, k]),
+    ...finals.map((k) => [k, `final.${k}`]), ...page.configKeys.map((k) => [k, `config.${k}`, k]),
   ];
   const head = el('tr', {}, ...cols.map(([label, key, full]) => {
     if (!key) return el('th', {}, el('input', { type: 'checkbox', title: 'select this page', onchange: (e) => selectPage(e.target.checked) }));
@@ -206,7 +205,7 @@ function renderGroupChoices(keys) {
     el('input', { type: 'checkbox', value: k, checked: state.c.group.includes(k), onchange: (e) => {
       state.c.group = e.target.checked ? [...state.c.group, k] : state.c.group.filter((x) => x !== k);
       saveState(); loadCurves().catch(showError);
-    } }), ` ${lastSegment(k)}`)) : [el('span', { class: 'muted' }, 'no config key varies')]));
+    } }), ` ${k}`)) : [el('span', { class: 'muted' }, 'no config key varies')]));
 }
 
 async function loadMetrics() {
