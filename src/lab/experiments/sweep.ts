@@ -21,8 +21,7 @@
 // here, naming the run and the field, before anything trains.
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { isPlainObject, readConfigFile } from '../../base/config-file.js';
 import { ConfigError, fieldIssues, type FieldIssue } from '../../base/errors.js';
