@@ -187,6 +187,7 @@ test('run page: config by full key path (bookkeeping one click away), a grid of 
     const { page, errors } = await openPage(ui.url);
     await page.goto(ui.url);
     // Columns carry their full key path, not its last segment.
+    await page.waitForSelector('#runs-table tbody tr[data-id="synth-0000"] a.run-link');
     assert.ok((await page.locator('#runs-table thead th').allTextContents()).includes('optim.lr'));
     await page.click('#runs-table tbody tr[data-id="synth-0000"] a.run-link');
     await page.waitForSelector('#run:not([hidden]) #run-panels .panel svg');
