@@ -29,6 +29,19 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
+# node-llama-cpp for the GGUF check against the real llama.cpp (test/models/gguf-llama.test.ts):
+# its own folder, so the main install does not pull its GPU builds. --omit=optional keeps the
+# CUDA/Vulkan variants out; --ignore-scripts skips its post-install (which may reach GitHub);
+# the prebuilt CPU binary is the pinned @node-llama-cpp/linux-x64 package from npm.
+if [ "${WINDTUNNEL_WITH_LLAMA_CPP:-0}" = 1 ]; then
+  llama_stamp=scripts/llama-cpp/node_modules/.windtunnel-lock
+  if [ ! -f "$llama_stamp" ] || ! cmp -s scripts/llama-cpp/package-lock.json "$llama_stamp"; then
+    echo "setup: installing node-llama-cpp (scripts/llama-cpp)"
+    (cd scripts/llama-cpp && npm install --ignore-scripts --omit=optional --no-audit --no-fund --loglevel=error)
+    cp scripts/llama-cpp/package-lock.json "$llama_stamp"
+  fi
+fi
+
 # Native addon: rebuild when missing or older than any native source.
 addon=build/Release/windtunnel.node
 if [ -f binding.gyp ]; then
@@ -37,4 +50,12 @@ if [ -f binding.gyp ]; then
     npx --no-install node-gyp rebuild --loglevel=error >/tmp/windtunnel-node-gyp.log 2>&1 || {
       cat /tmp/windtunnel-node-gyp.log; echo "setup: native build FAILED (see above)"; exit 1; }
   fi
+fi
+
+# Compiled JavaScript (dist/, the package's exports and the fast CLI): rebuild when missing or
+# older than any source file. bin/windtunnel.js makes the same comparison before using it.
+js_stamp=dist/.build-stamp
+if [ ! -f "$js_stamp" ] || [ -n "$(find src tsconfig.json tsconfig.build.json -newer "$js_stamp" -type f 2>/dev/null | head -n 1)" ]; then
+  echo "setup: compiling TypeScript to dist/"
+  node scripts/build.mjs
 fi

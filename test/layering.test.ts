@@ -11,8 +11,10 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 
-const RANK: Record<string, number> = { base: 0, engine: 1, models: 2, data: 2, training: 3, probes: 3, lab: 4, studies: 5, interfaces: 6 };
-const LAB_WING_RANK: Record<string, number> = { results: 0, fit: 1, presentation: 1, experiments: 2 };
+// src/index.ts is the package's entry ('windtunnel'): it re-exports the layers, so it sits above them
+// all; src/lab/index.ts ('windtunnel/lab') likewise sits above the lab's wings.
+const RANK: Record<string, number> = { base: 0, engine: 1, models: 2, data: 2, training: 3, probes: 3, lab: 4, studies: 5, interfaces: 6, 'index.ts': 7 };
+const LAB_WING_RANK: Record<string, number> = { results: 0, fit: 1, presentation: 1, experiments: 2, 'index.ts': 3 };
 
 /** Cycles that are one unit by design: tensors, ops and autograd record each other; a tokenizer file names its BPE reader. */
 const ALLOWED_CYCLES = [

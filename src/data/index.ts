@@ -12,4 +12,5 @@ export * from './tokenfile.js';
 export * from './tokencache.js';
 export * from './batching.js';
 export * from './eval-batches.js';
+export * from './hf-tokenizer.js';
 export * from './data-config.js';

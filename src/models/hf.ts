@@ -260,15 +260,25 @@ const trainingFields = ['dropout', 'initStd', 'scaledResidualInit', 'mlpRatio'] 
  * as its standard-parametrization twin (foldMup); the metadata keeps the folded config, and the
  * mup section it came from under windtunnel_mup_folded (for the record: importing never re-applies it).
  */
-export function exportHF(model: Transformer, dir: string, family?: HFFamily): void {
+export function exportHF(model: Transformer, dir: string, family?: HFFamily, tokens: HFSpecialTokenIds = {}): void {
   const folded = foldMup(model.config, model.params);
   const { config, tensors } = toHF(folded.config, folded.params, family);
+  // Without them HF falls back to GPT-2's 50256, outside a small vocabulary.
+  config.bos_token_id = tokens.bos ?? null;
+  config.eos_token_id = tokens.eos ?? null;
   const metadata: Record<string, string> = { format: 'pt', windtunnel_config: JSON.stringify(folded.config) };
   if (model.config.mup) metadata.windtunnel_mup_folded = JSON.stringify(model.config.mup);
   mkdirSync(dir, { recursive: true });
   writeSafetensors(join(dir, 'model.safetensors'), tensors, metadata);
   writeFileDurable(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  writeFileDurable(join(dir, 'generation_config.json'), `${JSON.stringify({
+    bos_token_id: tokens.bos ?? null, eos_token_id: tokens.eos ?? null, pad_token_id: tokens.pad ?? tokens.eos ?? null,
+    max_length: folded.config.nCtx,
+  }, null, 2)}\n`);
 }
+
+/** Special-token ids for config.json and generation_config.json (null where absent). */
+export interface HFSpecialTokenIds { bos?: number; eos?: number; pad?: number }
 
 /** Reads a directory written by exportHF or by Hugging Face transformers (single-file safetensors). */
 export function importHF(dir: string, opts: { dtype?: FloatDType } = {}): Transformer {

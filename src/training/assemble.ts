@@ -7,10 +7,14 @@
 //   model  may name a preset ({ "preset": "gpt2", "dModel": 128, ... }: the preset's layout,
 //          then the given fields); vocabSize defaults to the tokenizer's, nCtx to `context`.
 //   data   { corpus, tokenizer, sampler, ... } (the data layer's dataConfigSchema, data/data-config.ts).
+//   init   { from: 'hf' | 'run', path } fine-tunes from trained weights (model and tokenizer from there).
 // resolveRunConfig() returns the fully resolved config (preset expanded, every default filled
 // in); that is what a run stores in config.json and its checkpoints, and it resolves to itself.
 // Run folders are read through their owner, run-folder.ts.
 
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Tensor } from '../engine/index.js';
 import { fieldIssues, type FieldIssue } from '../base/errors.js';
 import { isPlainObject } from '../base/config-file.js';
 import {
@@ -29,6 +33,8 @@ import { createOptimizer, type Optimizer } from './optimizers.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { RUN_CONFIG_FILE, RunFolder } from './run-folder.js';
+import { isHFFolder, readHFTokenizer } from './hf-folder.js';
+import { configFromHF, importHF } from '../models/hf.js';
 
 /** A resolved run config: the training config with its data section (data/data-config.ts). */
 export type RunConfig = Omit<TrainConfig, 'data'> & { data: DataConfig };
@@ -50,6 +56,14 @@ export function resolveRunConfig(input: unknown): RunConfig {
   if (!data.success) issues.push(...fieldIssues(data.error, { prefix: ['data'] }));
 
   let model: unknown = input.model;
+  if (model === undefined && isPlainObject(input.init)) {
+    // Fine-tuning without a model section: the source's model config.
+    try {
+      model = initModelConfig(input.init as InitSpec);
+    } catch (e) {
+      issues.push({ field: 'init.path', message: (e as Error).message });
+    }
+  }
   if (isPlainObject(model)) {
     const { preset, ...fields } = model;
     let base = {};
@@ -152,7 +166,9 @@ export interface AssembledRun {
  * config's schedule; otherwise the Trainer restores everything (schedule included) from the checkpoint.
  */
 export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOptions, 'runDir' | 'resume' | 'onEvent' | 'lock'>): AssembledRun {
-  const model = new Transformer(config.model, { seed: config.seed });
+  // A fine-tuning run starts from its source's weights; a resumed one gets them from its checkpoint.
+  const init = config.init && !o.resume ? loadInit(config.init) : null;
+  const model = new Transformer(config.model, init ? { params: init.params } : { seed: config.seed });
   const optimizer = createOptimizer(model.params, config, mupOptimizerOptions(model.config, config.optimizer)); // {} without muP
   const s = config.data.sampler;
   const seed = `train:${config.seed}`;
@@ -204,6 +220,57 @@ export interface LoadedRun {
   step: number;
 }
 
+/** A model to sample from, evaluate or start training from: a run folder's checkpoint, or a Hugging Face folder. */
+export interface ModelSource {
+  kind: 'run' | 'hf';
+  model: Transformer;
+  tokenizer: Tokenizer;
+  /** Optimizer steps behind the weights (0 for a Hugging Face folder: unknown). */
+  step: number;
+  /** The run's config (null for a Hugging Face folder). */
+  config: RunConfig | null;
+  /** Whether documents start with <|endoftext|> (a run's data.separator; for a Hugging Face folder, whether the tokenizer has it). */
+  separator: boolean;
+}
+
+/** A run folder (at a checkpoint, default latest) or a Hugging Face folder (hf-folder.ts), as a model with its tokenizer. */
+export function loadModelSource(path: string, step?: number): ModelSource {
+  if (!existsSync(path)) throw new Error(`${path} does not exist`);
+  if (isHFFolder(path)) {
+    if (step !== undefined) throw new Error(`${path} is a Hugging Face folder, which has no checkpoints to choose from`);
+    const tokenizer = readHFTokenizer(path);
+    const model = importHF(path);
+    if (tokenizer.vocabSize > model.config.vocabSize) throw new Error(`${path}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${model.config.vocabSize}`);
+    return { kind: 'hf', model, tokenizer, step: 0, config: null, separator: tokenizer.specialId(END_OF_TEXT) !== undefined };
+  }
+  const run = loadRun(path, step);
+  return { kind: 'run', ...run, separator: run.config.data.separator };
+}
+
+type InitSpec = NonNullable<TrainConfig['init']>;
+
+function checkInitKind(init: InitSpec): void {
+  const hf = isHFFolder(init.path);
+  if (!existsSync(init.path)) throw new Error(`${init.path} does not exist`);
+  if (init.from === 'hf' && !hf) throw new Error(`${init.path} is not a Hugging Face folder (config.json + model.safetensors)`);
+  if (init.from === 'run' && hf) throw new Error(`${init.path} is a Hugging Face folder; say init.from "hf"`);
+  if (init.from === 'hf' && init.checkpoint !== undefined) throw new Error('init.checkpoint is for a run folder; a Hugging Face folder has one set of weights');
+}
+
+/** The model config of a fine-tuning source (a run's resolved model section, or the HF config's). */
+function initModelConfig(init: InitSpec): unknown {
+  checkInitKind(init);
+  if (init.from === 'hf') return configFromHF(JSON.parse(readFileSync(join(init.path, 'config.json'), 'utf8')) as Record<string, unknown>).config;
+  return readRunConfig(init.path, init.checkpoint).model;
+}
+
+/** The weights and tokenizer a fine-tuning run starts from. */
+function loadInit(init: InitSpec): { params: Map<string, Tensor>; tokenizer: Tokenizer } {
+  checkInitKind(init);
+  const src = loadModelSource(init.path, init.checkpoint);
+  return { params: src.model.params, tokenizer: src.tokenizer };
+}
+
 /** The trained model of a run folder at a checkpoint (default: latest), with its config and tokenizer. */
 export function loadRun(runDir: string, step?: number): LoadedRun {
   const folder = new RunFolder(runDir);
@@ -249,7 +316,10 @@ export function prepareRun(o: PrepareRunOptions): PreparedRun {
     let config: RunConfig, tokenizer: Tokenizer;
     if (o.config) {
       config = o.config;
-      tokenizer = buildTokenizer(config.data, log);
+      if (config.init) {
+        tokenizer = loadInit(config.init).tokenizer;
+        log(`fine-tuning from ${config.init.path}; its tokenizer (${tokenizer.kind}, ${tokenizer.vocabSize} tokens) replaces data.tokenizer`);
+      } else tokenizer = buildTokenizer(config.data, log);
       folder.writeTokenizer(tokenizer);
     } else {
       config = readRunConfig(o.runDir);

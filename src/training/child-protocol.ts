@@ -23,8 +23,9 @@ export type ChildMessage =
 
 const TYPES = new Set<ChildMessage['type']>(['start', 'progress', 'end', 'error']);
 
-/** The command line that runs child.ts: this Node, with tsx as the TypeScript loader. */
+/** The command line that runs the child: compiled (dist/), child.js on this Node; from source, child.ts through tsx. */
 export function childCommand(): string[] {
+  if (import.meta.url.endsWith('.js')) return [process.execPath, fileURLToPath(new URL('./child.js', import.meta.url))];
   return [process.execPath, '--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./child.ts', import.meta.url))];
 }
 

@@ -61,6 +61,16 @@ export const trainConfigFields = z.object({
   /** Write a metrics line every N steps. */
   logInterval: posInt.default(1),
   seed: z.number().int().default(0),
+  /**
+   * Start from trained weights (fine-tuning): a Hugging Face folder or a run folder (its latest
+   * checkpoint unless `checkpoint`). Without a model section the source's model config is used;
+   * the tokenizer is the source's (data.tokenizer is then not used).
+   */
+  init: z.object({
+    from: z.enum(['hf', 'run']),
+    path: z.string().min(1),
+    checkpoint: nonNegInt.optional(),
+  }).strict().optional(),
 }).strict();
 
 export const trainConfigSchema = trainConfigFields.superRefine((c, ctx) => {

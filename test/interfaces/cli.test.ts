@@ -174,6 +174,33 @@ test('export writes Hugging Face names and config; refuses the wrong family', as
   const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
   assert.equal(cfg.model_type, 'gpt2');
   assert.equal(cfg.n_layer, 2);
+  // The byte tokenizer's <|endoftext|> is id 256: bos/eos must say so (HF would otherwise assume 50256).
+  assert.equal(cfg.bos_token_id, 256);
+  assert.equal(cfg.eos_token_id, 256);
+  assert.equal(JSON.parse(readFileSync(join(out, 'generation_config.json'), 'utf8')).eos_token_id, 256);
+  const tokJson = JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8'));
+  assert.equal(tokJson.model.type, 'BPE');
+  assert.deepEqual(tokJson.added_tokens.map((t: { id: number; content: string }) => [t.id, t.content]), [[256, '<|endoftext|>']]);
+  assert.equal(JSON.parse(readFileSync(join(out, 'special_tokens_map.json'), 'utf8')).eos_token, '<|endoftext|>');
+  assert.equal(JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')).tokenizer_class, 'PreTrainedTokenizerFast');
+
+  // The HF folder stands in for the run: same greedy text, same validation loss.
+  const greedy = ['--prompt', 'The jury', '--temperature', '0', '--max-tokens', '24', '--json'];
+  const fromRun = JSON.parse((await cli('sample', gpt, ...greedy)).stdout) as { text: string };
+  const fromHF = await cli('sample', out, ...greedy);
+  ok(fromHF, 'sample from the HF folder');
+  assert.equal((JSON.parse(fromHF.stdout) as { text: string }).text, fromRun.text);
+  const evalConfig = join(tmp, 'eval-config.json');
+  const smokeCfg = JSON.parse(readFileSync(smoke, 'utf8'));
+  writeFileSync(evalConfig, JSON.stringify({ ...smokeCfg, batchSize: 4, context: 32, data: { ...smokeCfg.data, cacheDir: join(tmp, 'cache') } }));
+  const noConfig = await cli('eval', out, '--json');
+  assert.equal(noConfig.code, 2);
+  assert.match(noConfig.stderr, /Hugging Face folder: give --config FILE/);
+  const evRun = JSON.parse((await cli('eval', gpt, '--json', '--batches', '3')).stdout) as { loss: number };
+  const evHF = await cli('eval', out, '--config', evalConfig, '--json', '--batches', '3');
+  ok(evHF, 'eval the HF folder');
+  const hfLoss = (JSON.parse(evHF.stdout) as { loss: number }).loss;
+  assert.ok(Math.abs(hfLoss - evRun.loss) < 1e-5, `HF folder loss ${hfLoss} vs run ${evRun.loss}`);
 
   const wrong = await cli('export', gpt, '--format', 'hf-llama', '--out', join(tmp, 'nope'));
   assert.equal(wrong.code, 2);
@@ -189,6 +216,41 @@ test('export writes Hugging Face names and config; refuses the wrong family', as
     assert.ok(lnames.includes(n), `${n} in ${lnames.join(', ')}`);
   }
   assert.equal(JSON.parse(readFileSync(join(lout, 'config.json'), 'utf8')).model_type, 'llama');
+});
+
+test('train init fine-tunes from a Hugging Face folder or a run: first losses start where the source ended', async () => {
+  const gpt = join(tmp, 'straight'), hf = join(tmp, 'hf-gpt2');
+  assert.ok(existsSync(join(hf, 'model.safetensors')), 'the export test made the HF folder');
+  const smokeCfg = JSON.parse(readFileSync(smoke, 'utf8'));
+  const { model: _model, ...noModel } = smokeCfg;
+  const firstLoss = (dir: string) => trainLosses(dir)[0][1];
+  const cfgFile = (name: string, extra: object) => {
+    const f = join(tmp, `${name}.json`);
+    writeFileSync(f, JSON.stringify({ ...noModel, ...extra }));
+    return f;
+  };
+  const run = (file: string, dir: string) => cli('train', '--config', file, '--run-dir', dir, ...common, '--set', 'steps=6');
+
+  const fromHF = join(tmp, 'ft-hf');
+  ok(await run(cfgFile('ft-hf', { init: { from: 'hf', path: hf } }), fromHF), 'fine-tune from HF');
+  const fromRun = join(tmp, 'ft-run');
+  ok(await run(cfgFile('ft-run', { model: smokeCfg.model, init: { from: 'run', path: gpt } }), fromRun), 'fine-tune from a run');
+  const fresh = join(tmp, 'ft-fresh');
+  ok(await train(fresh, 'steps=6'), 'fresh');
+  const src = trainLosses(gpt).at(-1)![1];
+  for (const dir of [fromHF, fromRun]) {
+    assert.ok(firstLoss(dir) < firstLoss(fresh) - 1, `${dir}: first loss ${firstLoss(dir)} vs fresh ${firstLoss(fresh)}`);
+    assert.ok(Math.abs(firstLoss(dir) - src) < 0.5, `${dir}: first loss ${firstLoss(dir)} vs the source's last ${src}`);
+  }
+  // Same weights, same data and seed: the two sources give the same first loss.
+  assert.ok(Math.abs(firstLoss(fromHF) - firstLoss(fromRun)) < 1e-4);
+
+  const wrongKind = await run(cfgFile('ft-bad', { init: { from: 'run', path: hf } }), join(tmp, 'ft-bad'));
+  assert.equal(wrongKind.code, 2, wrongKind.stderr);
+  assert.match(wrongKind.stderr, /init\.path: .*is a Hugging Face folder; say init\.from "hf"/);
+  const wrongShape = await run(cfgFile('ft-shape', { model: { ...smokeCfg.model, dModel: 48 }, init: { from: 'hf', path: hf } }), join(tmp, 'ft-shape'));
+  assert.notEqual(wrongShape.code, 0);
+  assert.match(wrongShape.stderr, /wte\.weight|shape|expected/);
 });
 
 test('branch decays a WSD run from a stable checkpoint; resuming the branch equals a fresh run of that length', async () => {

@@ -155,9 +155,18 @@ test('hyperparameters (parallel and scatter), comparison, one run, sweeps, and t
   assert.deepEqual(cmp.config['optim.lr'], [0.001, 0.003]);
   assert.equal(cmp.final.loss.length, 2);
 
+  // The run page: config by full path with bookkeeping flagged, one panel per metric, a running
+  // run's values called latest (never final), a command that trains it again, links to its sweeps.
   const one = (await get('/api/run/synth-0007')).json();
-  assert.equal(one.status, 'running');
+  assert.equal(one.run.status, 'running');
+  assert.equal(one.valuesAre, 'latest');
   assert.deepEqual(one.series.map((s: any) => s.key), ['grad_norm', 'loss', 'lr', 'tokens']);
+  assert.deepEqual(one.panels.map((p: any) => p.key).slice(0, 4), ['grad_norm', 'loss', 'lr', 'tokens']);
+  for (const p of one.panels) assert.ok(p.spec.datasets.rows.length > 0 && p.spec.datasets.rows.length <= 300, `${p.key} panel rows`);
+  assert.ok(one.config.some((c: any) => c.key === 'optim.lr' && c.bookkeeping === false), 'optim.lr by its full path');
+  assert.deepEqual(one.sweeps.map((s: any) => s.report), ['/report/synth']);
+  const done = (await get('/api/run/synth-0000')).json();
+  assert.equal(done.valuesAre, 'final');
   assert.deepEqual((await get('/api/sweeps')).json().map((s: any) => s.name), ['other', 'synth']);
   assert.deepEqual((await get('/api/tags')).json(), ['synthetic', 'w16', 'w32', 'w64']);
 

@@ -174,3 +174,71 @@ test('the HTML report opens in a browser with the network off and shows every fi
     store.close();
   }
 });
+
+test('run page: config by full key path (bookkeeping one click away), a grid of metric panels, single points drawn, tooltips with run, step and value, CSV download', { skip, timeout: 60_000 }, async () => {
+  const db = join(dir, 'runpage.db');
+  const store = Store.open(db);
+  addSyntheticSweep(store, { unfinished: true, steps: 50 });
+  // Bookkeeping settings as a real run config carries them.
+  store.db.prepare("UPDATE runs SET config = json_set(config, '$.checkpointInterval', 100, '$.logInterval', 10, '$.keepCheckpoints', 3) WHERE id = 'synth-0000'").run();
+  store.close();
+  const ui = await startUi({ db, port: 0 });
+  try {
+    const { page, errors } = await openPage(ui.url);
+    await page.goto(ui.url);
+    // Columns carry their full key path, not its last segment.
+    await page.waitForSelector('#runs-table tbody tr[data-id="synth-0000"] a.run-link');
+    assert.ok((await page.locator('#runs-table thead th').allTextContents()).includes('optim.lr'));
+    await page.click('#runs-table tbody tr[data-id="synth-0000"] a.run-link');
+    await page.waitForSelector('#run:not([hidden]) #run-panels .panel svg');
+    const api = await (await fetch(`${ui.url}api/run/synth-0000`)).json() as { panels: { key: string }[]; evals: unknown[] };
+    // Every metric its own panel, each drawn; the evaluations (one point each at step 50) as dots.
+    await page.waitForFunction((n) => document.querySelectorAll('#run-panels .panel svg.marks').length === n, api.panels.length);
+    assert.deepEqual(await page.locator('#run-panels .panel').evaluateAll((els) => els.map((e) => e.getAttribute('data-key'))), api.panels.map((p) => p.key));
+    assert.ok(api.panels.some((p) => p.key === 'val/loss'));
+    const evalPanel = page.locator('#run-panels .panel[data-key="val/loss"]');
+    assert.equal(await evalPanel.locator('g.mark-symbol.role-mark path').count(), 1, 'a one-point series is drawn as a point');
+    const box = (await page.locator('#run-panels').boundingBox())!;
+    const first = (await page.locator('#run-panels .panel').first().boundingBox())!;
+    const second = (await page.locator('#run-panels .panel').nth(1).boundingBox())!;
+    assert.ok(second.x > first.x && Math.abs(second.y - first.y) < 2 && box.width > 2 * first.width, 'panels sit side by side in a grid');
+
+    // Hover the eval point: the tooltip names the run and reads off step and value.
+    await evalPanel.locator('g.mark-symbol.role-mark path').hover();
+    await page.waitForSelector('#vg-tooltip-element.visible');
+    const tip = await page.textContent('#vg-tooltip-element') ?? '';
+    assert.match(tip, /synth-0000/);
+    assert.match(tip, /step\s*50/);
+    assert.match(tip, /val\/loss\s*\d\.\d+/);
+
+    // Config: full key paths; bookkeeping keys hidden until asked for.
+    const keys = async () => page.locator('#run-config tr td:first-child').allTextContents();
+    assert.ok((await keys()).includes('optim.lr'));
+    const all = api as unknown as { config: { key: string; bookkeeping: boolean }[] };
+    const hidden = all.config.filter((c) => c.bookkeeping).map((c) => c.key);
+    assert.deepEqual(hidden, ['checkpointInterval', 'keepCheckpoints', 'logInterval']);
+    for (const k of hidden) assert.ok(!(await keys()).includes(k), `${k} hidden by default`);
+    await page.check('#run-bookkeeping');
+    await page.waitForFunction((n) => document.querySelectorAll('#run-config tr').length === n + 1, all.config.length);
+    for (const k of hidden) assert.ok((await keys()).includes(k), `${k} shown when asked for`);
+
+    // A finished run's values are final; the reproduce command and the sweep's report link are there.
+    assert.match(await page.textContent('#run-evals') ?? '', /final run/);
+    assert.match(await page.textContent('#run-links') ?? '', /synth \(report\)/);
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#run-csv')]);
+    const csv = await (await import('node:fs/promises')).readFile((await dl.path())!, 'utf8');
+    assert.match(csv, /^run,metric,step,value\nsynth-0000,/);
+    assert.match(csv, /synth-0000,val\/loss,50,\d/);
+
+    // The running run's numbers are never called final.
+    await page.click('#run-close');
+    await page.waitForSelector('#run[hidden]', { state: 'attached' });
+    await page.click('#runs-table tbody tr[data-id="synth-0007"] a.run-link');
+    await page.waitForFunction(() => document.querySelector('#run:not([hidden]) #run-status')?.textContent === 'running');
+    assert.doesNotMatch(await page.textContent('#run-evals') ?? '', /final/);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    await ui.close();
+  }
+});

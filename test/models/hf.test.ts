@@ -26,7 +26,7 @@ test('export -> import round-trips parameters, config and outputs exactly', () =
     withTmp((dir) => {
       const m = new Transformer(c, { seed: 21 });
       exportHF(m, dir);
-      assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'model.safetensors']);
+      assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'generation_config.json', 'model.safetensors']);
       const back = importHF(dir);
       assert.deepEqual(back.config, m.config);
       assert.deepEqual([...back.params.keys()], [...m.params.keys()]);

@@ -1,32 +1,34 @@
-// `windtunnel eval RUN`: validation loss, perplexity and bits per byte of a run's model on its
+// `windtunnel eval RUN|HF_DIR`: validation loss, perplexity and bits per byte of a run's model on its
 // held-out split (every validation window unless --batches), shaped like its training batches.
+// A Hugging Face folder has no data of its own: --config names a run config whose data,
+// batchSize and context it is evaluated with (for a run, --config replaces the run's own).
 // With --tasks lis:6,arithmetic:4: accuracy on reasoning-task test instances instead (exact match
 // of the greedily generated final answer, teacher-forced per-token accuracy; src/training/harness.ts).
 
 import type { Command } from 'commander';
 import { evaluate } from '../../training/evaluate.js';
-import { loadRun, openData, validationBatches } from '../../training/assemble.js';
+import { loadModelSource, openData, resolveRunConfig, validationBatches, type ModelSource, type RunConfig } from '../../training/assemble.js';
 import { evaluateTasks, type TaskEvalResult } from '../../training/harness.js';
 import { parseTaskRef, taskFormats, type TaskFormat } from '../../data/tasks/index.js';
-import type { LoadedRun } from '../../training/assemble.js';
+import { readConfigFile } from '../../base/config-file.js';
 import { UsageError } from '../../base/errors.js';
 import { action, intOption, usageExits } from './run-common.js';
 
 interface TaskFlags { tasks: string; format?: string; n: number; seed: number; batchSize: number; json?: boolean }
 
-function evalTasks(runDir: string, run: LoadedRun, o: TaskFlags): void {
+function evalTasks(runDir: string, run: ModelSource, o: TaskFlags): void {
   let requests;
   try {
     requests = o.tasks.split(',').map(parseTaskRef);
   } catch (e) {
     throw new UsageError(`--tasks: ${(e as Error).message}`);
   }
-  const c = run.config.data.corpus;
-  const trained = c.kind === 'task' || c.kind === 'task-file' ? c : null;
+  const c = run.config?.data.corpus;
+  const trained = c?.kind === 'task' || c?.kind === 'task-file' ? c : null;
   const format = (o.format ?? trained?.format ?? 'direct') as TaskFormat;
   if (!taskFormats.includes(format)) throw new UsageError(`--format must be one of ${taskFormats.join(', ')}, got ${JSON.stringify(o.format)}`);
   // Test instances with the run's own split and options when it trained on generated instances of the task.
-  const own = c.kind === 'task' ? c : null;
+  const own = c?.kind === 'task' ? c : null;
   const results: TaskEvalResult[] = [];
   for (const r of requests) {
     const same = own !== null && own.task === r.task;
@@ -50,7 +52,8 @@ export function registerEval(program: Command): void {
   usageExits(program
     .command('eval')
     .description("evaluate a run's model on its validation split: loss, perplexity, bits per byte")
-    .argument('<run>', 'run folder')
+    .argument('<run>', 'run folder, or a Hugging Face folder (with --config, or with --tasks)')
+    .option('--config <file>', 'run config whose data, batchSize and context to evaluate with (needed for a Hugging Face folder)')
     .option('--checkpoint <step>', 'evaluate this checkpoint instead of the latest', intOption('--checkpoint'))
     .option('--batches <n>', 'only the first n validation batches (default: all)', intOption('--batches', 1))
     .option('--tasks <list>', 'instead: accuracy on reasoning tasks, e.g. lis:6,lis:8,arithmetic:4 (NAME or NAME:SIZE)')
@@ -59,9 +62,15 @@ export function registerEval(program: Command): void {
     .option('--seed <s>', 'with --tasks: seed of the test instances', intOption('--seed'), 0)
     .option('--batch-size <b>', 'with --tasks: sequences per forward pass', intOption('--batch-size', 1), 64)
     .option('--json', 'print one JSON object (with --tasks: one per task)'))
-    .action(action((runDir: string, o: { checkpoint?: number; batches?: number; json?: boolean } & Partial<TaskFlags>) => {
-      const run = loadRun(runDir, o.checkpoint);
-      if (o.tasks !== undefined) return evalTasks(runDir, run, o as TaskFlags);
+    .action(action((runDir: string, o: { checkpoint?: number; batches?: number; json?: boolean; config?: string } & Partial<TaskFlags>) => {
+      const src = loadModelSource(runDir, o.checkpoint);
+      if (o.tasks !== undefined) return evalTasks(runDir, src, o as TaskFlags);
+      let config: RunConfig;
+      if (o.config) {
+        config = resolveRunConfig({ ...readConfigFile(o.config), model: src.model.config });
+      } else if (src.config) config = src.config;
+      else throw new UsageError(`${runDir} is a Hugging Face folder: give --config FILE, a run config whose data, batchSize and context to evaluate with`);
+      const run = { ...src, config };
       const data = openData(run.config, run.tokenizer);
       try {
         const t0 = Date.now();

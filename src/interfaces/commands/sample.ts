@@ -1,13 +1,13 @@
-// `windtunnel sample RUN --prompt TEXT`: continues a prompt with a run's trained model (KV-cache
+// `windtunnel sample RUN|HF_DIR --prompt TEXT`: continues a prompt with a run's trained model (KV-cache
 // sampling from src/models/sampling.ts). Deterministic for a seed. When the run separated its
-// documents with <|endoftext|>, the prompt is read as the start of a document (the token is put
+// documents with <|endoftext|> (for a Hugging Face folder: when its tokenizer has it), the prompt is read as the start of a document (the token is put
 // before it) and sampling stops at the next one.
 
 import { checkMemory, estimateSampleMemory } from '../../training/memory.js';
 import type { Command } from 'commander';
 import { END_OF_TEXT } from '../../data/index.js';
 import { generate, type SamplingOptions } from '../../models/sampling.js';
-import { loadRun, type LoadedRun } from '../../training/assemble.js';
+import { loadModelSource, type ModelSource } from '../../training/assemble.js';
 import { UsageError } from '../../base/errors.js';
 import { action, intOption, numberOption, usageExits } from './run-common.js';
 
@@ -19,9 +19,9 @@ export interface SampleOptions extends SamplingOptions {
 export const DEFAULT_SAMPLING = { maxTokens: 200, temperature: 0.8, seed: 0 } as const;
 
 /** The prompt followed by the model's continuation, as text. */
-export function sampleText(run: LoadedRun, prompt: string, o: SampleOptions): { text: string; newTokens: number } {
+export function sampleText(run: Pick<ModelSource, 'model' | 'tokenizer' | 'separator'>, prompt: string, o: SampleOptions): { text: string; newTokens: number } {
   const eot = run.tokenizer.specialId(END_OF_TEXT);
-  const useEot = run.config.data.separator && eot !== undefined;
+  const useEot = run.separator && eot !== undefined;
   const ids = [...(useEot ? [eot] : []), ...run.tokenizer.encode(prompt)];
   if (ids.length === 0) throw new UsageError('the prompt is empty (and this run has no <|endoftext|> token to start a document from)');
   const out = generate(run.model, ids, {
@@ -44,13 +44,13 @@ export function addSamplingOptions(cmd: Command): Command {
 export function registerSample(program: Command): void {
   usageExits(addSamplingOptions(program
     .command('sample')
-    .description("continue a prompt with a run's model (latest checkpoint unless --checkpoint)")
-    .argument('<run>', 'run folder')
+    .description("continue a prompt with a run's model (latest checkpoint unless --checkpoint) or a Hugging Face folder's")
+    .argument('<run>', 'run folder, or a Hugging Face folder (config.json + model.safetensors + a tokenizer we read)')
     .option('--prompt <text>', 'text to continue (default: start a new document)')
     .option('--checkpoint <step>', 'use this checkpoint instead of the latest', intOption('--checkpoint')))
     .option('--json', 'print one JSON object: prompt, text, tokens, checkpoint step'))
     .action(action((runDir: string, o: SampleOptions & { prompt?: string; checkpoint?: number; json?: boolean }) => {
-      const run = loadRun(runDir, o.checkpoint);
+      const run = loadModelSource(runDir, o.checkpoint);
       const prompt = o.prompt ?? '';
       checkMemory(`--max-tokens ${o.maxTokens}`, estimateSampleMemory(run.model.config, o.maxTokens, prompt.length), 1, 'ask for fewer tokens');
       const { text, newTokens } = sampleText(run, prompt, o);

@@ -11,7 +11,8 @@ import { join, resolve } from 'node:path';
 import { Document, visit } from 'yaml';
 import { countParams } from '../../models/config.js';
 import { latestStep, listCheckpoints } from '../../training/checkpoint.js';
-import { loadRun, prepareRun, resolveRunConfig, type RunConfig } from '../../training/assemble.js';
+import { prepareRun, resolveRunConfig, type RunConfig } from '../../training/assemble.js';
+import { loadModelSource } from '../../training/assemble.js';
 import { totalSteps, tokensPerStep } from '../../training/config.js';
 import type { TrainResult, TrainerEvent } from '../../training/trainer.js';
 import { applyOverrides, configName, readConfigFile } from '../../base/config-file.js';
@@ -185,7 +186,7 @@ async function train(runDir: string, fresh: RunConfig | undefined, out: Reporter
       (ev.bitsPerByte !== undefined ? `, ${ev.bitsPerByte.toFixed(4)} bits/byte` : ''));
   }
   if (o.sample !== undefined) {
-    const { text } = sampleText(loadRun(runDir), o.sample, { ...DEFAULT_SAMPLING });
+    const { text } = sampleText(loadModelSource(runDir), o.sample, { ...DEFAULT_SAMPLING });
     out.log(`sample (temperature ${DEFAULT_SAMPLING.temperature}, seed ${DEFAULT_SAMPLING.seed}):\n\n${text}\n`);
   }
   out.log(`run folder: ${runDir}`);

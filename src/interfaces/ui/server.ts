@@ -26,7 +26,7 @@
 // machine's host name and addresses; anything else is 403.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname, networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -34,7 +34,8 @@ import { fileURLToPath } from 'node:url';
 import { QueryError, compareRuns, findRun, listSweeps, metricKeys, parseCondition, queryRuns, type RunFilter } from '../../lab/results/query.js';
 import { runStatuses, Store, type RunStatus } from '../../lab/results/store.js';
 import { renderReport } from '../../lab/presentation/report.js';
-import { CurveCache, curvesView, hparamsView, metricNames, runsPage, selectRuns, type Selection } from '../../lab/presentation/dashboard-views.js';
+import { CurveCache, curvesView, hparamsView, metricNames, runPageView, runsPage, selectRuns, type Selection } from '../../lab/presentation/dashboard-views.js';
+import { listCheckpoints } from '../../training/checkpoint.js';
 import { spreads, type Spread } from '../../lab/presentation/plots-data.js';
 
 export interface UiOptions {
@@ -144,7 +145,8 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
     if (path === '/api/events') return events(req, res);
     if (path.startsWith('/api/run/')) {
       const r = findRun(store, decodePath(path.slice('/api/run/'.length)));
-      return json(res, { ...r, series: metricKeys(store, r.id) });
+      const checkpoints = r.dir && existsSync(r.dir) ? listCheckpoints(r.dir) : [];
+      return json(res, { ...runPageView(store, r, checkpoints), series: metricKeys(store, r.id) });
     }
     if (path.startsWith('/report/')) {
       const sweep = decodePath(path.slice('/report/'.length));

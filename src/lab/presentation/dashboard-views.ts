@@ -289,3 +289,66 @@ function lossFirst(a: string, b: string): number {
   const rank = (k: string): number => (k === 'loss' ? 0 : k.endsWith('loss') ? 1 : /perplexity|bits_per_byte|acc/.test(k) ? 2 : 3);
   return rank(a) - rank(b) || a.localeCompare(b);
 }
+
+// ---- one run ----------------------------------------------------------------------------
+
+/** Config keys about bookkeeping, not the experiment: hidden by default on the run page and in tables. */
+export const BOOKKEEPING_KEYS = ['checkpointInterval', 'keepCheckpoints', 'logInterval', 'evalInterval', 'evalBatches', 'data.cacheDir'];
+export const isBookkeeping = (key: string) => BOOKKEEPING_KEYS.includes(key);
+
+export interface RunPanel {
+  /** Metric key ("loss", "lr", ...; evaluations as "<split>/<key>"). */
+  key: string;
+  points: number;
+  last: { step: number; value: number | null } | null;
+  spec: TopLevelSpec;
+}
+
+export interface RunPageView {
+  run: RunRecord;
+  /** The resolved config by full key path, bookkeeping keys flagged. */
+  config: { key: string; value: unknown; bookkeeping: boolean }[];
+  /** "final" for a finished run; a running or stopped run's values are its latest, never final. */
+  valuesAre: 'final' | 'latest';
+  /** One panel per training metric, then one per evaluation metric. */
+  panels: RunPanel[];
+  evals: { split: string; key: string; step: number; value: number | null }[];
+  /** Steps of the checkpoints in the run folder (empty when the folder is not on this machine). */
+  checkpoints: number[];
+  /** A command that trains this config again into a new folder. */
+  reproduce: string | null;
+  sweeps: { name: string; report: string }[];
+}
+
+/** Everything the run page shows for one run; panels are small Vega-Lite line charts (points when a metric has one value). */
+export function runPageView(store: Store, run: RunRecord, checkpoints: number[], points = 300): RunPageView {
+  const keys = metricKeys(store, run.id).map((k) => k.key);
+  const label = run.name;
+  const panel = (key: string, series: { step: number; value: number | null }[]): RunPanel => {
+    const rows: CurveRow[] = downsample(series.filter((p) => p.value !== null && Number.isFinite(p.value)).map((p) => ({ run: run.id, series: label, x: p.step, y: p.value! })), points);
+    const last = series.at(-1) ?? null;
+    return { key, points: series.length, last: last && { step: last.step, value: last.value }, spec: curveChart(rows, { title: key, yTitle: key, width: 300, height: 170 }) };
+  };
+  const train = metricSeries(store, { runs: [run.id], keys });
+  const evals = evalSeries(store, { runs: [run.id] });
+  const panels: RunPanel[] = [];
+  for (const key of keys) panels.push(panel(key, train.filter((p) => p.key === key)));
+  const evalKeys = [...new Set(evals.map((e) => `${e.split}/${e.key}`))];
+  for (const k of evalKeys) panels.push(panel(k, evals.filter((e) => `${e.split}/${e.key}` === k)));
+  const flat = flatten(run.config);
+  const dir = run.dir;
+  return {
+    run,
+    config: Object.keys(flat).sort().map((key) => ({ key, value: flat[key], bookkeeping: isBookkeeping(key) })),
+    valuesAre: run.status === 'done' ? 'final' : 'latest',
+    panels,
+    evals: evals.map((e) => ({ split: e.split ?? '', key: e.key, step: e.step, value: e.value })),
+    checkpoints,
+    reproduce: dir ? `npx windtunnel train --config ${shellQuote(`${dir}/config.json`)} --run-dir ${shellQuote(`${dir}-again`)}` : null,
+    sweeps: run.sweeps.map((name) => ({ name, report: `/report/${encodeURIComponent(name)}` })),
+  };
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

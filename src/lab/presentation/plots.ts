@@ -98,15 +98,29 @@ export function curveChart(rows: CurveRow[], o: AxisOptions = {}): TopLevelSpec 
     encoding: {
       x, y: { field, type: 'quantitative' as const, title: o.yTitle ?? 'value', scale: scale(o.logY) },
       color, detail: { field: 'run', type: 'nominal' as const },
-      ...(field === 'y' ? { tooltip: [{ field: 'series', title: o.colorTitle ?? 'run' }, { field: 'run' }] } : {}),
+      ...(field === 'y' ? { tooltip: curveTooltip(o) } : {}),
     },
   });
+  // A run with one point (a final metric, an evaluation at the end) has no line to draw: a dot.
+  const single = {
+    transform: [{ joinaggregate: [{ op: 'count' as const, as: 'n_points' }], groupby: ['run'] }, { filter: 'datum.n_points === 1' }],
+    mark: { type: 'point' as const, filled: true, size: 70, clip: true },
+    encoding: { x, y: { field: 'y', type: 'quantitative' as const, title: o.yTitle ?? 'value', scale: scale(o.logY) }, color, tooltip: curveTooltip(o) },
+  };
   return {
     ...title(o), ...size(o), config: figureConfig,
     datasets: { rows }, data: { name: 'rows' },
     transform: positiveFilter(o, { x: ['x'], y: hasRaw ? ['y', 'raw'] : ['y'] }),
-    layer: hasRaw ? [line('raw', 0.22), line('y', 1)] : [line('y', 1)],
+    layer: hasRaw ? [line('raw', 0.22), line('y', 1), single] : [line('y', 1), single],
   } as TopLevelSpec;
+}
+
+/** Hovering a curve names the run and reads off its step and value. */
+function curveTooltip(o: AxisOptions) {
+  return [
+    { field: 'series', title: o.colorTitle ?? 'run' }, { field: 'run', title: 'run id' },
+    { field: 'x', title: o.xTitle ?? 'step', format: '.6~g' }, { field: 'y', title: o.yTitle ?? 'value', format: '.5~g' },
+  ];
 }
 
 /** Mean lines with a shaded spread (lo..hi) per group: runs of a group differ only by seed. */

@@ -8,6 +8,7 @@
 
 const statuses = ['pending', 'running', 'done', 'failed', 'interrupted'];
 const defaults = {
+  run: '', runBookkeeping: false,
   sweep: '', status: [], tag: '', where: '', fmetric: '', fmin: '', fmax: '', q: '', sort: '', desc: false, page: 0, pageSize: 50, selected: [],
   c: { metric: 'loss', x: 'step', smoothing: 0.6, logX: false, logY: false, maxRuns: 50, group: [], spread: 'std' },
   hp: { view: 'parallel', metric: '', x: '', color: '', logX: false },
@@ -66,7 +67,6 @@ function fmtVal(v) {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(+v.toPrecision(4));
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
-const lastSegment = (k) => k.split('.').pop();
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -137,7 +137,7 @@ function renderRuns() {
   const finals = page.finalKeys.slice(0, 4);
   const cols = [
     ['', null], ['name', 'name'], ['status', 'status'], ['step', 'step'], ['params', 'params'], ['tokens', 'tokens'], ['FLOPs', 'flops'],
-    ...finals.map((k) => [k, `final.${k}`]), ...page.configKeys.map((k) => [lastSegment(k), `config.${k}`, k]),
+    ...finals.map((k) => [k, `final.${k}`]), ...page.configKeys.map((k) => [k, `config.${k}`, k]),
   ];
   const head = el('tr', {}, ...cols.map(([label, key, full]) => {
     if (!key) return el('th', {}, el('input', { type: 'checkbox', title: 'select this page', onchange: (e) => selectPage(e.target.checked) }));
@@ -148,7 +148,7 @@ function renderRuns() {
   const selected = new Set(state.selected);
   const body = page.rows.map((r) => el('tr', { class: selected.has(r.id) ? 'sel' : '', 'data-id': r.id },
     el('td', {}, el('input', { type: 'checkbox', checked: selected.has(r.id), onchange: (e) => toggle(r.id, e.target.checked) })),
-    el('td', { title: r.id }, r.name),
+    el('td', { title: r.id }, el('a', { href: '#', class: 'run-link', onclick: (e) => { e.preventDefault(); openRun(r.id); } }, r.name)),
     el('td', { class: `status-${r.status}`, title: r.error ?? '' }, r.status),
     el('td', { class: 'n' }, fmtVal(r.step)),
     el('td', { class: 'n' }, fmtCount(r.params)),
@@ -205,7 +205,7 @@ function renderGroupChoices(keys) {
     el('input', { type: 'checkbox', value: k, checked: state.c.group.includes(k), onchange: (e) => {
       state.c.group = e.target.checked ? [...state.c.group, k] : state.c.group.filter((x) => x !== k);
       saveState(); loadCurves().catch(showError);
-    } }), ` ${lastSegment(k)}`)) : [el('span', { class: 'muted' }, 'no config key varies')]));
+    } }), ` ${k}`)) : [el('span', { class: 'muted' }, 'no config key varies')]));
 }
 
 async function loadMetrics() {
@@ -283,6 +283,64 @@ async function loadSweeps() {
   state.tag = setOptions($('f-tag'), tags, state.tag);
 }
 
+// ---- run page ---------------------------------------------------------------------------
+
+let runPage = null;
+
+function openRun(id) {
+  state.run = id;
+  saveState();
+  loadRunPage().then(() => $('run').scrollIntoView()).catch(showError);
+}
+
+async function loadRunPage() {
+  const section = $('run');
+  if (!state.run) { section.hidden = true; runPage = null; return; }
+  runPage = await get(`/api/run/${encodeURIComponent(state.run)}`);
+  section.hidden = false;
+  const r = runPage.run;
+  $('run-title').textContent = `Run ${r.name}`;
+  $('run-status').className = `status-${r.status}`;
+  $('run-status').textContent = `${r.status}${r.error ? `: ${r.error}` : ''}`;
+  $('run-links').replaceChildren(...runPage.sweeps.flatMap((s) => [' sweep ', el('a', { href: s.report, target: '_blank', class: 'sweep-report' }, `${s.name} (report)`)]));
+  $('run-reproduce').textContent = runPage.reproduce ?? '(the run folder is not recorded)';
+  $('run-bookkeeping').checked = state.runBookkeeping;
+  const word = runPage.valuesAre; // "final" only for a finished run
+  const panels = $('run-panels');
+  const boxes = runPage.panels.map((p, i) => {
+    const id = `run-panel-${i}`;
+    return document.getElementById(id) ?? el('div', { id, class: 'chart panel', 'data-key': p.key });
+  });
+  panels.replaceChildren(...boxes);
+  await Promise.all(runPage.panels.map((p, i) => {
+    boxes[i].title = p.last ? `${p.key}: ${word} ${fmtVal(p.last.value)} at step ${p.last.step}` : p.key;
+    return draw(boxes[i], p.spec);
+  }));
+  $('run-evals').replaceChildren(
+    el('tr', {}, el('th', {}, 'split'), el('th', {}, 'metric'), el('th', {}, 'step'), el('th', {}, `value (${word === 'final' ? 'final run' : 'run still going'})`)),
+    ...runPage.evals.map((e) => el('tr', {}, el('td', {}, e.split), el('td', {}, e.key), el('td', { class: 'n' }, e.step), el('td', { class: 'n' }, fmtVal(e.value)))),
+  );
+  const shown = runPage.config.filter((c) => state.runBookkeeping || !c.bookkeeping);
+  $('run-config').replaceChildren(
+    el('tr', {}, el('th', {}, 'key'), el('th', {}, 'value')),
+    ...shown.map((c) => el('tr', { class: c.bookkeeping ? 'bookkeeping' : '' }, el('td', {}, c.key), el('td', {}, fmtVal(c.value)))),
+  );
+  $('run-checkpoints').textContent = runPage.checkpoints.length ? runPage.checkpoints.map((s) => `ckpt-${s}`).join(', ') : 'none on this machine';
+}
+
+function download(name, type, text) {
+  const a = el('a', { href: URL.createObjectURL(new Blob([text], { type })), download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+function runCsv() {
+  const lines = ['run,metric,step,value'];
+  for (const p of runPage.panels) for (const row of p.spec.datasets.rows) lines.push(`${runPage.run.id},${p.key},${row.x},${row.y}`);
+  return `${lines.join('\n')}\n`;
+}
+
 // ---- refresh ----------------------------------------------------------------------------
 
 let busy = false, again = false;
@@ -296,7 +354,7 @@ async function refresh(parts = {}) {
     if (parts.sweeps !== false) await loadSweeps();
     if (parts.runs !== false) await loadRuns();
     await loadMetrics();
-    await Promise.all([loadCurves(), loadHparams(), loadCompare()]);
+    await Promise.all([loadCurves(), loadHparams(), loadCompare(), loadRunPage()]);
   } catch (e) {
     showError(e);
   } finally {
@@ -341,6 +399,10 @@ function bindControls() {
   hp('hp-logx', 'logX', (t) => t.checked);
   $('hp-view').value = state.hp.view;
   $('hp-logx').checked = state.hp.logX;
+  on('run-close', 'click', () => { state.run = ''; saveState(); loadRunPage().catch(showError); });
+  on('run-bookkeeping', 'change', (e) => { state.runBookkeeping = e.target.checked; saveState(); loadRunPage().catch(showError); });
+  on('run-csv', 'click', () => runPage && download(`${runPage.run.name}-metrics.csv`, 'text/csv', runCsv()));
+  on('run-json', 'click', () => runPage && download(`${runPage.run.name}.json`, 'application/json', JSON.stringify(runPage, null, 2)));
   $('hp-color').options[0].dataset.fixed = '';
   $('f-sweep').options[0].dataset.fixed = '';
   $('f-tag').options[0].dataset.fixed = '';
