@@ -759,17 +759,8 @@ Value Info(const CallbackInfo& info) {
   o.Set("gemmStrategy", wt::gemm_strategy());
   o.Set("compiler", std::string("g++ ") + __VERSION__);
   o.Set("flags", WT_CFLAGS);
-  std::string isa;
-#ifdef __AVX512F__
-  isa += "avx512f ";
-#endif
-#ifdef __AVX2__
-  isa += "avx2 ";
-#endif
-#ifdef __FMA__
-  isa += "fma ";
-#endif
-  o.Set("isa", isa);
+  o.Set("isa", wt::isa_name(wt::current_isa()));
+  o.Set("isaBest", wt::isa_name(wt::best_isa()));
   return o;
 }
 
@@ -787,6 +778,19 @@ Value MemcpyBandwidth(const CallbackInfo& info) {
   Args a(info, "memcpyBandwidth", 2);
   const i64 bytes = a.integer(0, "bytes", 1, (i64)1 << 34), reps = a.integer(1, "reps", 1, 1 << 20);
   return Number::New(info.Env(), wt::memcpy_bandwidth(bytes, (int)reps));
+}
+
+Value SetIsa(const CallbackInfo& info) {
+  // ("avx512" | "avx2" | "sse2") -> the ISA now in use; RangeError when the CPU lacks it.
+  Args a(info, "setIsa", 1);
+  const std::string s = str(a, 0, "isa");
+  for (wt::Isa isa : {wt::ISA_SSE2, wt::ISA_AVX2, wt::ISA_AVX512}) {
+    if (s != wt::isa_name(isa)) continue;
+    if (!wt::set_isa(isa))
+      range_error(a.env(), "setIsa: this CPU does not support " + s + " (best: " + wt::isa_name(wt::best_isa()) + ")");
+    return String::New(info.Env(), wt::isa_name(wt::current_isa()));
+  }
+  type_error(a.env(), "setIsa: expected 'avx512', 'avx2' or 'sse2', got '" + s + "'");
 }
 
 Value SetGemmStrategy(const CallbackInfo& info) {
@@ -812,7 +816,7 @@ Object Init(Env env, Object exports) {
       {"crossEntropy", CrossEntropy}, {"crossEntropyBackward", CrossEntropyBackward}, {"attention", Attention},
       {"attentionBackward", AttentionBackward}, {"rope", Rope}, {"adamw", Adamw}, {"sgd", Sgd},
       {"threads", Threads}, {"setThreads", SetThreads}, {"blas", Blas}, {"info", Info}, {"rawSgemm", RawSgemm},
-      {"memcpyBandwidth", MemcpyBandwidth}, {"setGemmStrategy", SetGemmStrategy},
+      {"memcpyBandwidth", MemcpyBandwidth}, {"setGemmStrategy", SetGemmStrategy}, {"setIsa", SetIsa},
   };
   for (const Fn& f : fns) exports.Set(f.name, Function::New(env, f.fn, f.name));
   return exports;

@@ -10,6 +10,7 @@
 #include "vecmath.h"
 
 namespace wt {
+namespace WT_ISA {
 
 constexpr i64 kGrain = 1 << 14;  // elements per thread below which threading does not pay
 
@@ -367,4 +368,5 @@ void unary_backward(int op, const float* x, const float* y, const float* dy, flo
   }
 }
 
+}  // namespace WT_ISA
 }  // namespace wt

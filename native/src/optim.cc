@@ -7,6 +7,7 @@
 #include "pool.h"
 
 namespace wt {
+namespace WT_ISA {
 
 void adamw(float* p, const float* g, float* m, float* v, i64 n, double lr, double beta1, double beta2, double eps,
            double wd, double bc1, double bc2, double gradScale) {
@@ -38,4 +39,5 @@ void sgd(float* p, const float* g, float* buf, i64 n, double lr, double momentum
   });
 }
 
+}  // namespace WT_ISA
 }  // namespace wt

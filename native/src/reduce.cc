@@ -9,6 +9,7 @@
 #include "vecmath.h"
 
 namespace wt {
+namespace WT_ISA {
 
 // Contiguous row sum of n floats: 16 lanes widened to double, fixed lane order.
 static double row_sum(const float* x, i64 n) {
@@ -169,4 +170,5 @@ void argmax(const float* x, int32_t* out, i64 outer, i64 n, i64 inner) {
   });
 }
 
+}  // namespace WT_ISA
 }  // namespace wt

@@ -1,10 +1,14 @@
 // Fixed-width SIMD helpers on GCC/Clang vector extensions. The width is fixed (16 floats)
-// so every reduction has the same lane order on every machine and thread count; on
-// AVX-512 these are single instructions, on AVX2 the compiler splits them in two.
+// so every reduction has the same lane order on every machine, ISA and thread count; on
+// AVX-512 these are single instructions, on AVX2 the compiler splits them in two, on SSE2
+// in four. This header is compiled once per ISA library (binding.gyp) into that ISA's
+// namespace, so the three copies never meet at link time.
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+
+#include "kernels.h"
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -14,6 +18,7 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace wt {
+namespace WT_ISA {
 
 // Always inline: without AVX-512, 64-byte vectors passed to an out-of-line function go
 // through memory (and GCC warns about the ABI), which costs more than the math.
@@ -41,21 +46,55 @@ WT_INLINE void store_partial(float* p, v16f v, int n) {
   for (int i = 0; i < n; i++) p[i] = tmp[i];
 }
 
+// ---- native-width vectors
+// The 16-lane type is the unit every kernel works in (fixed lane order). Plain arithmetic
+// on it compiles to 1 (AVX-512), 2 (AVX2) or 4 (SSE2) native instructions, but GCC
+// scalarises comparisons and selects on vectors wider than the ISA's registers. So every
+// helper with a condition (max, exp's range fixes, tanh's and Phi's branches) is written
+// once over a native-width vector type `vn` and applied to the 16 lanes part by part;
+// each lane's result is the same function of that lane whatever the ISA's width.
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef int32_t v8i __attribute__((vector_size(32)));
 #if defined(__AVX512F__)
-WT_INLINE v16f vmax(v16f a, v16f b) { return a > b ? a : b; }
+typedef v16f vn;
+typedef v16i vni;
+#elif defined(__AVX__)
+typedef v8f vn;
+typedef v8i vni;
 #else
-// Conditionals on 64-byte vectors are scalarised without AVX-512: work on 8-lane halves.
-WT_INLINE v16f vmax(v16f a, v16f b) {
-  v8f a0, a1, b0, b1;
-  std::memcpy(&a0, &a, 32); std::memcpy(&a1, (const char*)&a + 32, 32);
-  std::memcpy(&b0, &b, 32); std::memcpy(&b1, (const char*)&b + 32, 32);
-  a0 = a0 > b0 ? a0 : b0;
-  a1 = a1 > b1 ? a1 : b1;
-  v16f r;
-  std::memcpy(&r, &a0, 32); std::memcpy((char*)&r + 32, &a1, 32);
-  return r;
-}
+typedef v4f vn;
+typedef v4i vni;
 #endif
+constexpr int kParts = W * (int)sizeof(float) / (int)sizeof(vn);
+
+/** f applied to each native-width part of x (one part on AVX-512). */
+template <class F>
+WT_INLINE v16f by_parts(v16f x, F&& f) {
+  vn p[kParts];
+  std::memcpy(p, &x, sizeof x);
+  for (int i = 0; i < kParts; i++) p[i] = f(p[i]);
+  std::memcpy(&x, p, sizeof x);
+  return x;
+}
+template <class F>
+WT_INLINE v16f by_parts2(v16f x, v16f y, F&& f) {
+  vn p[kParts], q[kParts];
+  std::memcpy(p, &x, sizeof x);
+  std::memcpy(q, &y, sizeof y);
+  for (int i = 0; i < kParts; i++) p[i] = f(p[i], q[i]);
+  std::memcpy(&x, p, sizeof x);
+  return x;
+}
+WT_INLINE vn nsplat(float c) { return vn{} + c; }
+WT_INLINE vn nbits(vni i) { vn f; std::memcpy(&f, &i, sizeof f); return f; }
+WT_INLINE vni nint(vn f) { vni i; std::memcpy(&i, &f, sizeof i); return i; }
+WT_INLINE vn nabs(vn x) { return nbits(nint(x) & 0x7fffffff); }
+WT_INLINE vn ncopysign(vn mag, vn s) { return nbits((nint(mag) & 0x7fffffff) | (nint(s) & (int32_t)0x80000000)); }
+
+WT_INLINE v16f vmax(v16f a, v16f b) {
+  return by_parts2(a, b, [](vn x, vn y) { return x > y ? x : y; });
+}
 WT_INLINE float hmax(v16f v) {
   float m = v[0];
   for (int i = 1; i < W; i++) m = v[i] > m ? v[i] : m;
@@ -122,20 +161,19 @@ WT_INLINE v16f vexp(v16f x) {
   const __m512 p = (__m512)vexp_poly((v16f)r);
   return (v16f)_mm512_mask_scalef_ps(p, 0xffff, p, n);
 }
+WT_INLINE vn nexp(vn x) { return vexp(x); }
 #else
-// Without AVX-512, GCC scalarises conditionals on 64-byte vectors, so the exp is done on
-// two 8-lane halves (native AVX2 / SSE pairs) and glued back together.
-typedef int32_t v8i __attribute__((vector_size(32)));
-WT_INLINE v8f vexp8(v8f x) {
-  const v8f hi = v8f{} + 88.72283905206835f, lo = v8f{} + -87.33654475055310f;
-  v8f xc = x > hi ? hi : x;
+/** exp on one native-width part (AVX2: 8 lanes, blends native; SSE2: 4 lanes, and/andnot/or). */
+WT_INLINE vn nexp(vn x) {
+  const vn hi = nsplat(88.72283905206835f), lo = nsplat(-87.33654475055310f);
+  vn xc = x > hi ? hi : x;
   xc = xc < lo ? lo : xc;
-  const v8f magic = v8f{} + 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  v8f t = xc * 1.44269504088896341f + magic;
-  v8f n = t - magic;
-  v8f r = xc - n * 0.693359375f;
+  const vn magic = nsplat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
+  const vn t = xc * 1.44269504088896341f + magic;
+  const vn n = t - magic;
+  vn r = xc - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  v8f p = v8f{} + 1.9875691500e-4f;
+  vn p = nsplat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
@@ -143,29 +181,15 @@ WT_INLINE v8f vexp8(v8f x) {
   p = p * r + 5.0000001201e-1f;
   p = p * (r * r) + r + 1.0f;
   // 2^n by building the exponent field; n split in two halves so n = 128 cannot overflow.
-  v8i ni = __builtin_convertvector(n, v8i);
-  v8i n1 = ni >> 1, n2 = ni - n1;
-  v8i e1 = (n1 + 127) << 23, e2 = (n2 + 127) << 23;
-  v8f s1, s2;
-  std::memcpy(&s1, &e1, sizeof s1);
-  std::memcpy(&s2, &e2, sizeof s2);
-  v8f y = p * s1 * s2;
-  y = x > hi ? v8f{} + INFINITY : y;
-  y = x < lo ? v8f{} : y;  // flush below FLT_MIN (no denormals) and exp(-inf) = 0
+  const vni ni = __builtin_convertvector(n, vni);
+  const vni n1 = ni >> 1, n2 = ni - n1;
+  vn y = p * nbits((n1 + 127) << 23) * nbits((n2 + 127) << 23);
+  y = x > hi ? nsplat(INFINITY) : y;
+  y = x < lo ? vn{} : y;  // flush below FLT_MIN (no denormals) and exp(-inf) = 0
   y = x != x ? x : y;
   return y;
 }
-WT_INLINE v16f vexp(v16f x) {
-  v8f lo, hi;
-  std::memcpy(&lo, &x, sizeof lo);
-  std::memcpy(&hi, (const char*)&x + sizeof lo, sizeof hi);
-  lo = vexp8(lo);
-  hi = vexp8(hi);
-  v16f y;
-  std::memcpy(&y, &lo, sizeof lo);
-  std::memcpy((char*)&y + sizeof lo, &hi, sizeof hi);
-  return y;
-}
+WT_INLINE v16f vexp(v16f x) { return by_parts(x, [](vn v) { return nexp(v); }); }
 #endif
 
 WT_INLINE float exp1(float x) { return vexp(splat(x))[0]; }
@@ -177,71 +201,56 @@ WT_INLINE v16f vabs(v16f x) {
   std::memcpy(&x, &b, sizeof b);
   return x;
 }
-/** |mag| with the sign of s. */
-WT_INLINE v16f vcopysign(v16f mag, v16f s) {
-  v16i m, t;
-  std::memcpy(&m, &mag, sizeof m);
-  std::memcpy(&t, &s, sizeof t);
-  m = (m & 0x7fffffff) | (t & (int32_t)0x80000000);
-  std::memcpy(&mag, &m, sizeof m);
-  return mag;
-}
-/** a < b ? x : y lane-wise, written so that it stays vectorised without AVX-512 too. */
-WT_INLINE v16f vselect_lt(v16f a, v16f b, v16f x, v16f y) {
-  v16i m = a < b, xi, yi;
-  std::memcpy(&xi, &x, sizeof xi);
-  std::memcpy(&yi, &y, sizeof yi);
-  xi = (xi & m) | (yi & ~m);
-  std::memcpy(&x, &xi, sizeof x);
-  return x;
-}
 
 /**
  * tanh: the Cephes tanhf odd polynomial below |x| = 0.625, 1 - 2 / (e^{2|x|} + 1) with
  * the sign of x above; about 2 ulp.
  */
-WT_INLINE v16f vtanh(v16f x) {
-  const v16f a = vabs(x);
-  const v16f z = x * x;
-  v16f p = splat(-5.70498872745e-3f);
-  p = p * z + splat(2.06390887954e-2f);
-  p = p * z + splat(-5.37397155531e-2f);
-  p = p * z + splat(1.33314422036e-1f);
-  p = p * z + splat(-3.33332819422e-1f);
-  const v16f small = p * z * x + x;
-  const v16f large = vcopysign(splat(1.0f) - splat(2.0f) / (vexp(a + a) + splat(1.0f)), x);
-  return vselect_lt(a, splat(0.625f), small, large);
+WT_INLINE vn ntanh(vn x) {
+  const vn a = nabs(x);
+  const vn z = x * x;
+  vn p = nsplat(-5.70498872745e-3f);
+  p = p * z + 2.06390887954e-2f;
+  p = p * z + -5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z + -3.33332819422e-1f;
+  const vn small = p * z * x + x;
+  const vn large = ncopysign(1.0f - 2.0f / (nexp(a + a) + 1.0f), x);
+  return a < 0.625f ? small : large;
 }
+WT_INLINE v16f vtanh(v16f x) { return by_parts(x, [](vn v) { return ntanh(v); }); }
 
 /**
  * The standard normal CDF Phi(x) = (1 + erf(x / sqrt 2)) / 2, from Numerical Recipes'
  * erfc approximation (fractional error < 1.2e-7 everywhere), so the x << 0 tail keeps
  * its relative accuracy instead of cancelling in 1 + erf.
  */
-WT_INLINE v16f vphi(v16f x) {
-  const v16f z = x * splat(0.70710678118654752f);
-  const v16f az = vabs(z);
-  const v16f t = splat(1.0f) / (splat(1.0f) + splat(0.5f) * az);
-  v16f p = splat(0.17087277f);
-  p = p * t + splat(-0.82215223f);
-  p = p * t + splat(1.48851587f);
-  p = p * t + splat(-1.13520398f);
-  p = p * t + splat(0.27886807f);
-  p = p * t + splat(-0.18628806f);
-  p = p * t + splat(0.09678418f);
-  p = p * t + splat(0.37409196f);
-  p = p * t + splat(1.00002368f);
-  p = p * t + splat(-1.26551223f);
+WT_INLINE vn nphi(vn x) {
+  const vn z = x * 0.70710678118654752f;
+  const vn az = nabs(z);
+  const vn t = 1.0f / (1.0f + 0.5f * az);
+  vn p = nsplat(0.17087277f);
+  p = p * t + -0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t + -1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t + -0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t + -1.26551223f;
   // -z^2 to about double precision: sq + sqe == az*az exactly when the compiler fuses
-  // az * az - sq into one FMA (it does on every FMA target); the tail then keeps its
-  // relative accuracy out to |x| ~ 13 instead of losing ~|x|^2 ulp.
-  // (Taken from x * x / 2 rather than from z, whose rounding would cost |z|^2 ulp too.)
-  // |x| is capped at 16 here (Phi is 0 or 1 in float long before) so inf stays out of it.
-  const v16f xs = vselect_lt(vabs(x), splat(16.0f), x, splat(16.0f));
-  const v16f xx = xs * xs;
-  const v16f sq = xx * splat(0.5f), sqe = (xs * xs - xx) * splat(0.5f);
-  const v16f half_erfc = splat(0.5f) * t * vexp((p - sq) - sqe);  // erfc(|z|) / 2
-  return vselect_lt(z, splat(0.0f), half_erfc, splat(1.0f) - half_erfc);
+  // az * az - sq into one FMA (it does on the FMA targets, AVX2 and AVX-512); the tail then
+  // keeps its relative accuracy out to |x| ~ 13 instead of losing ~|x|^2 ulp. (Taken from
+  // x * x / 2 rather than from z, whose rounding would cost |z|^2 ulp too.) |x| is capped
+  // at 16 here (Phi is 0 or 1 in float long before) so inf stays out of it.
+  const vn xs = nabs(x) < 16.0f ? x : nsplat(16.0f);
+  const vn xx = xs * xs;
+  const vn sq = xx * 0.5f, sqe = (xs * xs - xx) * 0.5f;
+  const vn half_erfc = 0.5f * t * nexp((p - sq) - sqe);  // erfc(|z|) / 2
+  return z < 0.0f ? half_erfc : 1.0f - half_erfc;
 }
+WT_INLINE v16f vphi(v16f x) { return by_parts(x, [](vn v) { return nphi(v); }); }
 
+}  // namespace WT_ISA
 }  // namespace wt

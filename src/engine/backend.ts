@@ -44,6 +44,8 @@ export interface Backend {
   threads(): number;
   /** Human-readable BLAS description, e.g. "OpenBLAS 0.3.21 (pthreads)" or "none (TypeScript loops)". */
   blas(): string;
+  /** Instruction set the kernels run with, e.g. "avx2 (best: avx512)" or "none (TypeScript loops)". */
+  isa(): string;
 
   // ---- memory movement -------------------------------------------------
   /** dst[dstOff + sum(i_k*dstStrides_k)] = src[srcOff + sum(i_k*srcStrides_k)] over all indices of `shape`. */

@@ -58,7 +58,12 @@ interface Addon {
   rawSgemm(M: number, N: number, K: number, transA: boolean, transB: boolean, reps: number, best: boolean): number;
   memcpyBandwidth(bytes: number, reps: number): number;
   setGemmStrategy(s: 'split' | 'blas'): string;
+  setIsa(isa: NativeIsa): NativeIsa;
 }
+
+/** Instruction sets the kernels are compiled for (native/src/dispatch.cc): AVX-512, AVX2 + FMA, baseline x86-64. */
+export const NATIVE_ISAS = ['avx512', 'avx2', 'sse2'] as const;
+export type NativeIsa = (typeof NATIVE_ISAS)[number];
 
 /** B, H, Tq, Tk, D, scale, maskKind, window, blockSize, layout, nKeyBlocks, docQ, docK. */
 type FlatShape = [number, number, number, number, number, number, number, number, number, Uint8Array | null, number,
@@ -81,8 +86,10 @@ export interface NativeInfo {
   gemmStrategy: string;
   compiler: string;
   flags: string;
-  /** Vector ISA the addon was compiled for. */
-  isa: string;
+  /** Instruction set whose kernels run now (WINDTUNNEL_ISA or setNativeIsa can lower it). */
+  isa: NativeIsa;
+  /** Best instruction set this CPU supports (the default). */
+  isaBest: NativeIsa;
 }
 
 // ---- loading -------------------------------------------------------------------------
@@ -112,6 +119,17 @@ function load(): Addon | null {
   } catch (e) {
     loadError = `failed to load ${found}: ${e instanceof Error ? e.message : String(e)}`;
     addon = null;
+  }
+  const isa = process.env.WINDTUNNEL_ISA;
+  if (addon && isa) {
+    if (!(NATIVE_ISAS as readonly string[]).includes(isa)) {
+      throw new Error(`WINDTUNNEL_ISA=${isa}: expected one of ${NATIVE_ISAS.join(', ')}`);
+    }
+    try {
+      addon.setIsa(isa as NativeIsa);
+    } catch (e) {
+      throw new Error(`WINDTUNNEL_ISA=${isa}: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
   return addon;
 }
@@ -143,6 +161,20 @@ export function nativeInfo(): NativeInfo {
 /** Sets the thread count of the native kernels (and OpenBLAS); returns the count in effect. */
 export function setNativeThreads(n: number): number {
   return need().setThreads(n);
+}
+
+/**
+ * Selects the instruction set of the native kernels ('avx512', 'avx2' or 'sse2'; the
+ * default is the best the CPU supports, WINDTUNNEL_ISA overrides it at load). Throws a
+ * RangeError when the CPU lacks it. Returns the ISA in effect.
+ */
+export function setNativeIsa(isa: NativeIsa): NativeIsa {
+  return need().setIsa(isa);
+}
+
+/** The instruction set whose kernels run now. */
+export function nativeIsa(): NativeIsa {
+  return need().info().isa;
 }
 
 export function nativeThreads(): number {
@@ -225,6 +257,10 @@ export function loadNativeBackend(reference: Backend): Backend | null {
     name: 'native',
     threads: () => n.threads(),
     blas: () => blasName,
+    isa: () => {
+      const i = n.info();
+      return i.isa === i.isaBest ? i.isa : `${i.isa} (best: ${i.isaBest})`;
+    },
 
     copyStrided(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape) {
       // Same element type only (a Float32 -> Int32 copy must convert values, not bits), and

@@ -150,6 +150,7 @@ export const referenceBackend: Backend = {
   name: 'reference',
   threads: () => 1,
   blas: () => 'none (TypeScript loops)',
+  isa: () => 'none (TypeScript loops)',
 
   copyStrided(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape) {
     forEachStrided(shape, [srcStrides, dstStrides], (_i, o) => { dst[dstOff + o[1]] = src[srcOff + o[0]]; });
