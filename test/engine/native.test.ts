@@ -4,7 +4,11 @@
 // Skipped, visibly, when the addon is not built.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import type { AttentionMask, AttentionShape, Backend, BinaryOp, UnaryOp } from '../../src/engine/backend.js';
 import { loadNativeBackend, nativeAddon, nativeInfo, nativeLoadError, NATIVE_ISAS, setNativeIsa, setNativeThreads, nativeThreads } from '../../src/engine/native.js';
@@ -629,6 +633,95 @@ if (!nat) {
 
   }
   setNativeIsa(best);
+
+  // The accuracy native/README.md documents for the vector math, measured on 2^18 points
+  // per range against float64, on every ISA (max error in float32 ulps, or relative).
+  test('vector math accuracy on every ISA: exp, tanh, sigmoid, silu (ulps), gelu_erf (relative)', () => {
+    const ulps = (a: number, b: number): number => {
+      const u = new Int32Array(Float32Array.of(a, b).buffer);
+      const key = (i: number): number => (i < 0 ? -(i & 0x7fffffff) : i);
+      return Math.abs(key(u[0]) - key(u[1]));
+    };
+    // erfc in float64 without cancellation: series for |x| < 3, continued fraction above.
+    const erfc = (x: number): number => {
+      const ax = Math.abs(x);
+      let e: number;
+      if (ax < 3) {
+        let term = ax, sum = ax;
+        for (let k = 1; k < 200 && Math.abs(term) > 1e-19; k++) { term *= -ax * ax / k; sum += term / (2 * k + 1); }
+        e = 1 - (2 / Math.sqrt(Math.PI)) * sum;
+      } else {
+        let f = 0;
+        for (let k = 80; k >= 1; k--) f = k / 2 / (ax + f);
+        e = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
+      }
+      return x < 0 ? 2 - e : e;
+    };
+    const n = 1 << 18;
+    const check = (op: UnaryOp, lo: number, hi: number, f: (x: number) => number, maxUlps: number, maxRel: number): void => {
+      const x = new Float32Array(n);
+      for (let i = 0; i < n; i++) x[i] = lo + ((hi - lo) * i) / n;
+      const y = new Float32Array(n);
+      N.unary(op, x, y);
+      for (let i = 0; i < n; i++) {
+        const want = f(x[i]);
+        if (want === 0 || !Number.isFinite(want)) continue;
+        const u = ulps(y[i], Math.fround(want)), rel = Math.abs(y[i] - want) / Math.abs(want);
+        if (u > maxUlps && rel > maxRel) assert.fail(`${nativeInfo().isa} ${op}(${x[i]}) = ${y[i]}, want ${want}: ${u} ulp, relative ${rel}`);
+      }
+    };
+    try {
+      for (const isa of isas) {
+        setNativeIsa(isa);
+        check('exp', -87, 88.7, Math.exp, 1, 0);
+        check('tanh', -10, 10, Math.tanh, 1, 0);
+        check('sigmoid', -30, 30, (v) => 1 / (1 + Math.exp(-v)), 2, 0);
+        check('silu', -20, 20, (v) => v / (1 + Math.exp(-v)), 3, 0);
+        check('gelu_erf', -3, 3, (v) => 0.5 * v * erfc(-v / Math.SQRT2), 0, 1e-6);
+        check('gelu_erf', -12, 12, (v) => 0.5 * v * erfc(-v / Math.SQRT2), 0, 1e-5);
+      }
+    } finally {
+      setNativeIsa(best);
+    }
+  });
+
+  test('setNativeIsa: names the ISA in use, refuses unknown names and ISAs the CPU lacks', () => {
+    try {
+      for (const isa of isas) {
+        assert.equal(setNativeIsa(isa), isa);
+        assert.equal(nativeInfo().isa, isa);
+        assert.equal(N.isa(), isa === best ? isa : `${isa} (best: ${best})`);
+      }
+      assert.throws(() => setNativeIsa('avx9' as never), /expected 'avx512', 'avx2' or 'sse2'/);
+      for (const isa of NATIVE_ISAS.slice(0, NATIVE_ISAS.indexOf(best))) {
+        assert.throws(() => setNativeIsa(isa), /does not support/);
+      }
+    } finally {
+      setNativeIsa(best);
+    }
+    assert.equal(nativeInfo().isa, best);
+  });
+
+  // The kernels are compiled three times with different -march flags into one addon. An
+  // inline function or template instantiated outside the ISA namespaces would be emitted
+  // by every copy and the linker would keep one of them: possibly AVX-512 code inside the
+  // SSE2 path. So every weak symbol an ISA library defines must live in its own namespace.
+  test('ISA libraries share no inline symbols (no AVX-512 code can leak into another path)', (t) => {
+    const dir = join(dirname(fileURLToPath(import.meta.url)), '../../build/Release/obj.target');
+    const nm = spawnSync('nm', ['--version']);
+    if (nm.status !== 0 || !existsSync(join(dir, 'wt_kernels_sse2.a'))) {
+      t.skip('needs nm and the build tree (build/Release/obj.target)');
+      return;
+    }
+    for (const isa of ['sse2', 'avx2', 'avx512']) {
+      const out = spawnSync('nm', ['-C', '--defined-only', join(dir, `wt_kernels_${isa}.a`)], { encoding: 'utf8' });
+      assert.equal(out.status, 0, out.stderr);
+      const weak = out.stdout.split('\n').filter((l) => / [WVu] /.test(l));
+      assert.ok(weak.length > 0, `${isa}: expected some weak symbols (kernel templates)`);
+      const shared = weak.filter((l) => !l.includes(`wt::isa_${isa}::`) && !l.includes('__gxx_personality_v0'));
+      assert.deepEqual(shared, [], `${isa}: weak symbols outside wt::isa_${isa}`);
+    }
+  });
 
   test('bad arguments throw instead of crashing', () => {
     const raw = nativeAddon();
