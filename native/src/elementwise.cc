@@ -313,6 +313,40 @@ void unary(int op, const float* x, float* out, i64 n) {
   }
 }
 
+// pre = x + bias (bias broadcast over rows of C), out = f(pre): the MLP's bias add and
+// activation in one pass (the unfused pair reads and writes pre once more). pre may be x.
+template <class F>
+static void bias_map16(const float* x, const float* bias, float* pre, float* out, i64 N, i64 C, F&& f) {
+  parallel_for(N, std::max<i64>(1, kGrain / std::max<i64>(C, 1)), [&](i64 r0, i64 r1) {
+    for (i64 r = r0; r < r1; r++) {
+      const float* xr = x + r * C;
+      float* pr = pre + r * C;
+      float* o = out + r * C;
+      i64 j = 0;
+      for (; j + W <= C; j += W) {
+        const v16f h = load16(xr + j) + load16(bias + j);
+        store16(pr + j, h);
+        store16(o + j, f(h));
+      }
+      if (j < C) {
+        const int n = (int)(C - j);
+        const v16f h = load_partial(xr + j, n, 0.0f) + load_partial(bias + j, n, 0.0f);
+        store_partial(pr + j, h, n);
+        store_partial(o + j, f(h), n);
+      }
+    }
+  });
+}
+
+void bias_unary(int op, const float* x, const float* bias, float* pre, float* out, i64 N, i64 C) {
+  switch (op) {
+    case U_GELU_TANH: return bias_map16(x, bias, pre, out, N, C, [](v16f v) WT_LAMBDA_INLINE { return v_gelu_tanh(v); });
+    case U_GELU_ERF: return bias_map16(x, bias, pre, out, N, C, [](v16f v) WT_LAMBDA_INLINE { return v * vphi(v); });
+    case U_SILU: return bias_map16(x, bias, pre, out, N, C, [](v16f v) WT_LAMBDA_INLINE { return v * v_sigmoid(v); });
+    case U_RELU: return bias_map16(x, bias, pre, out, N, C, [](v16f v) WT_LAMBDA_INLINE { return vmax(v, splat(0.0f)); });
+  }
+}
+
 // dx = dy * f'(x), with f' written as in the reference (reference.ts unaryDerivative).
 template <class F>
 static void bwd1(const float* x, const float* y, const float* dy, float* dx, i64 n, F&& d) {

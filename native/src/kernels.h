@@ -15,6 +15,8 @@ enum UnaryOp {
   U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_TANH, U_SIGMOID, U_RELU, U_GELU_TANH, U_GELU_ERF, U_SILU, U_ABS,
   U_SQUARE, U_RECIPROCAL, U_SIN, U_COS, U_COUNT
 };
+/** Unary ops bias_unary fuses with a bias add (the activations of an MLP). */
+inline bool bias_unary_supported(int op) { return op == U_GELU_TANH || op == U_GELU_ERF || op == U_SILU || op == U_RELU; }
 enum MaskKind { M_NONE = 0, M_CAUSAL = 1, M_SLIDING = 2, M_BLOCK = 3 };
 struct AttnShape {
   i64 B, H, Tq, Tk, D;
@@ -25,6 +27,16 @@ struct AttnShape {
   const uint8_t* layout;
   const int32_t* docQ;  // null when not packed
   const int32_t* docK;
+};
+
+/** One parameter tensor of a multi-tensor AdamW step, with its own lr and weight decay. */
+struct AdamwSeg {
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  i64 n;
+  double lr, wd;
 };
 
 // Per-ISA kernels (kernels_isa.inc): declared in wt (the dispatchers) and in each ISA's

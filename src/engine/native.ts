@@ -25,6 +25,7 @@ interface Addon {
     transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void;
   binary(op: string, a: Float32Array, aStrides: number[], b: Float32Array, bStrides: number[], out: Float32Array, shape: number[]): void;
   unary(op: string, x: Float32Array, out: Float32Array): void;
+  biasUnary(op: string, x: Float32Array, bias: Float32Array, pre: Float32Array, out: Float32Array, N: number, C: number): void;
   unaryBackward(op: string, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
   where(cond: Float32Array, cStrides: number[], a: Float32Array, aStrides: number[], b: Float32Array, bStrides: number[], out: Float32Array, shape: number[]): void;
   reduce(op: string, x: Float32Array, out: Float32Array, outer: number, n: number, inner: number): void;
@@ -50,6 +51,8 @@ interface Addon {
   rope(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, B: number, T: number, H: number, D: number, pos0: number, inverse: boolean): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number,
     eps: number, weightDecay: number, bc1: number, bc2: number, gradScale: number): void;
+  adamwMulti(p: Float32Array[], g: Float32Array[], m: Float32Array[], v: Float32Array[], lrs: Float64Array, weightDecays: Float64Array,
+    beta1: number, beta2: number, eps: number, bc1: number, bc2: number, gradScale: number): void;
   sgd(p: Float32Array, g: Float32Array, buf: Float32Array, lr: number, momentum: number, weightDecay: number, nesterov: boolean, gradScale: number): void;
   threads(): number;
   setThreads(n: number): number;
@@ -294,6 +297,10 @@ export function loadNativeBackend(reference: Backend): Backend | null {
       if (isF32(x) && isF32(out)) n.unary(op, x, out);
       else reference.unary(op, x, out);
     },
+    biasUnary(op, x, bias, pre, out, N, C) {
+      if (isF32(x) && isF32(bias) && isF32(pre) && isF32(out)) n.biasUnary(op, x, bias, pre, out, N, C);
+      else reference.biasUnary(op, x, bias, pre, out, N, C);
+    },
     unaryBackward(op, x, y, dy, dx) {
       if (isF32(x) && isF32(y) && isF32(dy) && isF32(dx)) n.unaryBackward(op, x, y, dy, dx);
       else reference.unaryBackward(op, x, y, dy, dx);
@@ -385,6 +392,16 @@ export function loadNativeBackend(reference: Backend): Backend | null {
 
     adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale) {
       n.adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale);
+    },
+    adamwMulti(params, beta1, beta2, eps, bc1, bc2, gradScale) {
+      const k = params.length;
+      const ps = new Array<Float32Array>(k), gs = new Array<Float32Array>(k), ms = new Array<Float32Array>(k), vs = new Array<Float32Array>(k);
+      const lrs = new Float64Array(k), wds = new Float64Array(k);
+      for (let i = 0; i < k; i++) {
+        const q = params[i];
+        ps[i] = q.p; gs[i] = q.g; ms[i] = q.m; vs[i] = q.v; lrs[i] = q.lr; wds[i] = q.weightDecay;
+      }
+      n.adamwMulti(ps, gs, ms, vs, lrs, wds, beta1, beta2, eps, bc1, bc2, gradScale);
     },
     sgd(p, g, buf, lr, momentum, weightDecay, nesterov, gradScale) {
       n.sgd(p, g, buf, lr, momentum, weightDecay, nesterov, gradScale);

@@ -685,6 +685,69 @@ if (!nat) {
     }
   });
 
+  test('biasUnary (fused bias + activation) on every ISA: against the reference, in place, and against bias add then unary', () => {
+    try {
+      for (const isa of isas) {
+        setNativeIsa(isa);
+        for (const op of ['gelu_tanh', 'gelu_erf', 'silu', 'relu'] as const) {
+          for (const [rows, C] of [[1, 1], [3, 7], [5, 129], [300, 512]]) {
+            const x = uniform(rows * C, -6, 6), b = uniform(C);
+            const pre1 = new Float32Array(x.length), out1 = new Float32Array(x.length);
+            const pre2 = new Float32Array(x.length), out2 = new Float32Array(x.length);
+            N.biasUnary(op, x, b, pre1, out1, rows, C);
+            ref.biasUnary(op, x, b, pre2, out2, rows, C);
+            bitwise(`${isa} ${op} pre ${rows}x${C}`, pre1, pre2);
+            close(`${isa} ${op} out ${rows}x${C}`, out1, out2, 3e-6, 1e-6);
+            // the same bits as the unfused pair on this ISA
+            const h = new Float32Array(x.length), y = new Float32Array(x.length);
+            N.binary('add', x, [C, 1], b, [0, 1], h, [rows, C]);
+            N.unary(op, h, y);
+            bitwise(`${isa} ${op} fused vs unfused ${rows}x${C}`, out1, y);
+            const inPlace = x.slice(), out3 = new Float32Array(x.length);
+            N.biasUnary(op, inPlace, b, inPlace, out3, rows, C);
+            bitwise(`${isa} ${op} in place`, inPlace, pre1);
+            bitwise(`${isa} ${op} in place out`, out3, out1);
+          }
+        }
+      }
+    } finally {
+      setNativeIsa(best);
+    }
+    assert.throws(() => nativeAddon().biasUnary('exp', new Float32Array(4), new Float32Array(2), new Float32Array(4), new Float32Array(4), 2, 2), /gelu_tanh, gelu_erf, silu or relu/);
+    assert.throws(() => nativeAddon().biasUnary('silu', new Float32Array(4), new Float32Array(1), new Float32Array(4), new Float32Array(4), 2, 2), /bias/);
+  });
+
+  test('adamwMulti on every ISA: bitwise the per-tensor adamw, one call for all tensors', () => {
+    const sizes = [1, 7, 40_001, 3, 70_000, 16];
+    try {
+      for (const isa of isas) {
+        setNativeIsa(isa);
+        for (let t = 1; t <= 3; t++) {
+          const mk = () => sizes.map((n) => ({ p: uniform(n), g: uniform(n), m: uniform(n, 0, 0.1), v: uniform(n, 0, 0.01) }));
+          seed = 4242 + t;
+          const a = mk();
+          seed = 4242 + t;
+          const b = mk();
+          const lrs = sizes.map((_, i) => 1e-3 * (i + 1)), wds = sizes.map((_, i) => (i % 2 ? 0 : 0.1));
+          const bc1 = 1 - 0.9 ** t, bc2 = 1 - 0.999 ** t;
+          a.forEach((q, i) => N.adamw(q.p, q.g, q.m, q.v, lrs[i], 0.9, 0.999, 1e-8, wds[i], bc1, bc2, 0.5));
+          N.adamwMulti(b.map((q, i) => ({ ...q, lr: lrs[i], weightDecay: wds[i] })), 0.9, 0.999, 1e-8, bc1, bc2, 0.5);
+          a.forEach((q, i) => {
+            bitwise(`${isa} p[${i}]`, b[i].p, q.p);
+            bitwise(`${isa} m[${i}]`, b[i].m, q.m);
+            bitwise(`${isa} v[${i}]`, b[i].v, q.v);
+          });
+        }
+      }
+    } finally {
+      setNativeIsa(best);
+    }
+    const raw = nativeAddon(), f = new Float32Array(4), d = new Float64Array(1);
+    assert.throws(() => raw.adamwMulti([f], [f], [f], [new Float32Array(3)], d, d, 0.9, 0.999, 1e-8, 1, 1, 1), /v\[0\] has 3 elements/);
+    assert.throws(() => raw.adamwMulti([f], [f], [f], [f, f], d, d, 0.9, 0.999, 1e-8, 1, 1, 1), /v has 2 arrays/);
+    assert.throws(() => raw.adamwMulti([f], [f], [f], [f], new Float64Array(2), d, 0.9, 0.999, 1e-8, 1, 1, 1), /lrs/);
+  });
+
   test('setNativeIsa: names the ISA in use, refuses unknown names and ISAs the CPU lacks', () => {
     try {
       for (const isa of isas) {
