@@ -14,8 +14,8 @@ export interface Ceilings {
 }
 
 export type BenchLine =
-  | { op: string; shape: string; ms: number; gflops: number; ceiling_gflops: number; ratio: number; backend: string; threads: number }
-  | { op: string; shape: string; ms: number; gbps: number; ceiling_gbps: number; ratio: number; backend: string; threads: number };
+  | { op: string; shape: string; ms: number; gflops: number; ceiling_gflops: number; ratio: number; backend: string; threads: number; isa: string }
+  | { op: string; shape: string; ms: number; gbps: number; ceiling_gbps: number; ratio: number; backend: string; threads: number; isa: string };
 
 function rand(shape: number[], seed: number, scale = 1): Tensor {
   const t = E.zeros(shape);
@@ -47,7 +47,7 @@ export function* benchOps(ceil: Ceilings, opts: { quick?: boolean } = {}): Gener
   // (Inputs need no gradient, so no graph is recorded and the pool is allowed to serve.)
   const pool = new E.BufferPool();
   const pooled = (fn: () => unknown) => () => { pool.run(fn); };
-  const meta = { backend: b.name, threads: b.threads() };
+  const meta = { backend: b.name, threads: b.threads(), isa: b.isa() };
   const bw = ceil.copyGBps();
 
   function compute(op: string, shape: string, flops: number, fn: () => void, ceilingSeconds: number): BenchLine {
@@ -100,11 +100,23 @@ export function* benchOps(ceil: Ceilings, opts: { quick?: boolean } = {}): Gener
     yield memory('layer_norm_fwd', `${N}x${C}`, 8 * N * C, () => E.layerNorm(x, w, bias));
     yield memory('rms_norm_fwd', `${N}x${C}`, 8 * N * C, () => E.rmsNorm(x, w));
     yield memory('softmax_fwd', `${N}x${C}`, 8 * N * C, () => E.softmax(x));
+    yield memory('log_softmax_fwd', `${N}x${C}`, 8 * N * C, () => E.logSoftmax(x));
+    yield memory('gelu_erf_fwd', `${N}x${C}`, 8 * N * C, () => E.gelu(x, 'none'));
+    yield memory('gelu_tanh_fwd', `${N}x${C}`, 8 * N * C, () => E.gelu(x, 'tanh'));
+    // Fused bias + GELU: reads x and the bias, writes the pre-activation and the output.
+    yield memory('bias_gelu_erf_fwd', `${N}x${C}`, 12 * N * C, () => E.biasAct(x, bias, 'gelu_erf'));
+    yield memory('silu_fwd', `${N}x${C}`, 8 * N * C, () => E.silu(x));
     const xs = x.detach().requireGrad(), dy = rand([N, C], 13);
-    yield memory('layer_norm_bwd', `${N}x${C}`, 12 * N * C, (() => {
-      const y = E.layerNorm(xs, null, null);
+    // Backwards: reads the saved input or output and dy, writes dx.
+    const bwd = (op: string, f: (t: Tensor) => Tensor) => memory(op, `${N}x${C}`, 12 * N * C, (() => {
+      const y = f(xs);
       return () => { y.backward({ grad: dy, retainGraph: true }); xs.grad = null; };
     })());
+    yield bwd('layer_norm_bwd', (t) => E.layerNorm(t, null, null));
+    yield bwd('rms_norm_bwd', (t) => E.rmsNorm(t, null));
+    yield bwd('softmax_bwd', (t) => E.softmax(t));
+    yield bwd('log_softmax_bwd', (t) => E.logSoftmax(t));
+    yield bwd('gelu_erf_bwd', (t) => E.gelu(t, 'none'));
   }
   for (const [N, V] of (opts.quick ? [[2048, 256]] : [[2048, 256], [2048, 4096], [4096, 16384]]) as [number, number][]) {
     const logits = rand([N, V], 14, 3);
