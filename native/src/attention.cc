@@ -21,7 +21,11 @@
 namespace wt {
 namespace WT_ISA {
 
-constexpr i64 kBq = 64;  // queries per tile
+// Queries per tile. 32 rather than 64: the backward's P and dP tiles (kBq x keys each,
+// read by four products) are half the size, and a causal diagonal tile wastes half as
+// much; backward CPU time fell 20-35% at T = 64..256 (measured, BENCHMARKS.md), the
+// forward is unchanged. (Found empirically; 16 was no better.)
+constexpr i64 kBq = 32;
 
 namespace {
 
