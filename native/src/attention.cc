@@ -23,8 +23,9 @@ namespace WT_ISA {
 
 // Queries per tile. 32 rather than 64: the backward's P and dP tiles (kBq x keys each,
 // read by four products) are half the size, and a causal diagonal tile wastes half as
-// much; backward CPU time fell 20-35% at T = 64..256 (measured, BENCHMARKS.md), the
-// forward is unchanged. (Found empirically; 16 was no better.)
+// much. One-thread backward CPU time fell by up to 35% (most at T = 64 and on AVX2,
+// within noise at T = 256 on AVX-512; BENCHMARKS.md), the forward did not slow; 16 was
+// no better.
 constexpr i64 kBq = 32;
 
 namespace {
