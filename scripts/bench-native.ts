@@ -59,7 +59,7 @@ function report(line: Record<string, unknown>): void {
 }
 
 const info = nativeInfo();
-if (!json) console.log(`threads=${info.threads} blas="${info.blas}" gemm=${info.gemmStrategy} flags="${info.flags}" isa="${info.isa.trim()}"`);
+if (!json) console.log(`threads=${info.threads} blas="${info.blas}" gemm=${info.gemmStrategy} flags="${info.flags}" isa=${info.isa}`);
 
 // ---- ceilings ----
 const copyBW = copyBandwidthGBps(256 * 1024 * 1024, quick ? 3 : 7);

@@ -302,6 +302,26 @@ Value UnaryBackward(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Value BiasUnary(const CallbackInfo& info) {
+  // (op, x, bias, pre, out, N, C): pre = x + bias (rows of C), out = op(pre); pre may be x.
+  Args a(info, "biasUnary", 7);
+  const int op = unary_op(a.env(), str(a, 0, "op"));
+  if (!wt::bias_unary_supported(op)) type_error(a.env(), "biasUnary: op must be gelu_tanh, gelu_erf, silu or relu");
+  size_t nx, nb, np, no;
+  const float* x = a.f32(1, "x", nx);
+  const float* b = a.f32(2, "bias", nb);
+  float* pre = a.f32(3, "pre", np);
+  float* out = a.f32(4, "out", no);
+  const i64 N = a.integer(5, "N", 0, (i64)1 << 40), C = a.integer(6, "C", 0, (i64)1 << 40);
+  const i64 total = prod(a.env(), {N, C});
+  a.need(nx, total, "x");
+  a.need(nb, C, "bias");
+  a.need(np, total, "pre");
+  a.need(no, total, "out");
+  wt::bias_unary(op, x, b, pre, out, N, C);
+  return info.Env().Undefined();
+}
+
 Value Where(const CallbackInfo& info) {
   // (cond, cStrides, a, aStrides, b, bStrides, out, shape)
   Args a(info, "where", 8);
@@ -710,6 +730,52 @@ Value Adamw(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Value AdamwMulti(const CallbackInfo& info) {
+  // ([p...], [g...], [m...], [v...], lrs: Float64Array, wds: Float64Array, beta1, beta2, eps, bc1, bc2, gradScale)
+  Args a(info, "adamwMulti", 12);
+  Env env = a.env();
+  const char* names[4] = {"params", "grads", "m", "v"};
+  Array lists[4];
+  for (int k = 0; k < 4; k++) {
+    if (!info[k].IsArray()) type_error(env, a.where(k, names[k]) + " must be an array of Float32Array");
+    lists[k] = info[k].As<Array>();
+  }
+  const uint32_t n = lists[0].Length();
+  for (int k = 1; k < 4; k++)
+    if (lists[k].Length() != n)
+      type_error(env, std::string("adamwMulti: ") + names[k] + " has " + std::to_string(lists[k].Length()) +
+                          " arrays, params has " + std::to_string(n));
+  double* hyper[2];
+  for (int k = 0; k < 2; k++) {
+    Value v = info[4 + k];
+    if (!v.IsTypedArray() || v.As<TypedArray>().TypedArrayType() != napi_float64_array ||
+        v.As<Float64Array>().ElementLength() != n)
+      type_error(env, a.where(4 + k, k ? "weightDecays" : "lrs") + " must be a Float64Array with one value per parameter");
+    hyper[k] = v.As<Float64Array>().Data();
+  }
+  std::vector<wt::AdamwSeg> segs(n);
+  for (uint32_t i = 0; i < n; i++) {
+    float* ptr[4];
+    size_t len[4];
+    for (int k = 0; k < 4; k++) {
+      Value v = lists[k].Get(i);
+      if (!v.IsTypedArray() || v.As<TypedArray>().TypedArrayType() != napi_float32_array)
+        type_error(env, std::string("adamwMulti: ") + names[k] + "[" + std::to_string(i) + "] must be a Float32Array");
+      TypedArrayOf<float> t = v.As<TypedArrayOf<float>>();
+      ptr[k] = t.Data();
+      len[k] = t.ElementLength();
+      if (len[k] != len[0])
+        range_error(env, std::string("adamwMulti: ") + names[k] + "[" + std::to_string(i) + "] has " +
+                             std::to_string(len[k]) + " elements, params[" + std::to_string(i) + "] has " +
+                             std::to_string(len[0]));
+    }
+    segs[i] = wt::AdamwSeg{ptr[0], ptr[1], ptr[2], ptr[3], (i64)len[0], hyper[0][i], hyper[1][i]};
+  }
+  wt::adamw_multi(segs.data(), (int)n, a.num(6, "beta1"), a.num(7, "beta2"), a.num(8, "eps"), a.num(9, "bc1"),
+                  a.num(10, "bc2"), a.num(11, "gradScale"));
+  return env.Undefined();
+}
+
 Value Sgd(const CallbackInfo& info) {
   // (p, g, buf, lr, momentum, weightDecay, nesterov, gradScale)
   Args a(info, "sgd", 8);
@@ -759,17 +825,8 @@ Value Info(const CallbackInfo& info) {
   o.Set("gemmStrategy", wt::gemm_strategy());
   o.Set("compiler", std::string("g++ ") + __VERSION__);
   o.Set("flags", WT_CFLAGS);
-  std::string isa;
-#ifdef __AVX512F__
-  isa += "avx512f ";
-#endif
-#ifdef __AVX2__
-  isa += "avx2 ";
-#endif
-#ifdef __FMA__
-  isa += "fma ";
-#endif
-  o.Set("isa", isa);
+  o.Set("isa", wt::isa_name(wt::current_isa()));
+  o.Set("isaBest", wt::isa_name(wt::best_isa()));
   return o;
 }
 
@@ -789,6 +846,19 @@ Value MemcpyBandwidth(const CallbackInfo& info) {
   return Number::New(info.Env(), wt::memcpy_bandwidth(bytes, (int)reps));
 }
 
+Value SetIsa(const CallbackInfo& info) {
+  // ("avx512" | "avx2" | "sse2") -> the ISA now in use; RangeError when the CPU lacks it.
+  Args a(info, "setIsa", 1);
+  const std::string s = str(a, 0, "isa");
+  for (wt::Isa isa : {wt::ISA_SSE2, wt::ISA_AVX2, wt::ISA_AVX512}) {
+    if (s != wt::isa_name(isa)) continue;
+    if (!wt::set_isa(isa))
+      range_error(a.env(), "setIsa: this CPU does not support " + s + " (best: " + wt::isa_name(wt::best_isa()) + ")");
+    return String::New(info.Env(), wt::isa_name(wt::current_isa()));
+  }
+  type_error(a.env(), "setIsa: expected 'avx512', 'avx2' or 'sse2', got '" + s + "'");
+}
+
 Value SetGemmStrategy(const CallbackInfo& info) {
   Args a(info, "setGemmStrategy", 1);
   const std::string s = str(a, 0, "strategy");
@@ -805,14 +875,14 @@ Object Init(Env env, Object exports) {
   const Fn fns[] = {
       {"copyStrided", CopyStrided}, {"fill", Fill}, {"axpy", Axpy}, {"sumSquares", SumSquares},
       {"matmul", Matmul}, {"binary", Binary}, {"unary", Unary}, {"unaryBackward", UnaryBackward},
-      {"where", Where}, {"reduce", Reduce}, {"argmax", Argmax}, {"softmax", Softmax},
+      {"where", Where}, {"biasUnary", BiasUnary}, {"reduce", Reduce}, {"argmax", Argmax}, {"softmax", Softmax},
       {"softmaxBackward", SoftmaxBackward}, {"logSoftmax", LogSoftmax}, {"logSoftmaxBackward", LogSoftmaxBackward},
       {"layerNorm", LayerNorm}, {"layerNormBackward", LayerNormBackward}, {"rmsNorm", RmsNorm},
       {"rmsNormBackward", RmsNormBackward}, {"embedding", Embedding}, {"embeddingBackward", EmbeddingBackward},
       {"crossEntropy", CrossEntropy}, {"crossEntropyBackward", CrossEntropyBackward}, {"attention", Attention},
-      {"attentionBackward", AttentionBackward}, {"rope", Rope}, {"adamw", Adamw}, {"sgd", Sgd},
+      {"attentionBackward", AttentionBackward}, {"rope", Rope}, {"adamw", Adamw}, {"adamwMulti", AdamwMulti}, {"sgd", Sgd},
       {"threads", Threads}, {"setThreads", SetThreads}, {"blas", Blas}, {"info", Info}, {"rawSgemm", RawSgemm},
-      {"memcpyBandwidth", MemcpyBandwidth}, {"setGemmStrategy", SetGemmStrategy},
+      {"memcpyBandwidth", MemcpyBandwidth}, {"setGemmStrategy", SetGemmStrategy}, {"setIsa", SetIsa},
   };
   for (const Fn& f : fns) exports.Set(f.name, Function::New(env, f.fn, f.name));
   return exports;

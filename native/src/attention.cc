@@ -12,28 +12,37 @@
 
 #include <cmath>
 #include <cstring>
-#include <vector>
+#include <memory>
 
 #include "kernels.h"
 #include "pool.h"
 #include "rows.h"
 
 namespace wt {
+namespace WT_ISA {
 
-constexpr i64 kBq = 64;  // queries per tile
+// Queries per tile. 32 rather than 64: the backward's P and dP tiles (kBq x keys each,
+// read by four products) are half the size, and a causal diagonal tile wastes half as
+// much. One-thread backward CPU time fell by up to 35% (most at T = 64 and on AVX2,
+// within noise at T = 256 on AVX-512; BENCHMARKS.md), the forward did not slow; 16 was
+// no better.
+constexpr i64 kBq = 32;
 
 namespace {
 
 struct Plan {
   const AttnShape& s;
   i64 HD, nqt;
-  std::vector<int32_t> firstKb, lastKb;  // block mask: visible key-block span per query block
+  // Block mask: visible key-block span per query block. (Plain arrays: a std::vector
+  // member would emit a shared inline symbol compiled for this ISA; see binding.gyp.)
+  std::unique_ptr<int32_t[]> firstKb, lastKb;
 
   explicit Plan(const AttnShape& sh) : s(sh), HD(sh.H * sh.D), nqt((sh.Tq + kBq - 1) / kBq) {
     if (s.mask == M_BLOCK) {
       const i64 nqb = s.Tk > 0 ? (s.Tk - 1) / s.blockSize + 1 : 0;
-      firstKb.assign(nqb, -1);
-      lastKb.assign(nqb, -1);
+      firstKb.reset(new int32_t[nqb]);
+      lastKb.reset(new int32_t[nqb]);
+      for (i64 qb = 0; qb < nqb; qb++) firstKb[qb] = lastKb[qb] = -1;
       for (i64 qb = 0; qb < nqb; qb++)
         for (i64 kb = 0; kb <= qb && kb < s.nKeyBlocks; kb++)  // causal: kb <= qb
           if (s.layout[qb * s.nKeyBlocks + kb]) {
@@ -229,4 +238,5 @@ void attention_backward(const float* q, const float* k, const float* v, const fl
   });
 }
 
+}  // namespace WT_ISA
 }  // namespace wt

@@ -10,6 +10,7 @@
 #include "vecmath.h"
 
 namespace wt {
+namespace WT_ISA {
 
 constexpr i64 kGrain = 1 << 14;  // elements per thread below which threading does not pay
 
@@ -268,9 +269,9 @@ static constexpr float kGeluC = 0.044715f;
 
 // Vectorised forms (16 lanes, vecmath.h) for the transcendental ops of activations (exp,
 // tanh, erf); the rest are plain loops the compiler vectorises, or libm (log, sin, cos).
-static inline v16f v_sigmoid(v16f x) { return splat(1.0f) / (splat(1.0f) + vexp(-x)); }
+WT_INLINE v16f v_sigmoid(v16f x) { return splat(1.0f) / (splat(1.0f) + vexp(-x)); }
 // 0.5 x (1 + tanh(u)) == x * sigmoid(2u): exact identity, and no cancellation for x << 0.
-static inline v16f v_gelu_tanh(v16f x) {
+WT_INLINE v16f v_gelu_tanh(v16f x) {
   v16f u = splat(kSqrt2OverPi) * (x + splat(kGeluC) * x * x * x);
   return x * v_sigmoid(u + u);
 }
@@ -294,21 +295,55 @@ static void map1(const float* x, float* out, i64 n, F&& f) {
 void unary(int op, const float* x, float* out, i64 n) {
   switch (op) {
     case U_NEG: return map1(x, out, n, [](float v) { return -v; });
-    case U_EXP: return map16(x, out, n, [](v16f v) { return vexp(v); });
+    case U_EXP: return map16(x, out, n, [](v16f v) WT_LAMBDA_INLINE { return vexp(v); });
     case U_LOG: return map1(x, out, n, [](float v) { return logf(v); });
     case U_SQRT: return map1(x, out, n, [](float v) { return sqrtf(v); });
     case U_RSQRT: return map1(x, out, n, [](float v) { return 1.0f / sqrtf(v); });
-    case U_TANH: return map16(x, out, n, [](v16f v) { return vtanh(v); });
-    case U_SIGMOID: return map16(x, out, n, [](v16f v) { return v_sigmoid(v); });
+    case U_TANH: return map16(x, out, n, [](v16f v) WT_LAMBDA_INLINE { return vtanh(v); });
+    case U_SIGMOID: return map16(x, out, n, [](v16f v) WT_LAMBDA_INLINE { return v_sigmoid(v); });
     case U_RELU: return map1(x, out, n, [](float v) { return v > 0.0f ? v : 0.0f; });
-    case U_GELU_TANH: return map16(x, out, n, [](v16f v) { return v_gelu_tanh(v); });
-    case U_GELU_ERF: return map16(x, out, n, [](v16f v) { return v * vphi(v); });
-    case U_SILU: return map16(x, out, n, [](v16f v) { return v * v_sigmoid(v); });
+    case U_GELU_TANH: return map16(x, out, n, [](v16f v) WT_LAMBDA_INLINE { return v_gelu_tanh(v); });
+    case U_GELU_ERF: return map16(x, out, n, [](v16f v) WT_LAMBDA_INLINE { return v * vphi(v); });
+    case U_SILU: return map16(x, out, n, [](v16f v) WT_LAMBDA_INLINE { return v * v_sigmoid(v); });
     case U_ABS: return map1(x, out, n, [](float v) { return fabsf(v); });
     case U_SQUARE: return map1(x, out, n, [](float v) { return v * v; });
     case U_RECIPROCAL: return map1(x, out, n, [](float v) { return 1.0f / v; });
     case U_SIN: return map1(x, out, n, [](float v) { return sinf(v); });
     case U_COS: return map1(x, out, n, [](float v) { return cosf(v); });
+  }
+}
+
+// pre = x + bias (bias broadcast over rows of C), out = f(pre): the MLP's bias add and
+// activation in one pass (the unfused pair reads and writes pre once more). pre may be x.
+template <class F>
+static void bias_map16(const float* x, const float* bias, float* pre, float* out, i64 N, i64 C, F&& f) {
+  parallel_for(N, std::max<i64>(1, kGrain / std::max<i64>(C, 1)), [&](i64 r0, i64 r1) {
+    for (i64 r = r0; r < r1; r++) {
+      const float* xr = x + r * C;
+      float* pr = pre + r * C;
+      float* o = out + r * C;
+      i64 j = 0;
+      for (; j + W <= C; j += W) {
+        const v16f h = load16(xr + j) + load16(bias + j);
+        store16(pr + j, h);
+        store16(o + j, f(h));
+      }
+      if (j < C) {
+        const int n = (int)(C - j);
+        const v16f h = load_partial(xr + j, n, 0.0f) + load_partial(bias + j, n, 0.0f);
+        store_partial(pr + j, h, n);
+        store_partial(o + j, f(h), n);
+      }
+    }
+  });
+}
+
+void bias_unary(int op, const float* x, const float* bias, float* pre, float* out, i64 N, i64 C) {
+  switch (op) {
+    case U_GELU_TANH: return bias_map16(x, bias, pre, out, N, C, [](v16f v) WT_LAMBDA_INLINE { return v_gelu_tanh(v); });
+    case U_GELU_ERF: return bias_map16(x, bias, pre, out, N, C, [](v16f v) WT_LAMBDA_INLINE { return v * vphi(v); });
+    case U_SILU: return bias_map16(x, bias, pre, out, N, C, [](v16f v) WT_LAMBDA_INLINE { return v * v_sigmoid(v); });
+    case U_RELU: return bias_map16(x, bias, pre, out, N, C, [](v16f v) WT_LAMBDA_INLINE { return vmax(v, splat(0.0f)); });
   }
 }
 
@@ -343,18 +378,18 @@ void unary_backward(int op, const float* x, const float* y, const float* dy, flo
     case U_SIGMOID: return bwd1(x, y, dy, dx, n, [](float, float yv) { return yv * (1.0f - yv); });
     case U_RELU: return bwd1(x, y, dy, dx, n, [](float xv, float) { return xv > 0.0f ? 1.0f : 0.0f; });
     case U_GELU_TANH:
-      return bwd16(x, dy, dx, n, [](v16f v) {
+      return bwd16(x, dy, dx, n, [](v16f v) WT_LAMBDA_INLINE {
         v16f u = splat(kSqrt2OverPi) * (v + splat(kGeluC) * v * v * v);
         v16f t = splat(1.0f) - splat(2.0f) / (splat(1.0f) + vexp(u + u));  // tanh(u)
         return splat(0.5f) * (splat(1.0f) + t) +
                splat(0.5f) * v * (splat(1.0f) - t * t) * splat(kSqrt2OverPi) * (splat(1.0f) + splat(3.0f * kGeluC) * v * v);
       });
     case U_GELU_ERF:  // Phi(x) + x phi(x)
-      return bwd16(x, dy, dx, n, [](v16f v) {
+      return bwd16(x, dy, dx, n, [](v16f v) WT_LAMBDA_INLINE {
         return vphi(v) + v * vexp(splat(-0.5f) * v * v) * splat(0.3989422804014327f);
       });
     case U_SILU:
-      return bwd16(x, dy, dx, n, [](v16f v) {
+      return bwd16(x, dy, dx, n, [](v16f v) WT_LAMBDA_INLINE {
         v16f s = v_sigmoid(v);
         return s * (splat(1.0f) + v * (splat(1.0f) - s));
       });
@@ -367,4 +402,5 @@ void unary_backward(int op, const float* x, const float* y, const float* dy, flo
   }
 }
 
+}  // namespace WT_ISA
 }  // namespace wt

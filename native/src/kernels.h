@@ -9,15 +9,58 @@ namespace wt {
 
 typedef int64_t i64;
 
-// ---- memory movement (elementwise.cc) ----
-/** Strided copy of elements of `esize` bytes (4 or 8). Shapes up to kMaxRank dims. */
-void copy_strided(const void* src, i64 srcOff, const i64* srcStrides, void* dst, i64 dstOff, const i64* dstStrides,
-                  const i64* shape, int rank, int esize);
-void fill32(void* dst, i64 n, uint32_t bits);
-void axpy(float alpha_f, double alpha, const float* x, float* acc, i64 n);
-double sum_squares(const float* x, i64 n);
+constexpr int kMaxRank = 16;
+enum BinaryOp { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_LT, B_GT, B_COUNT };
+enum UnaryOp {
+  U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_TANH, U_SIGMOID, U_RELU, U_GELU_TANH, U_GELU_ERF, U_SILU, U_ABS,
+  U_SQUARE, U_RECIPROCAL, U_SIN, U_COS, U_COUNT
+};
+/** Unary ops bias_unary fuses with a bias add (the activations of an MLP). */
+inline bool bias_unary_supported(int op) { return op == U_GELU_TANH || op == U_GELU_ERF || op == U_SILU || op == U_RELU; }
+enum MaskKind { M_NONE = 0, M_CAUSAL = 1, M_SLIDING = 2, M_BLOCK = 3 };
+struct AttnShape {
+  i64 B, H, Tq, Tk, D;
+  float scale;
+  int mask;
+  i64 window;
+  i64 blockSize, nKeyBlocks;
+  const uint8_t* layout;
+  const int32_t* docQ;  // null when not packed
+  const int32_t* docK;
+};
 
-// ---- matrix products (gemm.cc) ----
+/** One parameter tensor of a multi-tensor AdamW step, with its own lr and weight decay. */
+struct AdamwSeg {
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  i64 n;
+  double lr, wd;
+};
+
+// Per-ISA kernels (kernels_isa.inc): declared in wt (the dispatchers) and in each ISA's
+// namespace (the implementations).
+#define WT_KERNEL(R, NAME, PARAMS, ARGS) R NAME PARAMS;
+#include "kernels_isa.inc"
+namespace isa_sse2 {
+#include "kernels_isa.inc"
+}
+namespace isa_avx2 {
+#include "kernels_isa.inc"
+}
+namespace isa_avx512 {
+#include "kernels_isa.inc"
+}
+#undef WT_KERNEL
+
+// The namespace the kernel files being compiled define their kernels in (the ISA
+// libraries in binding.gyp pass -DWT_ISA=isa_avx2 and so on).
+#ifndef WT_ISA
+#define WT_ISA isa_sse2
+#endif
+
+// ---- matrix products (gemm.cc; OpenBLAS picks its own kernels at run time)
 void matmul(const float* a, const float* b, float* c, i64 batch, i64 M, i64 N, i64 K, bool transA, bool transB,
             i64 strideA, i64 strideB, bool accumulate);
 /** Median (or fastest) seconds per call of plain cblas_sgemm (OpenBLAS's own threads) for C[M,N] = op(A) op(B). */
@@ -30,71 +73,17 @@ void blas_single_thread();
 void blas_threads_changed();
 void set_gemm_strategy(int s);
 
-// ---- elementwise (elementwise.cc) ----
-enum BinaryOp { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_LT, B_GT, B_COUNT };
-enum UnaryOp {
-  U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_TANH, U_SIGMOID, U_RELU, U_GELU_TANH, U_GELU_ERF, U_SILU, U_ABS,
-  U_SQUARE, U_RECIPROCAL, U_SIN, U_COS, U_COUNT
-};
-constexpr int kMaxRank = 16;
-void binary(int op, const float* a, const i64* aStrides, const float* b, const i64* bStrides, float* out,
-            const i64* shape, int rank);
-void unary(int op, const float* x, float* out, i64 n);
-void unary_backward(int op, const float* x, const float* y, const float* dy, float* dx, i64 n);
-void where(const float* cond, const i64* cStrides, const float* a, const i64* aStrides, const float* b,
-           const i64* bStrides, float* out, const i64* shape, int rank);
+// ---- instruction set (dispatch.cc)
+enum Isa { ISA_SSE2 = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+/** The ISA whose kernels run now. */
+Isa current_isa();
+/** Best ISA this CPU supports. */
+Isa best_isa();
+/** Selects an ISA; false (and no change) when the CPU lacks it. */
+bool set_isa(Isa isa);
+const char* isa_name(Isa isa);
 
-// ---- reductions (reduce.cc) ----
-void reduce_sum(const float* x, float* out, i64 outer, i64 n, i64 inner);
-void reduce_max(const float* x, float* out, i64 outer, i64 n, i64 inner);
-void argmax(const float* x, int32_t* out, i64 outer, i64 n, i64 inner);
-
-// ---- row kernels (norms.cc) ----
-void softmax(const float* x, float* out, i64 N, i64 C);
-void softmax_backward(const float* y, const float* dy, float* dx, i64 N, i64 C);
-void log_softmax(const float* x, float* out, i64 N, i64 C);
-void log_softmax_backward(const float* y, const float* dy, float* dx, i64 N, i64 C);
-void layer_norm(const float* x, const float* w, const float* b, float* out, float* mean, float* rstd, i64 N, i64 C,
-                float eps);
-void layer_norm_backward(const float* x, const float* w, const float* mean, const float* rstd, const float* dy,
-                         float* dx, float* dw, float* db, i64 N, i64 C);
-void rms_norm(const float* x, const float* w, float* out, float* rstd, i64 N, i64 C, float eps);
-void rms_norm_backward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, float* dw,
-                       i64 N, i64 C);
-
-// ---- embeddings and losses (losses.cc) ----
-void embedding(const int32_t* ids, const float* table, float* out, i64 N, i64 C);
-void embedding_backward(const int32_t* ids, const float* dout, float* acc, i64 N, i64 C, i64 V);
-void cross_entropy(const float* logits, const int32_t* targets, const float* weights, int32_t ignore, float* loss,
-                   float* lse, i64 N, i64 V);
-void cross_entropy_backward(const float* logits, const int32_t* targets, const float* weights, int32_t ignore,
-                            const float* lse, const float* dloss, float* dlogits, i64 N, i64 V);
-
-// ---- attention and rope (attention.cc, rope.cc) ----
-enum MaskKind { M_NONE = 0, M_CAUSAL = 1, M_SLIDING = 2, M_BLOCK = 3 };
-struct AttnShape {
-  i64 B, H, Tq, Tk, D;
-  float scale;
-  int mask;
-  i64 window;
-  i64 blockSize, nKeyBlocks;
-  const uint8_t* layout;
-  const int32_t* docQ;  // null when not packed
-  const int32_t* docK;
-};
-void attention(const float* q, const float* k, const float* v, float* out, float* lse, const AttnShape& s);
-void attention_backward(const float* q, const float* k, const float* v, const float* out, const float* lse,
-                        const float* dout, float* dq, float* dk, float* dv, const AttnShape& s);
-void rope(const float* x, const float* cos, const float* sin, float* out, i64 B, i64 T, i64 H, i64 D, i64 pos0,
-          bool inverse);
-
-// ---- optimizers (optim.cc) ----
-void adamw(float* p, const float* g, float* m, float* v, i64 n, double lr, double beta1, double beta2, double eps,
-           double wd, double bc1, double bc2, double gradScale);
-void sgd(float* p, const float* g, float* buf, i64 n, double lr, double momentum, double wd, bool nesterov,
-         double gradScale);
-
-// ---- probes (probes.cc) ----
+// ---- probes (probes.cc)
 /** Multi-threaded memcpy of `bytes`; returns GB/s counting bytes read + bytes written. */
 double memcpy_bandwidth(i64 bytes, int reps);
 

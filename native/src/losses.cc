@@ -8,6 +8,7 @@
 #include "rows.h"
 
 namespace wt {
+namespace WT_ISA {
 
 void embedding(const int32_t* ids, const float* table, float* out, i64 N, i64 C) {
   parallel_for(N, row_grain(C), [&](i64 b, i64 e) {
@@ -87,4 +88,5 @@ void cross_entropy_backward(const float* logits, const int32_t* targets, const f
   });
 }
 
+}  // namespace WT_ISA
 }  // namespace wt

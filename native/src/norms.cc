@@ -12,6 +12,7 @@
 #include "rows.h"
 
 namespace wt {
+namespace WT_ISA {
 
 void softmax(const float* x, float* out, i64 N, i64 C) {
   parallel_for(N, row_grain(C), [&](i64 b, i64 e) {
@@ -276,4 +277,5 @@ void rms_norm_backward(const float* x, const float* w, const float* rstd, const 
   if (dw) sum_partials(pw, nblk, C, dw);
 }
 
+}  // namespace WT_ISA
 }  // namespace wt

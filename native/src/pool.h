@@ -37,7 +37,7 @@ inline void parallel(int ntasks, F&& f) {
 }
 
 /** Number of threads worth using for `work` units when each thread should get >= grain. */
-inline int threads_for(int64_t work, int64_t grain) {
+static inline int threads_for(int64_t work, int64_t grain) {
   int nt = num_threads();
   if (grain < 1) grain = 1;
   int64_t want = work / grain;

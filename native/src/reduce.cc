@@ -9,6 +9,7 @@
 #include "vecmath.h"
 
 namespace wt {
+namespace WT_ISA {
 
 // Contiguous row sum of n floats: 16 lanes widened to double, fixed lane order.
 static double row_sum(const float* x, i64 n) {
@@ -28,16 +29,15 @@ static double row_sum(const float* x, i64 n) {
 // a lane-wise "saw NaN" flag (x != x), then the tail.
 static float row_max(const float* x, i64 n) {
   v16f m = splat(-INFINITY);
-  v16i nan = {};
+  bool saw_nan = false;
   i64 i = 0;
   for (; i + 16 <= n; i += 16) {
     v16f v = load16(x + i);
     m = vmax(v, m);
-    nan |= (v != v);
+    saw_nan |= any_nan(v);
   }
   float r = hmax(m);
-  bool any_nan = false;
-  for (int l = 0; l < W; l++) any_nan |= nan[l] != 0;
+  bool any_nan = saw_nan;
   for (; i < n; i++) {
     float v = x[i];
     if (v != v) any_nan = true;
@@ -169,4 +169,5 @@ void argmax(const float* x, int32_t* out, i64 outer, i64 n, i64 inner) {
   });
 }
 
+}  // namespace WT_ISA
 }  // namespace wt

@@ -4,6 +4,7 @@
 #include "pool.h"
 
 namespace wt {
+namespace WT_ISA {
 
 void rope(const float* x, const float* cos, const float* sin, float* out, i64 B, i64 T, i64 H, i64 D, i64 pos0,
           bool inverse) {
@@ -28,4 +29,5 @@ void rope(const float* x, const float* cos, const float* sin, float* out, i64 B,
   });
 }
 
+}  // namespace WT_ISA
 }  // namespace wt

@@ -6,6 +6,7 @@
 #include "vecmath.h"
 
 namespace wt {
+namespace WT_ISA {
 
 /** Rows per thread below which threading does not pay (aim for >= 16K elements each). */
 static inline i64 row_grain(i64 C) { return std::max<i64>(1, 16384 / std::max<i64>(C, 1)); }
@@ -85,4 +86,5 @@ static inline double exp_sum(const float* x, float* out, i64 n, float shift) {
   return t;
 }
 
+}  // namespace WT_ISA
 }  // namespace wt

@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 namespace wt {
+namespace WT_ISA {
 
 template <int NOPS>
 struct NdPlan {
@@ -72,4 +73,5 @@ struct NdPlan {
   }
 };
 
+}  // namespace WT_ISA
 }  // namespace wt

@@ -12,7 +12,7 @@ import { backend } from './runtime.js';
 
 export type OpName =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'unary' | 'where'
+  | 'unary' | 'biasAct' | 'where'
   | 'sum' | 'max'
   | 'matmul'
   | 'reshape' | 'permute' | 'slice' | 'concat' | 'expand'

@@ -18,6 +18,9 @@ export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'mini
 export type UnaryOp =
   | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'sigmoid' | 'relu'
   | 'gelu_tanh' | 'gelu_erf' | 'silu' | 'abs' | 'square' | 'reciprocal' | 'sin' | 'cos';
+/** Activations Backend.biasUnary fuses with a bias add. */
+export const BIAS_ACT_OPS = ['gelu_tanh', 'gelu_erf', 'silu', 'relu'] as const;
+export type BiasActOp = (typeof BIAS_ACT_OPS)[number];
 export type ReduceOp = 'sum' | 'max';
 
 /** Which keys a query may see. Positions are absolute: query i of Tq sits at position (Tk - Tq + i). */
@@ -28,6 +31,12 @@ export type AttentionMask =
   | { kind: 'sliding'; window: number }
   /** causal, and block-sparse: layout[qb * nKeyBlocks + kb] != 0 lets query block qb see key block kb. */
   | { kind: 'block'; blockSize: number; layout: Uint8Array; nKeyBlocks: number };
+
+/** One parameter of a multi-tensor AdamW step (Backend.adamwMulti). */
+export interface AdamwParam {
+  p: Float32Array; g: Float32Array; m: Float32Array; v: Float32Array;
+  lr: number; weightDecay: number;
+}
 
 export interface AttentionShape {
   B: number; H: number; Tq: number; Tk: number; D: number;
@@ -44,6 +53,8 @@ export interface Backend {
   threads(): number;
   /** Human-readable BLAS description, e.g. "OpenBLAS 0.3.21 (pthreads)" or "none (TypeScript loops)". */
   blas(): string;
+  /** Instruction set the kernels run with, e.g. "avx2 (best: avx512)" or "none (TypeScript loops)". */
+  isa(): string;
 
   // ---- memory movement -------------------------------------------------
   /** dst[dstOff + sum(i_k*dstStrides_k)] = src[srcOff + sum(i_k*srcStrides_k)] over all indices of `shape`. */
@@ -67,6 +78,11 @@ export interface Backend {
   /** out (contiguous, `shape`) = a op b, with a and b read through strides (0 = broadcast). Comparisons give 1 or 0. */
   binary(op: BinaryOp, a: FloatArray, aStrides: number[], b: FloatArray, bStrides: number[], out: FloatArray, shape: number[]): void;
   unary(op: UnaryOp, x: FloatArray, out: FloatArray): void;
+  /**
+   * The MLP's bias add and activation in one pass: pre = x + bias (bias [C] added to each
+   * of N rows), out = op(pre). pre may be x itself (in place). op is one of BIAS_ACT_OPS.
+   */
+  biasUnary(op: BiasActOp, x: FloatArray, bias: FloatArray, pre: FloatArray, out: FloatArray, N: number, C: number): void;
   /** dx = dy * f'(x); y = f(x) is passed for ops whose derivative is cheaper from the output. */
   unaryBackward(op: UnaryOp, x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray): void;
   /** out = cond != 0 ? a : b, all read through strides (0 = broadcast) into contiguous `shape`. */
@@ -128,6 +144,12 @@ export interface Backend {
    */
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number,
     eps: number, weightDecay: number, bc1: number, bc2: number, gradScale: number): void;
+  /**
+   * adamw on many parameters in one call, each with its own lr and weight decay: bitwise
+   * the same as calling adamw on each in turn (the native backend makes one crossing and
+   * one parallel pass over all of them).
+   */
+  adamwMulti(params: readonly AdamwParam[], beta1: number, beta2: number, eps: number, bc1: number, bc2: number, gradScale: number): void;
   /** buf = momentum * buf + g*gradScale + wd * p; p -= lr * (nesterov ? g' + momentum * buf : buf). */
   sgd(p: Float32Array, g: Float32Array, buf: Float32Array, lr: number, momentum: number, weightDecay: number,
     nesterov: boolean, gradScale: number): void;

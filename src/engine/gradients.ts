@@ -120,6 +120,13 @@ export const gradRules: Record<OpName, GradRule> = {
     backend().unaryBackward(n.saved.op as UnaryOp, x.f, out.f, g.f, dx);
     return [wrap(dx, x.shape)];
   },
+  biasAct: (g, n, out) => {
+    const [x, b] = n.inputs;
+    const dx = like(x);
+    backend().unaryBackward(n.saved.op as UnaryOp, n.saved.pre as FloatArray, out.f, g.f, dx);
+    const dxt = wrap(dx, x.shape);
+    return [dxt, b.requiresGrad ? sumTo(dxt, b.shape) : null];
+  },
   where: (g, n) => {
     const cond = n.saved.cond as Tensor;
     const [a, b] = n.inputs;

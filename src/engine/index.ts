@@ -6,4 +6,5 @@ export * from './nn.js';
 export { backward, findFirstNonFinite, topologicalOrder } from './autograd.js';
 export { backend, setBackend, withBackend, noGrad, isGradEnabled, setDetectAnomaly } from './runtime.js';
 export { Rng, type RngState } from '../base/random.js';
-export type { AttentionMask, Backend } from './backend.js';
+export type { AttentionMask, Backend, BiasActOp } from './backend.js';
+export { BIAS_ACT_OPS } from './backend.js';

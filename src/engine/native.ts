@@ -25,6 +25,7 @@ interface Addon {
     transA: boolean, transB: boolean, strideA: number, strideB: number, accumulate: boolean): void;
   binary(op: string, a: Float32Array, aStrides: number[], b: Float32Array, bStrides: number[], out: Float32Array, shape: number[]): void;
   unary(op: string, x: Float32Array, out: Float32Array): void;
+  biasUnary(op: string, x: Float32Array, bias: Float32Array, pre: Float32Array, out: Float32Array, N: number, C: number): void;
   unaryBackward(op: string, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
   where(cond: Float32Array, cStrides: number[], a: Float32Array, aStrides: number[], b: Float32Array, bStrides: number[], out: Float32Array, shape: number[]): void;
   reduce(op: string, x: Float32Array, out: Float32Array, outer: number, n: number, inner: number): void;
@@ -50,6 +51,8 @@ interface Addon {
   rope(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, B: number, T: number, H: number, D: number, pos0: number, inverse: boolean): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number,
     eps: number, weightDecay: number, bc1: number, bc2: number, gradScale: number): void;
+  adamwMulti(p: Float32Array[], g: Float32Array[], m: Float32Array[], v: Float32Array[], lrs: Float64Array, weightDecays: Float64Array,
+    beta1: number, beta2: number, eps: number, bc1: number, bc2: number, gradScale: number): void;
   sgd(p: Float32Array, g: Float32Array, buf: Float32Array, lr: number, momentum: number, weightDecay: number, nesterov: boolean, gradScale: number): void;
   threads(): number;
   setThreads(n: number): number;
@@ -58,7 +61,12 @@ interface Addon {
   rawSgemm(M: number, N: number, K: number, transA: boolean, transB: boolean, reps: number, best: boolean): number;
   memcpyBandwidth(bytes: number, reps: number): number;
   setGemmStrategy(s: 'split' | 'blas'): string;
+  setIsa(isa: NativeIsa): NativeIsa;
 }
+
+/** Instruction sets the kernels are compiled for (native/src/dispatch.cc): AVX-512, AVX2 + FMA, baseline x86-64. */
+export const NATIVE_ISAS = ['avx512', 'avx2', 'sse2'] as const;
+export type NativeIsa = (typeof NATIVE_ISAS)[number];
 
 /** B, H, Tq, Tk, D, scale, maskKind, window, blockSize, layout, nKeyBlocks, docQ, docK. */
 type FlatShape = [number, number, number, number, number, number, number, number, number, Uint8Array | null, number,
@@ -81,8 +89,10 @@ export interface NativeInfo {
   gemmStrategy: string;
   compiler: string;
   flags: string;
-  /** Vector ISA the addon was compiled for. */
-  isa: string;
+  /** Instruction set whose kernels run now (WINDTUNNEL_ISA or setNativeIsa can lower it). */
+  isa: NativeIsa;
+  /** Best instruction set this CPU supports (the default). */
+  isaBest: NativeIsa;
 }
 
 // ---- loading -------------------------------------------------------------------------
@@ -113,6 +123,17 @@ function load(): Addon | null {
     loadError = `failed to load ${found}: ${e instanceof Error ? e.message : String(e)}`;
     addon = null;
   }
+  const isa = process.env.WINDTUNNEL_ISA;
+  if (addon && isa) {
+    if (!(NATIVE_ISAS as readonly string[]).includes(isa)) {
+      throw new Error(`WINDTUNNEL_ISA=${isa}: expected one of ${NATIVE_ISAS.join(', ')}`);
+    }
+    try {
+      addon.setIsa(isa as NativeIsa);
+    } catch (e) {
+      throw new Error(`WINDTUNNEL_ISA=${isa}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   return addon;
 }
 
@@ -138,6 +159,20 @@ export function nativeInfo(): NativeInfo {
 /** Sets the thread count of the native kernels (and OpenBLAS); returns the count in effect. */
 export function setNativeThreads(n: number): number {
   return need().setThreads(n);
+}
+
+/**
+ * Selects the instruction set of the native kernels ('avx512', 'avx2' or 'sse2'; the
+ * default is the best the CPU supports, WINDTUNNEL_ISA overrides it at load). Throws a
+ * RangeError when the CPU lacks it. Returns the ISA in effect.
+ */
+export function setNativeIsa(isa: NativeIsa): NativeIsa {
+  return need().setIsa(isa);
+}
+
+/** The instruction set whose kernels run now. */
+export function nativeIsa(): NativeIsa {
+  return need().info().isa;
 }
 
 export function nativeThreads(): number {
@@ -220,6 +255,10 @@ export function loadNativeBackend(reference: Backend): Backend | null {
     name: 'native',
     threads: () => n.threads(),
     blas: () => blasName,
+    isa: () => {
+      const i = n.info();
+      return i.isa === i.isaBest ? i.isa : `${i.isa} (best: ${i.isaBest})`;
+    },
 
     copyStrided(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape) {
       // Same element type only (a Float32 -> Int32 copy must convert values, not bits), and
@@ -252,6 +291,10 @@ export function loadNativeBackend(reference: Backend): Backend | null {
     unary(op, x, out) {
       if (isF32(x) && isF32(out)) n.unary(op, x, out);
       else reference.unary(op, x, out);
+    },
+    biasUnary(op, x, bias, pre, out, N, C) {
+      if (isF32(x) && isF32(bias) && isF32(pre) && isF32(out)) n.biasUnary(op, x, bias, pre, out, N, C);
+      else reference.biasUnary(op, x, bias, pre, out, N, C);
     },
     unaryBackward(op, x, y, dy, dx) {
       if (isF32(x) && isF32(y) && isF32(dy) && isF32(dx)) n.unaryBackward(op, x, y, dy, dx);
@@ -344,6 +387,16 @@ export function loadNativeBackend(reference: Backend): Backend | null {
 
     adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale) {
       n.adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale);
+    },
+    adamwMulti(params, beta1, beta2, eps, bc1, bc2, gradScale) {
+      const k = params.length;
+      const ps = new Array<Float32Array>(k), gs = new Array<Float32Array>(k), ms = new Array<Float32Array>(k), vs = new Array<Float32Array>(k);
+      const lrs = new Float64Array(k), wds = new Float64Array(k);
+      for (let i = 0; i < k; i++) {
+        const q = params[i];
+        ps[i] = q.p; gs[i] = q.g; ms[i] = q.m; vs[i] = q.v; lrs[i] = q.lr; wds[i] = q.weightDecay;
+      }
+      n.adamwMulti(ps, gs, ms, vs, lrs, wds, beta1, beta2, eps, bc1, bc2, gradScale);
     },
     sgd(p, g, buf, lr, momentum, weightDecay, nesterov, gradScale) {
       n.sgd(p, g, buf, lr, momentum, weightDecay, nesterov, gradScale);

@@ -6,7 +6,7 @@
 //
 // Legend: B batch, T tokens, H heads, D head size, C channels, V vocabulary.
 
-import type { AttentionMask } from './backend.js';
+import { BIAS_ACT_OPS, type AttentionMask, type BiasActOp } from './backend.js';
 import { record } from './autograd.js';
 import { add, assertFloat, matmul, mul, reshape } from './ops.js';
 import { Rng } from '../base/random.js';
@@ -44,6 +44,32 @@ export function logSoftmax(x: Tensor): Tensor {
 export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
   const y = matmul(x, w, { transB: true });
   return b ? add(y, b) : y;
+}
+
+/**
+ * act(x + b) for an activation of BIAS_ACT_OPS, with b [C] over the last axis, as one
+ * kernel pass; the gradient is the composition's. The pre-activation x + b is kept for the
+ * backward (written over x's own buffer when `overwriteInput`, which only a caller that owns
+ * x and never reads it again may ask for: linearAct).
+ */
+export function biasAct(x: Tensor, b: Tensor, op: BiasActOp, overwriteInput = false): Tensor {
+  const dt = assertFloat('biasAct', x, b);
+  const { N, C } = lastDim('biasAct', x);
+  checkVector('biasAct', 'bias', b, C, x);
+  if (!(BIAS_ACT_OPS as readonly string[]).includes(op)) throw new Error(`biasAct: op must be one of ${BIAS_ACT_OPS.join(', ')}, got ${op}`);
+  const pre = overwriteInput ? x.f : allocOut(dt, x.size);
+  const out = allocOut(dt, x.size);
+  backend().biasUnary(op, x.f, b.f, pre, out, N, C);
+  return record(new Tensor(out, x.shape), 'biasAct', [x, b], { op, pre });
+}
+
+/**
+ * act(x w^T + b): linear followed by an activation, with the bias add fused into the
+ * activation's pass (one read and two writes of the [.., out] activations fewer than
+ * linear then act). Same values and gradients as act(linear(x, w, b)).
+ */
+export function linearAct(x: Tensor, w: Tensor, b: Tensor, op: BiasActOp): Tensor {
+  return biasAct(matmul(x, w, { transB: true }), b, op, true);
 }
 
 /** Layer norm over the last axis; weight and bias optional. */

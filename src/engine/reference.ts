@@ -150,6 +150,7 @@ export const referenceBackend: Backend = {
   name: 'reference',
   threads: () => 1,
   blas: () => 'none (TypeScript loops)',
+  isa: () => 'none (TypeScript loops)',
 
   copyStrided(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape) {
     forEachStrided(shape, [srcStrides, dstStrides], (_i, o) => { dst[dstOff + o[1]] = src[srcOff + o[0]]; });
@@ -179,6 +180,15 @@ export const referenceBackend: Backend = {
     forEachStrided(shape, [aStrides, bStrides], (i, o) => { out[i] = applyBinary(op, a[o[0]], b[o[1]]); });
   },
   unary(op, x, out) { for (let i = 0; i < x.length; i++) out[i] = applyUnary(op, x[i]); },
+  biasUnary(op, x, bias, pre, out, N, C) {
+    for (let r = 0; r < N; r++) {
+      for (let j = 0; j < C; j++) {
+        const h = x[r * C + j] + bias[j];
+        pre[r * C + j] = h;
+        out[r * C + j] = applyUnary(op, h);
+      }
+    }
+  },
   unaryBackward(op, x, y, dy, dx) { for (let i = 0; i < x.length; i++) dx[i] = dy[i] * unaryDerivative(op, x[i], y[i]); },
   where(cond, cStrides, a, aStrides, b, bStrides, out, shape) {
     forEachStrided(shape, [cStrides, aStrides, bStrides], (i, o) => { out[i] = cond[o[0]] !== 0 ? a[o[1]] : b[o[2]]; });
@@ -432,6 +442,9 @@ export const referenceBackend: Backend = {
       const mhat = m[i] / bc1, vhat = v[i] / bc2;
       p[i] -= lr * (weightDecay * p[i] + mhat / (Math.sqrt(vhat) + eps));
     }
+  },
+  adamwMulti(params, beta1, beta2, eps, bc1, bc2, gradScale) {
+    for (const q of params) this.adamw(q.p, q.g, q.m, q.v, q.lr, beta1, beta2, eps, q.weightDecay, bc1, bc2, gradScale);
   },
   sgd(p, g, buf, lr, momentum, weightDecay, nesterov, gradScale) {
     for (let i = 0; i < p.length; i++) {

@@ -27,7 +27,7 @@
 // value is computed exactly as before.
 
 import {
-  Rng, Tensor, add, arange, attention, concat, crossEntropy, dropout, embedding, gelu, layerNorm, linear,
+  Rng, Tensor, add, arange, attention, concat, crossEntropy, dropout, embedding, gelu, layerNorm, linear, linearAct,
   matmul, maskedFill, mean, mul, permute, reshape, rmsNorm, rope, ropeTables, silu, slice, softmax, split, sqrt,
   square, sub, div, sum, tensor, fmtShape,
 } from '../engine/index.js';
@@ -338,6 +338,11 @@ export class Transformer {
   private mlp(b: Block, x: Tensor, s: BlockState): Tensor {
     const h = b.hooks;
     const c = this.config;
+    if (c.mlp === 'gelu' && b.fc.bias && !s.hooks?.has(h.mlpPre)) {
+      // No hook reads the pre-activation: bias add and GELU in one fused pass (same values).
+      const act = linearAct(x, b.fc.weight, b.fc.bias, c.geluApproximate === 'tanh' ? 'gelu_tanh' : 'gelu_erf'); // [B, T, F]
+      return linear(s.at(h.mlpPost, act), b.mlpProj.weight, b.mlpProj.bias); // [B, T, C]
+    }
     const fc = linear(x, b.fc.weight, b.fc.bias); // [B, T, F] gelu, [B, T, 2F] swiglu
     let act: Tensor;
     if (c.mlp === 'swiglu') {

@@ -135,6 +135,15 @@ export interface Optimizer {
   stateShapes(): Map<string, readonly number[]>;
 }
 
+/** One parameter's share of a step: its data, gradient, state buffers and effective lr. */
+interface ParamUpdate {
+  p: ResolvedParam;
+  data: Float32Array;
+  grad: Float32Array;
+  bufs: Float32Array[];
+  lr: number;
+}
+
 abstract class BaseOptimizer implements Optimizer {
   abstract readonly kind: 'adamw' | 'sgd';
   protected t = 0;
@@ -158,13 +167,20 @@ abstract class BaseOptimizer implements Optimizer {
     if (!Number.isFinite(lr) || lr < 0) throw new Error(`${this.kind}.step: lr must be finite and >= 0, got ${lr}`);
     if (!Number.isFinite(gradScale)) throw new Error(`${this.kind}.step: gradScale must be finite, got ${gradScale}`);
     this.t++;
+    const todo: ParamUpdate[] = [];
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
       const g = p.tensor.grad;
       if (!g) continue;
       if (!(g.data instanceof Float32Array) || g.size !== p.tensor.size) throw new Error(`${this.kind}.step: gradient of ${p.name} is not a float32 tensor of its size`);
-      this.update(p, p.tensor.data as Float32Array, g.data, this.bufs[i], lr * p.lrScale, gradScale);
+      todo.push({ p, data: p.tensor.data as Float32Array, grad: g.data, bufs: this.bufs[i], lr: lr * p.lrScale });
     }
+    this.updateAll(todo, gradScale);
+  }
+
+  /** Updates every parameter that has a gradient; by default one update() each. */
+  protected updateAll(todo: readonly ParamUpdate[], gradScale: number): void {
+    for (const u of todo) this.update(u.p, u.data, u.grad, u.bufs, u.lr, gradScale);
   }
 
   protected abstract update(p: ResolvedParam, data: Float32Array, grad: Float32Array, bufs: Float32Array[], lr: number, gradScale: number): void;
@@ -227,6 +243,13 @@ export class AdamW extends BaseOptimizer {
   protected update(p: ResolvedParam, data: Float32Array, grad: Float32Array, [m, v]: Float32Array[], lr: number, gradScale: number): void {
     const bc1 = 1 - Math.pow(this.beta1, this.t), bc2 = 1 - Math.pow(this.beta2, this.t);
     backend().adamw(data, grad, m, v, lr, this.beta1, this.beta2, this.eps, p.weightDecay, bc1, bc2, gradScale);
+  }
+
+  /** All parameters in one backend call (one native crossing, one parallel pass); same bits as update() on each. */
+  protected override updateAll(todo: readonly ParamUpdate[], gradScale: number): void {
+    const bc1 = 1 - Math.pow(this.beta1, this.t), bc2 = 1 - Math.pow(this.beta2, this.t);
+    const params = todo.map((u) => ({ p: u.data, g: u.grad, m: u.bufs[0], v: u.bufs[1], lr: u.lr, weightDecay: u.p.weightDecay }));
+    backend().adamwMulti(params, this.beta1, this.beta2, this.eps, bc1, bc2, gradScale);
   }
 
   protected hyper(): OptimizerState['hyper'] {

@@ -23,10 +23,11 @@ export function registerBench(program: Command): void {
     .description('engine ops against raw OpenBLAS sgemm and memory-copy ceilings')
     .option('--json', 'JSON lines only (the default output is also JSON lines, plus a header)')
     .option('--quick', 'a few small cases')
-    .action((o: { json?: boolean; quick?: boolean }) => {
+    .option('--only <substring>', 'only the cases whose op name contains this (e.g. attention)')
+    .action((o: { json?: boolean; quick?: boolean; only?: string }) => {
       if (backend().name !== 'native') throw new Error('bench ops measures the native backend against its own ceilings; build it with npm run build:native');
       if (!o.json) console.error(`# backend ${backend().name}, ${backend().threads()} threads, ${backend().blas()}`);
-      for (const line of benchOps(nativeCeilings(), { quick: o.quick })) console.log(JSON.stringify(line));
+      for (const line of benchOps(nativeCeilings(), { quick: o.quick, only: o.only })) console.log(JSON.stringify(line));
     });
   bench
     .command('train')

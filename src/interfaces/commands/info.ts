@@ -12,11 +12,11 @@ export function packageVersion(): string {
 export function registerInfo(program: Command): void {
   program
     .command('info')
-    .description('print the version, active backend, thread count and BLAS')
+    .description('print the version, active backend, thread count, BLAS and instruction set')
     .option('--json', 'print one JSON object')
     .action((o: { json?: boolean }) => {
       const b = backend();
-      const info = { version: packageVersion(), backend: b.name, threads: b.threads(), blas: b.blas(), node: process.version };
+      const info = { version: packageVersion(), backend: b.name, threads: b.threads(), blas: b.blas(), isa: b.isa(), node: process.version };
       if (o.json) console.log(JSON.stringify(info));
       else for (const [k, v] of Object.entries(info)) console.log(`${k.padEnd(8)} ${v}`);
     });
