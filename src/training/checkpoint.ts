@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } 
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Tensor, backend, fmtShape } from '../engine/index.js';
-import { setNativeThreads } from '../engine/native.js';
+import { NATIVE_ISAS, nativeIsa, nativeInfo, setNativeIsa, setNativeThreads, type NativeIsa } from '../engine/native.js';
 import { readSafetensors, writeSafetensors } from '../models/safetensors.js';
 import type { Optimizer, OptimizerState } from './optimizers.js';
 import type { ScheduleConfig } from './schedules.js';
@@ -51,7 +51,7 @@ export interface CheckpointState {
   config: unknown;
   /** muP's base shapes by parameter name (models/mup.ts); absent for a standard-parametrization model. */
   baseShapes?: Record<string, number[]>;
-  /** The kernels that computed it: results are bitwise reproducible on the same backend and thread count. Absent in older checkpoints. */
+  /** The kernels that computed it: results are bitwise reproducible on the same backend, ISA and thread count. Absent in older checkpoints. */
   engine?: EngineState;
   /** Where this run came from, if it was branched from another run's checkpoint. */
   branchedFrom?: { runDir: string; step: number };
@@ -61,31 +61,45 @@ export interface CheckpointState {
 export interface EngineState {
   backend: string;
   threads: number;
+  /** The native kernels' instruction set (engine/native.ts); absent for the reference backend and in older checkpoints. */
+  isa?: NativeIsa;
 }
 
-/** The active backend and its thread count, as a checkpoint records them. */
+/** The active backend, its thread count and (native) instruction set, as a checkpoint records them. */
 export function currentEngine(): EngineState {
   const b = backend();
-  return { backend: b.name, threads: b.threads() };
+  return b.name === 'native' ? { backend: b.name, threads: b.threads(), isa: nativeIsa() } : { backend: b.name, threads: b.threads() };
 }
 
 /**
- * Makes a resumed run compute as the saved one did: the same native thread count, unless the
- * user forced a count (WINDTUNNEL_THREADS). Returns a warning when the engine still differs
- * (forced count, other backend), null when the resume will be bitwise exact.
+ * Makes a resumed run compute as the saved one did: the same native thread count and
+ * instruction set, unless the user forced them (WINDTUNNEL_THREADS, WINDTUNNEL_ISA) or this
+ * CPU lacks the saved ISA. Returns a warning when the engine still differs, null when the
+ * resume will be bitwise exact.
  */
-export function matchSavedEngine(saved: EngineState | undefined, forced: boolean): string | null {
+export function matchSavedEngine(saved: EngineState | undefined, forced: boolean, isaForced = process.env.WINDTUNNEL_ISA !== undefined): string | null {
   if (!saved) return null;
   let now = currentEngine();
-  if (saved.backend === 'native' && now.backend === 'native' && saved.threads !== now.threads && !forced) {
-    setNativeThreads(saved.threads);
+  if (saved.backend === 'native' && now.backend === 'native') {
+    if (saved.threads !== now.threads && !forced) setNativeThreads(saved.threads);
+    if (saved.isa !== undefined && saved.isa !== now.isa && !isaForced && cpuHasIsa(saved.isa)) setNativeIsa(saved.isa);
     now = currentEngine();
   }
-  if (saved.backend === now.backend && saved.threads === now.threads) return null;
-  const fmt = (e: EngineState) => `${e.backend}, ${e.threads} thread${e.threads === 1 ? '' : 's'}`;
-  return `the checkpoint was saved with ${fmt(saved)}; resuming with ${fmt(now)}${forced && saved.backend === now.backend ? ' (WINDTUNNEL_THREADS)' : ''}: ` +
-    `the result will not be bitwise identical to an uninterrupted run` +
-    (saved.backend === now.backend ? ` (unset WINDTUNNEL_THREADS or set it to ${saved.threads} for an exact resume)` : '');
+  const sameIsa = saved.isa === undefined || saved.isa === now.isa;
+  if (saved.backend === now.backend && saved.threads === now.threads && sameIsa) return null;
+  const fmt = (e: EngineState) => `${e.backend}${e.isa ? ` ${e.isa}` : ''}, ${e.threads} thread${e.threads === 1 ? '' : 's'}`;
+  const hints: string[] = [];
+  if (saved.backend === now.backend && saved.threads !== now.threads) hints.push(`unset WINDTUNNEL_THREADS or set it to ${saved.threads}`);
+  if (saved.backend === now.backend && !sameIsa) {
+    hints.push(cpuHasIsa(saved.isa!) ? `unset WINDTUNNEL_ISA or set it to ${saved.isa}` : `this CPU lacks ${saved.isa}`);
+  }
+  return `the checkpoint was saved with ${fmt(saved)}; resuming with ${fmt(now)}: ` +
+    `the result will not be bitwise identical to an uninterrupted run` + (hints.length ? ` (${hints.join('; ')})` : '');
+}
+
+/** Whether this CPU can run the native kernels built for `isa` (ISAs are ordered best first). */
+function cpuHasIsa(isa: NativeIsa): boolean {
+  return NATIVE_ISAS.indexOf(isa) >= NATIVE_ISAS.indexOf(nativeInfo().isaBest);
 }
 
 /** The engine the latest checkpoint of a run was computed with (reads state.json only), or null. */
@@ -95,7 +109,8 @@ export function savedEngine(runDir: string): EngineState | null {
     if (step === null) return null;
     const state = JSON.parse(readFileSync(join(runDir, checkpointName(step), STATE_FILE), 'utf8')) as Partial<CheckpointState>;
     const e = state.engine;
-    return e && typeof e.backend === 'string' && Number.isInteger(e.threads) && e.threads > 0 ? e : null;
+    if (!e || typeof e.backend !== 'string' || !Number.isInteger(e.threads) || e.threads <= 0) return null;
+    return e.isa === undefined || (NATIVE_ISAS as readonly string[]).includes(e.isa) ? e : { backend: e.backend, threads: e.threads };
   } catch {
     return null; // no usable checkpoint: the trainer's resume reports it
   }

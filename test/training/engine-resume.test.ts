@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, Tensor, backend, crossEntropy, embedding, linear, zeros } from '../../src/engine/index.js';
-import { nativeThreads, setNativeThreads } from '../../src/engine/native.js';
+import { nativeInfo, nativeIsa, nativeThreads, setNativeIsa, setNativeThreads } from '../../src/engine/native.js';
 import { MemoryTokens, RandomWindowSampler } from '../../src/data/index.js';
 import { AdamW } from '../../src/training/optimizers.js';
 import { Trainer, type TrainerEvent } from '../../src/training/trainer.js';
@@ -42,11 +42,14 @@ async function run(dir: string, steps: number, resume: boolean, threadsForced: b
   return events;
 }
 
-test('a checkpoint records the backend and thread count', async () => {
+test('a checkpoint records the backend, thread count and (native) instruction set', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wt-engine-'));
   try {
     await run(dir, 2, false, false);
-    assert.deepEqual(loadCheckpoint(dir).state.engine, { backend: backend().name, threads: backend().threads() });
+    const expected = backend().name === 'native'
+      ? { backend: 'native', threads: backend().threads(), isa: nativeIsa() }
+      : { backend: backend().name, threads: backend().threads() };
+    assert.deepEqual(loadCheckpoint(dir).state.engine, expected);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
@@ -68,9 +71,40 @@ test('resume uses the saved thread count, or warns when the user forced another'
     assert.equal(nativeThreads(), 2, 'a forced count is kept');
     const w = forced.filter((e): e is Extract<TrainerEvent, { type: 'warning' }> => e.type === 'warning');
     assert.equal(w.length, 1);
-    assert.match(w[0].message, /saved with native, 3 threads.*resuming with native, 2 threads.*not be bitwise identical/s);
+    assert.match(w[0].message, /saved with native \w+, 3 threads.*resuming with native \w+, 2 threads.*not be bitwise identical.*WINDTUNNEL_THREADS/s);
   } finally {
     setNativeThreads(original);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const lowerIsa = backend().name === 'native' && nativeInfo().isaBest !== 'sse2';
+
+test('resume uses the saved instruction set, or warns when WINDTUNNEL_ISA forced another', { skip: !lowerIsa && 'needs the native backend on a CPU with more than one ISA' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wt-engine-'));
+  const original = nativeIsa();
+  const threads = nativeThreads();
+  try {
+    setNativeIsa('sse2');
+    await run(dir, 2, false, false);
+    assert.equal(loadCheckpoint(dir).state.engine?.isa, 'sse2');
+
+    setNativeIsa(nativeInfo().isaBest); // as a fresh process would start
+    const quiet = await run(dir, 2, true, false);
+    assert.equal(nativeIsa(), 'sse2', 'resume switched to the saved ISA');
+    assert.deepEqual(quiet.filter((e) => e.type === 'warning'), []);
+
+    setNativeIsa(nativeInfo().isaBest);
+    process.env.WINDTUNNEL_ISA = nativeInfo().isaBest;
+    const forced = await run(dir, 2, true, false);
+    assert.equal(nativeIsa(), nativeInfo().isaBest, 'a forced ISA is kept');
+    const w = forced.filter((e): e is Extract<TrainerEvent, { type: 'warning' }> => e.type === 'warning');
+    assert.equal(w.length, 1);
+    assert.match(w[0].message, /saved with native sse2.*not be bitwise identical.*WINDTUNNEL_ISA/s);
+  } finally {
+    delete process.env.WINDTUNNEL_ISA;
+    setNativeIsa(original);
+    setNativeThreads(threads);
     rmSync(dir, { recursive: true, force: true });
   }
 });
