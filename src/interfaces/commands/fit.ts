@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import {
   chinchillaGrid, coarseGrid, filterPoints, fitScaling, pointsFromStore, readTable, type ScalingFit, type ScalingPoint,
 } from '../../lab/fit/index.js';
+import { scalingFitRows } from '../../lab/fit/figure-rows.js';
 import { writeScalingFitFigure } from '../../lab/presentation/fit-figure.js';
 import { toJson } from '../../lab/results/query.js';
 import { runStatuses, type RunStatus } from '../../lab/results/store.js';
@@ -104,7 +105,7 @@ export function registerFit(program: Command): void {
       const text = formatFit(result);
       process.stdout.write(o.json ? toJson(result) : text);
       if (o.figure) {
-        await writeScalingFitFigure(result, o.figure, text);
+        await writeScalingFitFigure(scalingFitRows(result), result.warnings, o.figure, text);
         console.error(`figure: ${o.figure}`);
       }
       if (unidentified) process.exitCode = 3;

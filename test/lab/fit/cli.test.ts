@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { XMLValidator } from 'fast-xml-parser';
 import { registerFit } from '../../../src/interfaces/commands/fit.js';
 import type { ScalingFit } from '../../../src/lab/fit/scaling.js';
-import { scalingFitRows } from '../../../src/lab/presentation/fit-figure.js';
+import { scalingFitRows } from '../../../src/lab/fit/figure-rows.js';
 import { toCsv } from '../../../src/lab/results/query.js';
 import { gridTable, isoflopTable, smallLaw } from './synthetic.js';
 import { scalingStore } from './store-fixture.js';
@@ -116,7 +116,7 @@ test('--figure draws the fit (observed points, the law per size, the frontier, r
   const svg = readFileSync(svgPath, 'utf8');
   assert.match(svg, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<svg /);
   assert.equal(XMLValidator.validate(svg), true);
-  for (const text of ['Loss against compute', 'Residuals', 'compute C = 6ND (FLOPs)', 'log residual', 'model size', 'N=1e5']) assert.ok(svg.includes(text), `the figure shows "${text}"`);
+  for (const text of ['Loss against compute', 'Residuals', 'compute C = 6ND (FLOPs)', 'log residual', 'model size', 'N=100K']) assert.ok(svg.includes(text), `the figure shows "${text}"`);
   // one observed point per row in each panel, and the law and frontier as lines
   const fit = JSON.parse((await fitCmd('scaling', '--input', join(dir, 't.json'), '--grid', 'coarse', '--bootstrap', '0', '--json')).out) as ScalingFit;
   const rows = scalingFitRows(fit);
