@@ -19,7 +19,7 @@ interface CommandEntry {
 
 /** Command name -> its summary and the module that registers it. */
 export const commands: Record<string, CommandEntry> = {
-  info: { usage: '[options]', summary: 'print the version, active backend, thread count and BLAS', load: async () => (await import('./commands/info.js')).registerInfo },
+  info: { usage: '[options]', summary: 'print the version, active backend, thread count, BLAS and instruction set', load: async () => (await import('./commands/info.js')).registerInfo },
   bench: { usage: '', summary: 'benchmarks (one JSON line per case)', load: async () => (await import('./commands/bench.js')).registerBench },
   train: { usage: '[options]', summary: 'train a model from a run config (JSON or YAML); writes a run folder', load: async () => (await import('./commands/train.js')).registerTrain },
   resume: { usage: '[options] <run>', summary: 'continue a run folder from its latest checkpoint (a stopped run, or a branch made by `windtunnel branch`)', load: async () => (await import('./commands/train.js')).registerResume },

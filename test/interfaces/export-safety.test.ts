@@ -33,7 +33,7 @@ test('export into a folder with files in it refuses without --force and touches 
 
   const forced = cli('export', run, '--format', 'hf-gpt2', '--out', out, '--force');
   assert.equal(forced.status, 0, forced.stderr);
-  assert.deepEqual(readdirSync(out).sort(), ['config.json', 'model.safetensors', 'windtunnel-tokenizer.json']);
+  assert.deepEqual(readdirSync(out).sort(), ['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'windtunnel-tokenizer.json']);
   assert.deepEqual(readdirSync(tmp).filter((n) => n.startsWith('.')), [], 'no temporary folder left');
 
   const empty = join(tmp, 'empty');
