@@ -109,7 +109,8 @@ export function writeStudyReport(store: Store, study: Study, budget: Budget, a: 
   return writeReport(store, sweepName(study, budget), out, {
     title: `Study ${study.name} (${budget}): ${a.verdict}`,
     verdict: { title: 'Verdict', markdown: verdictMarkdown(study, budget, a) },
-    figures: a.figures, standardFigures: false, tables: a.tables, now,
+    // svg: the figures also go beside report.md, so the Markdown report shows them
+    figures: a.figures, standardFigures: false, tables: a.tables, svg: true, now,
   });
 }
 

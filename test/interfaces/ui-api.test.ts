@@ -201,3 +201,27 @@ test('the event stream reports writes by another connection; answers follow the 
   const after = (await get('/api/runs?status=running')).json().rows[0].step;
   assert.deepEqual([before, after], [500, 501], 'cached answers are dropped when the store changes');
 });
+
+test('bookkeeping keys are hidden from the runs table and the hyperparameters unless asked for; hparams follow chosen ids', async () => {
+  // a sweep whose runs differ in logInterval and evalBatches as well as in lr and width
+  addSyntheticSweep(store, { sweep: 'bk', steps: 20, extraConfig: (i) => ({ logInterval: 10 * (i + 1), evalBatches: i % 2 ? 4 : 8 }) });
+  const page = (await get('/api/runs?sweep=bk')).json();
+  assert.deepEqual(page.configKeys, ['model.dModel', 'optim.lr', 'seed']);
+  assert.deepEqual(page.hiddenKeys, ['evalBatches', 'logInterval']);
+  assert.deepEqual(Object.keys(page.rows[0].config), ['model.dModel', 'optim.lr', 'seed']);
+  const shown = (await get('/api/runs?sweep=bk&bookkeeping=1')).json();
+  assert.deepEqual(shown.configKeys, ['evalBatches', 'logInterval', 'model.dModel', 'optim.lr', 'seed']);
+  assert.deepEqual(shown.hiddenKeys, []);
+  assert.equal(shown.rows[1].config.logInterval, 20);
+
+  const par = (await get('/api/hparams?sweep=bk&metric=loss')).json();
+  assert.deepEqual(par.keys, ['model.dModel', 'optim.lr', 'seed']);
+  assert.deepEqual(par.hiddenKeys, ['evalBatches', 'logInterval']);
+  assert.deepEqual((await get('/api/hparams?sweep=bk&metric=loss&bookkeeping=1')).json().keys, ['evalBatches', 'logInterval', 'model.dModel', 'optim.lr', 'seed']);
+
+  // the chosen runs, not the filter: two runs that differ only in lr (and logInterval, hidden)
+  const chosen = (await get('/api/hparams?ids=bk-0000,bk-0004&sweep=synth&metric=loss')).json();
+  assert.equal(chosen.runs, 2);
+  assert.deepEqual(chosen.keys, ['optim.lr']);
+  assert.deepEqual(chosen.spec.datasets.rows.map((r: any) => r.run).filter((v: string, i: number, a: string[]) => a.indexOf(v) === i).sort(), ['bk-0000', 'bk-0004']);
+});

@@ -107,6 +107,13 @@ test('live dashboard: the runs table, curves and step grow while a run trains, a
     await page.waitForSelector('#compare:not([hidden]) #compare-table tbody tr');
     assert.match(await page.textContent('#compare-table') ?? '', /config\.optim\.lr.*0\.001.*0\.003/);
     await page.waitForFunction(() => /^2 of 2 selected runs/.test(document.querySelector('#curves-note')?.textContent ?? ''));
+    // the hyperparameter view follows the selection too
+    await page.waitForFunction(() => / selected runs with a final/.test(document.querySelector('#hp-note')?.textContent ?? ''), undefined, { timeout: 10_000 })
+      .catch(async () => assert.fail(`hp-note: ${await page.textContent('#hp-note')}`));
+    const chosen = await (await fetch(`${url}api/hparams?ids=synth-0000,synth-0006&metric=val_loss`)).json() as { runs: number };
+    const everyone = await (await fetch(`${url}api/hparams?metric=val_loss`)).json() as { runs: number };
+    assert.ok(chosen.runs >= 1 && chosen.runs <= 2 && everyone.runs > chosen.runs);
+    assert.equal(await page.textContent('#hp-note'), `${chosen.runs} selected runs with a final val_loss`);
     assert.deepEqual(errors, []);
     assert.deepEqual(foreign, [], 'nothing fetched from anywhere else');
     await page.close();
@@ -188,7 +195,19 @@ test('run page: config by full key path (bookkeeping one click away), a grid of 
     await page.goto(ui.url);
     // Columns carry their full key path, not its last segment.
     await page.waitForSelector('#runs-table tbody tr[data-id="synth-0000"] a.run-link');
-    assert.ok((await page.locator('#runs-table thead th').allTextContents()).includes('optim.lr'));
+    const heads = async () => page.locator('#runs-table thead th').allTextContents();
+    assert.ok((await heads()).includes('optim.lr'));
+    // Bookkeeping keys stay out of the table and the hyperparameter choices, one click away.
+    const bookkeeping = ['checkpointInterval', 'keepCheckpoints', 'logInterval'];
+    for (const k of bookkeeping) assert.ok(!(await heads()).includes(k), `${k} not a column by default`);
+    assert.match(await page.textContent('#bookkeeping-note') ?? '', /^\(3 hidden: checkpointInterval, keepCheckpoints, logInterval\)$/);
+    assert.ok(!(await page.locator('#hp-x option').allTextContents()).includes('logInterval'));
+    await page.check('#bookkeeping');
+    await page.waitForFunction(() => [...document.querySelectorAll('#runs-table thead th')].some((th) => th.textContent === 'logInterval'));
+    for (const k of bookkeeping) assert.ok((await heads()).includes(k), `${k} a column when asked for`);
+    assert.ok((await page.locator('#hp-x option').allTextContents()).includes('logInterval'));
+    await page.uncheck('#bookkeeping');
+    await page.waitForFunction(() => ![...document.querySelectorAll('#runs-table thead th')].some((th) => th.textContent === 'logInterval'));
     await page.click('#runs-table tbody tr[data-id="synth-0000"] a.run-link');
     await page.waitForSelector('#run:not([hidden]) #run-panels .panel svg');
     const api = await (await fetch(`${ui.url}api/run/synth-0000`)).json() as { panels: { key: string }[]; evals: unknown[] };

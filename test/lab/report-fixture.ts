@@ -13,6 +13,8 @@ export interface SyntheticOptions {
   every?: number;
   /** Leave the last run 'running' with half its steps, and fail the one before it. */
   unfinished?: boolean;
+  /** More config for the run at this index (bookkeeping keys that vary, say). */
+  extraConfig?: (index: number) => Record<string, unknown>;
 }
 
 /** A small deterministic generator (mulberry32). */
@@ -41,7 +43,7 @@ export function addSyntheticSweep(store: Store, o: SyntheticOptions = {}): strin
     const params = 12 * 2 * d * d + 256 * d;
     runs.push({
       id: `${sweep}-${runs.length.toString().padStart(4, '0')}`, name: `lr=${lr}_dModel=${d}_seed=${seed}`, index: runs.length, tags: ['synthetic', `w${d}`],
-      config: { model: { dModel: d, nLayer: 2 }, optim: { lr, kind: 'adamw' }, schedule: { kind: 'cosine' }, seed, steps },
+      config: { model: { dModel: d, nLayer: 2 }, optim: { lr, kind: 'adamw' }, schedule: { kind: 'cosine' }, seed, steps, ...o.extraConfig?.(runs.length) },
       point: { 'optim.lr': lr, 'model.dModel': d, seed }, params, nonEmbeddingParams: params - 256 * d, tokens: steps * 4096, flops: 6 * params * steps * 4096,
     });
   }

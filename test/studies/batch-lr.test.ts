@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { runStudy } from '../../src/studies/run.js';
 import { bestLr } from '../../src/studies/stats.js';
 import { expandStudy } from '../../src/studies/study.js';
@@ -84,5 +84,13 @@ test('smoke end to end: the grid trains and the report states claim and verdict'
   assert.match(md, /^# Study batch-lr \(smoke\): (supported|not supported|inconclusive)/);
   assert.match(md, /\*\*Claim\.\*\* At a fixed token budget/);
   assert.match(md, /\*\*Verdict: [A-Z ]+\*\*/);
+  // the figures are also SVG files beside report.md, which shows them
+  const figs = r.analysis!.figures;
+  assert.ok(figs.length > 0);
+  assert.deepEqual(r.report!.svgs.map((p) => basename(p)), figs.map((f) => `${f.id}.svg`));
+  for (const f of figs) {
+    assert.ok(md.includes(`![${f.title}](figures/${f.id}.svg)`), `report.md shows ${f.id}`);
+    assert.match(readFileSync(join(r.report!.dir, 'figures', `${f.id}.svg`), 'utf8'), /^<\?xml[^]*<svg /);
+  }
   assert.equal(r.analysis!.verdict, 'inconclusive', 'two batch sizes cannot give an interval on k');
 });

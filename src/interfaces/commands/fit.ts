@@ -1,11 +1,16 @@
 // `windtunnel fit scaling`: fits scaling laws to a table (--input FILE, CSV or JSON) or to a
 // sweep in the results store (--sweep NAME), with Chinchilla's three approaches side by side.
 // --json prints the whole result (src/lab/fit/scaling.ts ScalingFit); otherwise a short table.
+// --figure FILE draws the fit (.svg or .html). Exit codes: 0 fitted; 1 an error; 3 the data
+// cannot identify the law (E collapsed, an exponent above 2 or not positive) and
+// --allow-unidentified was not given: the reasons go to stderr first, the fit still follows.
 
 import type { Command } from 'commander';
 import {
   chinchillaGrid, coarseGrid, filterPoints, fitScaling, pointsFromStore, readTable, type ScalingFit, type ScalingPoint,
 } from '../../lab/fit/index.js';
+import { scalingFitRows } from '../../lab/fit/figure-rows.js';
+import { writeScalingFitFigure } from '../../lab/presentation/fit-figure.js';
 import { toJson } from '../../lab/results/query.js';
 import { runStatuses, type RunStatus } from '../../lab/results/store.js';
 import { addStoreOptions, openStoreForReading, positiveInt, table, type StoreOptions } from './lab-common.js';
@@ -33,6 +38,8 @@ interface FitScalingOptions extends StoreOptions {
   tokensColumn: string;
   lossColumn: string;
   json?: boolean;
+  figure?: string;
+  allowUnidentified?: boolean;
 }
 
 const positiveNumber = (v: string, name: string): number => {
@@ -70,8 +77,10 @@ export function registerFit(program: Command): void {
     .option('--params-column <name>', 'table column holding N', 'params')
     .option('--tokens-column <name>', 'table column holding D', 'tokens')
     .option('--loss-column <name>', 'table column holding the loss', 'loss')
-    .option('--json', 'print the whole result as JSON'))
-    .action(action((o: FitScalingOptions) => {
+    .option('--json', 'print the whole result as JSON')
+    .option('--figure <file>', 'draw the fit into FILE (.svg, or .html with the printed fit): loss against compute with the fitted law and frontier, and the residuals')
+    .option('--allow-unidentified', 'exit 0 even when the data cannot identify the law (E collapsed towards 0, an exponent above 2); otherwise such a fit exits with code 3, its warnings first on stderr'))
+    .action(action(async (o: FitScalingOptions) => {
       if ((o.input === undefined) === (o.sweep === undefined)) throw new Error('give exactly one of --input FILE or --sweep NAME');
       const { points, notes } = loadPoints(o);
       if (o.bootstrapBy !== 'points' && o.bootstrapBy !== 'runs') throw new Error(`--bootstrap-by must be points or runs, got "${o.bootstrapBy}"`);
@@ -86,7 +95,20 @@ export function registerFit(program: Command): void {
         approach1: { levels: o.levels === undefined ? undefined : positiveInt(o.levels, '--levels') },
         approach2: { tolerance: positiveNumber(o.isoflopTol, '--isoflop-tol'), window: o.isoflopWindow === undefined ? undefined : positiveNumber(o.isoflopWindow, '--isoflop-window') },
       }, notes);
-      process.stdout.write(o.json ? toJson(result) : formatFit(result));
+      const unidentified = result.approach3.unidentified.length > 0 && !o.allowUnidentified;
+      if (unidentified) {
+        // the reasons first, before any number a reader might take for a result
+        console.error('the data cannot identify the scaling law:');
+        for (const w of result.approach3.unidentified) console.error(`  - ${w}`);
+        console.error('(the fit follows for inspection; --allow-unidentified exits 0)');
+      }
+      const text = formatFit(result);
+      process.stdout.write(o.json ? toJson(result) : text);
+      if (o.figure) {
+        await writeScalingFitFigure(scalingFitRows(result), result.warnings, o.figure, text);
+        console.error(`figure: ${o.figure}`);
+      }
+      if (unidentified) process.exitCode = 3;
     }));
 }
 

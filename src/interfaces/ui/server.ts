@@ -10,10 +10,10 @@
 //   GET /api/events               text/event-stream: "version" events as the store changes
 //   GET /api/sweeps               sweeps with run counts by status
 //   GET /api/tags                 every tag in use
-//   GET /api/runs                 a page of the runs table: selection + offset, limit
+//   GET /api/runs                 a page of the runs table: selection + offset, limit, bookkeeping (1: show those keys)
 //   GET /api/metrics              metric names of a selection (training, and eval as split/key)
 //   GET /api/curves               a curves figure: selection or ids + metric, x, smoothing, group, spread, points, maxRuns, logX, logY
-//   GET /api/hparams              hyperparameters vs a final metric: selection + metric, view, keys, color, logX, logY
+//   GET /api/hparams              hyperparameters vs a final metric: selection or ids + metric, view, keys, color, logX, logY, bookkeeping
 //   GET /api/compare?ids=a,b      config values that differ and final metrics, side by side
 //   GET /api/run/<id>             one run and the series it logged
 //   GET /report/<sweep>           the sweep's HTML report
@@ -99,7 +99,7 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
     '/api/version': () => ({ version: version() }),
     '/api/sweeps': () => listSweeps(store),
     '/api/tags': () => (store.db.prepare('SELECT DISTINCT tag FROM run_tags ORDER BY tag').pluck().all() as string[]),
-    '/api/runs': (p) => runsPage(store, selection(p), int(p, 'offset', 0, 0), int(p, 'limit', 50, 1, 1000)),
+    '/api/runs': (p) => runsPage(store, selection(p), int(p, 'offset', 0, 0), int(p, 'limit', 50, 1, 1000), flag(p, 'bookkeeping')),
     '/api/metrics': (p) => metricNames(store, selectRuns(store, selection(p))),
     '/api/curves': (p) => {
       const ids = list(p, 'ids');
@@ -115,8 +115,11 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
     '/api/hparams': (p) => {
       const view = p.get('view') ?? 'parallel';
       if (view !== 'parallel' && view !== 'scatter') throw new HttpError(400, 'view must be parallel or scatter');
-      return hparamsView(selectRuns(store, selection(p)), {
+      // ids: the runs selected in the table (the view follows the selection); else the filter's runs
+      const ids = list(p, 'ids');
+      return hparamsView(selectRuns(store, ids.length ? { filter: { ids } } : selection(p)), {
         metric: p.get('metric') || 'loss', view, keys: list(p, 'keys'), color: p.get('color') || undefined, logX: flag(p, 'logX'), logY: flag(p, 'logY'),
+        bookkeeping: flag(p, 'bookkeeping'),
       });
     },
     '/api/compare': (p) => {

@@ -10,6 +10,7 @@
 //   points.ts       input tables (CSV / JSON, zod-checked) and exclusions
 //   store-points.ts points from the results store
 //   scaling.ts      fitScaling: all three approaches with their warnings
+//   figure-rows.ts  the rows of a fit's figure (drawn by presentation/fit-figure.ts)
 
 export { minimize, type LbfgsOptions, type LbfgsResult, type Objective } from './lbfgs.js';
 export { huber, huberGrad, chinchillaHuberDelta } from './huber.js';
@@ -24,3 +25,4 @@ export { fitLine, percentile, percentileInterval, studentTQuantile } from './sta
 export { FitInputError, filterPoints, parseCsvTable, parseJsonTable, readTable, type Columns, type ScalingPoint } from './points.js';
 export { pointsFromStore, type StorePointOptions } from './store-points.js';
 export { fitScaling, type ScalingFit, type ScalingOptions } from './scaling.js';
+export { scalingFitRows, type ScalingFitRows } from './figure-rows.js';

@@ -78,6 +78,11 @@ export interface Approach3Result extends LawParams {
   allocation: Approach3Allocation[];
   bootstrap: { samples: number; completed: number; failed: number; seed: number; by: 'points' | 'runs'; starts: 'warm' | 'grid' };
   warnings: string[];
+  /**
+   * The warnings (also in `warnings`) that say the data cannot identify the law at all: E
+   * collapsed towards 0, an exponent above 2 or not positive. Empty when the law is identified.
+   */
+  unidentified: string[];
 }
 
 export interface InputSummary {
@@ -159,7 +164,7 @@ function approach3(points: readonly ScalingPoint[], computes: number[], opts: Sc
     rmsLogResidual: Math.sqrt(res.reduce((s, r) => s + r * r, 0) / res.length),
     residuals, allocation,
     bootstrap: { samples: B, completed: S.length, failed: boot?.failed ?? 0, seed, by, starts: startsKind },
-    warnings,
+    warnings, unidentified: [],
   };
 
   // ---- honesty checks ----
@@ -170,9 +175,10 @@ function approach3(points: readonly ScalingPoint[], computes: number[], opts: Sc
   if (Math.abs(r) > 0.95) warn(`log N and log D are almost collinear (correlation ${r.toFixed(3)}): the data cannot tell alpha from beta; vary N and D independently`);
   if (out.conditionNumber > 1e8) warn(`the fit is ill-conditioned (condition number ${out.conditionNumber.toExponential(1)}): some combination of parameters is not identified by these points`);
   if (!fit.best.converged) warn(`the best L-BFGS run stopped without converging (${fit.best.reason})`);
-  if (!(p.alpha > 0) || !(p.beta > 0)) warn(`a non-positive exponent (alpha ${p.alpha.toFixed(3)}, beta ${p.beta.toFixed(3)}): no compute-optimal allocation`);
-  if (p.alpha > 2.5 || p.beta > 2.5) warn(`an exponent above 2.5 (alpha ${p.alpha.toFixed(3)}, beta ${p.beta.toFixed(3)}): its term vanishes within the data; the fit is degenerate`);
-  if (p.E < 1e-3 * input.range.loss[0]) warn(`E collapsed towards 0 (${p.E.toExponential(2)}): the irreducible loss is not identified`);
+  const unidentified = (s: string) => { warn(s); out.unidentified.push(`approach 3: ${s}`); };
+  if (!(p.alpha > 0) || !(p.beta > 0)) unidentified(`a non-positive exponent (alpha ${p.alpha.toFixed(3)}, beta ${p.beta.toFixed(3)}): no compute-optimal allocation`);
+  if (p.alpha > 2 || p.beta > 2) unidentified(`an exponent above 2 (alpha ${p.alpha.toFixed(3)}, beta ${p.beta.toFixed(3)}): its term vanishes within the data; the fit is degenerate`);
+  if (p.E < 1e-3 * input.range.loss[0]) unidentified(`E collapsed towards 0 (${p.E.toExponential(2)}): the irreducible loss is not identified`);
   const rival = fit.optima.slice(1).find((o) => o.objective <= fit.best.objective * (1 + 1e-3) && Math.abs(o.params.alpha - p.alpha) + Math.abs(o.params.beta - p.beta) > 0.05);
   if (rival) warn(`another optimum is nearly as good (objective ${rival.objective.toExponential(3)} vs ${fit.best.objective.toExponential(3)}) with alpha ${rival.params.alpha.toFixed(3)}, beta ${rival.params.beta.toFixed(3)}`);
   if (boot) {

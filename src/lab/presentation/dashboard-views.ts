@@ -79,17 +79,19 @@ export interface RunsPage {
   offset: number;
   limit: number;
   rows: RunRow[];
-  /** Config keys that vary across the whole selection (the table's config columns). */
+  /** Config keys that vary across the whole selection (the table's config columns), bookkeeping keys left out unless asked for. */
   configKeys: string[];
+  /** Bookkeeping keys that vary but are left out of `configKeys` (one click shows them). */
+  hiddenKeys: string[];
   finalKeys: string[];
   /** How many of the selection are in each status. */
   byStatus: Record<string, number>;
 }
 
-/** One page of the runs table. */
-export function runsPage(store: Store, s: Selection, offset = 0, limit = 50): RunsPage {
+/** One page of the runs table; `bookkeeping` shows the bookkeeping keys among the config columns. */
+export function runsPage(store: Store, s: Selection, offset = 0, limit = 50, bookkeeping = false): RunsPage {
   const runs = selectRuns(store, s);
-  const configKeys = varyingKeys(runs);
+  const { shown: configKeys, hidden: hiddenKeys } = splitBookkeeping(varyingKeys(runs), bookkeeping);
   const finalKeys = [...new Set(runs.flatMap((r) => Object.keys(r.final ?? {})))].filter((k) => k !== 'step').sort(lossFirst);
   const byStatus: Record<string, number> = {};
   for (const r of runs) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
@@ -101,7 +103,7 @@ export function runsPage(store: Store, s: Selection, offset = 0, limit = 50): Ru
       config: Object.fromEntries(configKeys.map((k) => [k, flat[k]])),
     };
   });
-  return { total: runs.length, offset, limit, rows, configKeys, finalKeys, byStatus };
+  return { total: runs.length, offset, limit, rows, configKeys, hiddenKeys, finalKeys, byStatus };
 }
 
 /** Metric names a selection has logged: training keys ("loss") and evaluations as "<split>/<key>" ("val/loss"). */
@@ -245,25 +247,29 @@ export interface HparamsQuery {
   color?: string;
   logX?: boolean;
   logY?: boolean;
+  /** Offer the bookkeeping keys as hyperparameters too (default: left out). */
+  bookkeeping?: boolean;
 }
 
 export interface HparamsView {
   spec: TopLevelSpec;
   keys: string[];
   runs: number;
+  /** Bookkeeping keys that vary among these runs but are left out. */
+  hiddenKeys: string[];
 }
 
 /** Hyperparameters against a final metric, over the runs that have it. */
 export function hparamsView(runs: RunRecord[], q: HparamsQuery): HparamsView {
   const scored = runs.filter((r) => typeof r.final?.[q.metric] === 'number' && Number.isFinite(r.final[q.metric]));
-  const varying = varyingKeys(scored);
+  const { shown: varying, hidden: hiddenKeys } = splitBookkeeping(varyingKeys(scored), q.bookkeeping ?? false);
   const short = shortKeys(varying);
   const flats = new Map(scored.map((r) => [r.id, flatten(r.config)]));
   const label = (r: RunRecord): string => labelFor(r, varying, short);
   if ((q.view ?? 'parallel') === 'parallel') {
     const keys = (q.keys?.length ? q.keys : varying).slice(0, 12);
     const rows: ParallelRun[] = scored.map((r) => ({ run: r.id, label: label(r), values: flats.get(r.id)!, metric: r.final![q.metric] }));
-    return { spec: parallelChart(rows, keys, { metricTitle: q.metric, keyTitles: shortKeys(keys) }), keys, runs: scored.length };
+    return { spec: parallelChart(rows, keys, { metricTitle: q.metric, keyTitles: shortKeys(keys) }), keys, runs: scored.length, hiddenKeys };
   }
   const xKey = q.keys?.[0] ?? varying[0];
   if (!xKey) throw new Error('no config key varies across these runs: nothing to put on x');
@@ -278,7 +284,7 @@ export function hparamsView(runs: RunRecord[], q: HparamsQuery): HparamsView {
   }
   return {
     spec: scatterChart(rows, { xTitle: xKey, yTitle: `final ${q.metric}`, logX: q.logX, logY: q.logY, colorTitle: q.color ?? '', legend: q.color !== undefined, width: 560, height: 340 }),
-    keys: [xKey], runs: rows.length,
+    keys: [xKey], runs: rows.length, hiddenKeys,
   };
 }
 
@@ -292,9 +298,15 @@ function lossFirst(a: string, b: string): number {
 
 // ---- one run ----------------------------------------------------------------------------
 
-/** Config keys about bookkeeping, not the experiment: hidden by default on the run page and in tables. */
+/** Config keys about bookkeeping, not the experiment: hidden by default on the run page, in the runs table and the hyperparameter view. */
 export const BOOKKEEPING_KEYS = ['checkpointInterval', 'keepCheckpoints', 'logInterval', 'evalInterval', 'evalBatches', 'data.cacheDir'];
 export const isBookkeeping = (key: string) => BOOKKEEPING_KEYS.includes(key);
+
+/** Config keys to show and bookkeeping keys hidden (none hidden with `show`). */
+function splitBookkeeping(keys: string[], show: boolean): { shown: string[]; hidden: string[] } {
+  if (show) return { shown: keys, hidden: [] };
+  return { shown: keys.filter((k) => !isBookkeeping(k)), hidden: keys.filter(isBookkeeping) };
+}
 
 export interface RunPanel {
   /** Metric key ("loss", "lr", ...; evaluations as "<split>/<key>"). */

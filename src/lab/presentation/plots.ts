@@ -54,12 +54,12 @@ export interface ScatterRow {
   label?: string;
 }
 
-/** Shared look: quiet grid, readable labels, long legend labels allowed. */
+/** Shared look: quiet grid, readable labels, legend labels never truncated (labelLimit 0: no limit). */
 export const figureConfig = {
   font: 'Helvetica, Arial, sans-serif',
   view: { stroke: '#ccc' },
   axis: { gridColor: '#eee', labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal' as const, labelFlush: false },
-  legend: { labelFontSize: 11, titleFontSize: 11, labelLimit: 280, symbolLimit: 40, symbolOpacity: 1 },
+  legend: { labelFontSize: 11, titleFontSize: 11, labelLimit: 0, symbolLimit: 40, symbolOpacity: 1 },
   title: { fontSize: 14, anchor: 'start' as const, fontWeight: 'normal' as const },
 };
 

@@ -192,9 +192,15 @@ export function standardTables(d: ReportData): ReportTable[] {
   const finals = [...new Set(d.runs.flatMap((r) => Object.keys(r.final ?? {})))].sort(lossFirst);
   const short = shortKeys(d.varying);
   const flats = new Map(d.runs.map((r) => [r.id, flatten(r.config)]));
+  // each column once: a config key named like a fixed column ("steps") is shown as config.<key>
+  const fixedColumns = ['#', 'run', 'status', 'params', 'tokens', 'FLOPs', 'steps', `final ${d.metric}`];
+  const column = (k: string): string => {
+    const s = short.get(k) ?? k;
+    return fixedColumns.includes(s) ? `config.${k}` : s;
+  };
   const tables: ReportTable[] = [{
     title: 'Runs',
-    header: ['#', 'run', 'status', ...d.varying.map((k) => short.get(k) ?? k), 'params', 'tokens', 'FLOPs', 'steps', `final ${d.metric}`],
+    header: ['#', 'run', 'status', ...d.varying.map(column), 'params', 'tokens', 'FLOPs', 'steps', `final ${d.metric}`],
     rows: d.runs.map((r, i) => [
       String(i), r.name, r.status + (r.error ? `: ${r.error.split('\n').pop()!.slice(0, 80)}` : ''),
       ...d.varying.map((k) => fmtPlain(flats.get(r.id)![k])),
@@ -213,7 +219,7 @@ export function standardTables(d: ReportData): ReportTable[] {
   if (finals.length) {
     tables.push({
       title: 'Final metrics', header: ['run', ...finals],
-      rows: d.runs.map((r) => [d.labels.get(r.id) ?? r.name, ...finals.map((k) => fmtPlain(r.final?.[k] ?? undefined))]),
+      rows: d.runs.map((r) => [r.name, ...finals.map((k) => fmtPlain(r.final?.[k] ?? undefined))]),
     });
   }
   return tables;
@@ -310,7 +316,7 @@ function renderHtml(title: string, when: string, d: ReportData, summary: string,
 }
 
 function renderMarkdown(title: string, when: string, d: ReportData, summary: string, verdict: ReportText | undefined, figs: Figure[], tables: ReportTable[], svg: boolean): string {
-  const out: string[] = [`# ${title}`, '', `${summary}. Generated ${when} by windtunnel report; the figures are in report.html.`, ''];
+  const out: string[] = [`# ${title}`, '', `${summary}. Generated ${when} by windtunnel report; ${svg ? 'the figures are also' : 'the figures are'} in report.html.`, ''];
   if (d.description) out.push(d.description, '');
   if (verdict) out.push(...(verdict.title ? [`## ${verdict.title}`, ''] : []), verdict.markdown.trim(), '');
   if (figs.length) {

@@ -3,12 +3,14 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { XMLValidator } from 'fast-xml-parser';
 import { registerFit } from '../../../src/interfaces/commands/fit.js';
 import type { ScalingFit } from '../../../src/lab/fit/scaling.js';
+import { scalingFitRows } from '../../../src/lab/fit/figure-rows.js';
 import { toCsv } from '../../../src/lab/results/query.js';
 import { gridTable, isoflopTable, smallLaw } from './synthetic.js';
 import { scalingStore } from './store-fixture.js';
@@ -102,4 +104,49 @@ test('--sweep reads the store: per-eval points, warm-up exclusion from each run\
   assert.match(none.err, /needs at least 5 points .* got 4/);
   assert.match((await fitCmd('scaling', '--db', db)).err, /give exactly one of --input FILE or --sweep NAME/);
   assert.match((await fitCmd('scaling', '--sweep', 'scale', '--db', join(dir, 'nope.db'))).err, /no results store at .*nope\.db/);
+});
+
+test('--figure draws the fit (observed points, the law per size, the frontier, residuals) into SVG or HTML', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 't.json'), JSON.stringify(gridTable(smallLaw, { N0: 1e5, D0: 1e6, seed: 2, nN: 5, nD: 5 })));
+  const svgPath = join(dir, 'fit.svg'), htmlPath = join(dir, 'fit.html');
+  const r = await fitCmd('scaling', '--input', join(dir, 't.json'), '--grid', 'coarse', '--bootstrap', '0', '--figure', svgPath);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /figure: .*fit\.svg/);
+  const svg = readFileSync(svgPath, 'utf8');
+  assert.match(svg, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<svg /);
+  assert.equal(XMLValidator.validate(svg), true);
+  for (const text of ['Loss against compute', 'Residuals', 'compute C = 6ND (FLOPs)', 'log residual', 'model size', 'N=100K']) assert.ok(svg.includes(text), `the figure shows "${text}"`);
+  // one observed point per row in each panel, and the law and frontier as lines
+  const fit = JSON.parse((await fitCmd('scaling', '--input', join(dir, 't.json'), '--grid', 'coarse', '--bootstrap', '0', '--json')).out) as ScalingFit;
+  const rows = scalingFitRows(fit);
+  assert.equal(rows.observed.length, 25);
+  assert.equal(rows.residuals.length, 25);
+  assert.equal(new Set(rows.law.map((l) => l.series)).size, 5);
+  assert.ok(rows.frontier.length > 10 && rows.frontier.every((f, i) => i === 0 || f.y < rows.frontier[i - 1].y), 'the frontier falls with compute');
+  for (const o of rows.observed) assert.ok(Math.abs(Math.log(o.y / o.predicted)) < 0.05, 'the law passes near the points');
+
+  const h = await fitCmd('scaling', '--input', join(dir, 't.json'), '--grid', 'coarse', '--bootstrap', '0', '--figure', htmlPath);
+  assert.equal(h.code, 0, h.err);
+  const html = readFileSync(htmlPath, 'utf8');
+  assert.match(html, /^<!DOCTYPE html>[^]*<svg [^]*<pre>scaling fit: 25 points/);
+  assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/);
+  const bad = await fitCmd('scaling', '--input', join(dir, 't.json'), '--grid', 'coarse', '--bootstrap', '0', '--figure', join(dir, 'fit.png'));
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /fit\.png: the file must end in \.svg or \.html/);
+});
+
+test('data that cannot identify the law (an exponent above 2) exits 3 with the reasons first, unless --allow-unidentified', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'steep.json'), JSON.stringify(gridTable({ E: 1.2, A: 1e16, B: 250, alpha: 3, beta: 0.35 }, { N0: 1e5, D0: 1e6, seed: 2, nN: 5, nD: 5 })));
+  const r = await fitCmd('scaling', '--input', join(dir, 'steep.json'), '--grid', 'coarse', '--bootstrap', '0');
+  assert.equal(r.code, 3);
+  assert.match(r.err, /^the data cannot identify the scaling law:\n {2}- approach 3: an exponent above 2 \(alpha 3\.\d+/);
+  assert.match(r.out, /^scaling fit: 25 points/, 'the fit still follows for inspection');
+  const ok = await fitCmd('scaling', '--input', join(dir, 'steep.json'), '--grid', 'coarse', '--bootstrap', '0', '--allow-unidentified', '--json');
+  assert.equal(ok.code, 0, ok.err);
+  assert.equal(ok.err, '');
+  const fit = JSON.parse(ok.out) as ScalingFit;
+  assert.equal(fit.approach3.unidentified.length, 1);
+  assert.ok(fit.warnings.includes(fit.approach3.unidentified[0]));
 });

@@ -112,6 +112,11 @@ test('figure builders: specs with named datasets that compile and render to well
     assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     assert.equal(XMLValidator.validate(svg), true);
   }
+  // legends are never truncated: a long run label is drawn whole, with no ellipsis
+  const long = 'model.attention.kind=grouped-query optim.lr=0.00031622776 schedule.kind=warmup-stable-decay seed=12345';
+  const legend = await renderSvg(curveChart([{ run: 'a', series: long, x: 0, y: 3 }, { run: 'a', series: long, x: 10, y: 2 }, { run: 'b', series: 'short', x: 0, y: 4 }], {}));
+  assert.ok(legend.includes(`>${long}<`), 'the long legend label is whole');
+  assert.ok(!legend.includes('\u2026'), 'no ellipsis');
   const par = await renderSvg(specs[4]);
   for (const text of ['val_loss', 'cosine', 'wsd', 'lr']) assert.ok(par.includes(`>${text}<`), `parallel axis shows ${text}`);
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XMLValidator } from 'fast-xml-parser';
 import { Store } from '../../../src/lab/results/store.js';
-import { collectReportData, markdownToHtml, renderReport, writeReport } from '../../../src/lab/presentation/report.js';
+import { collectReportData, markdownToHtml, renderReport, standardTables, writeReport } from '../../../src/lab/presentation/report.js';
 import { scatterChart } from '../../../src/lab/presentation/plots.js';
 import { addSyntheticSweep } from '../report-fixture.js';
 
@@ -71,6 +71,8 @@ test('writeReport: self-contained HTML with every figure inline, Markdown tables
     assert.match(md, /\n## Configs that vary\n\n\| key \| values \|\n\|---\|---\|\n\| model.dModel \| 32, 64 \|\n\| optim.lr \| 0.001, 0.003 \|\n\| seed \| 0, 1 \|/);
     assert.match(md, /\n## Config shared by all runs\n[^#]*\| schedule.kind \| cosine \|/);
     assert.match(md, /\n## Final metrics\n\n\| run \| loss \| val_loss \|/);
+    assert.match(md, /\n## Final metrics\n[^#]*\n\| lr=0.001_dModel=32_seed=0 \| \d/, 'final metrics name runs by name, not config strings');
+    assert.doesNotMatch(md.slice(md.indexOf('## Final metrics')), /\| dModel=\d+ lr=/);
     assert.match(md, /!\[Training loss\]\(figures\/loss.svg\)/);
     assert.equal(md.match(/^\| \d+ \| /gm)?.length, 8, 'one row per run');
   } finally {
@@ -120,6 +122,22 @@ test('report data: varying keys, seed groups and the final metric; figures drop 
     assert.deepEqual(one.figures.map((f) => f.id), ['loss', 'lr']);
     assert.match(one.markdown, /^# Sweep other\n\n1 run \(1 done\)/);
     assert.doesNotMatch(one.markdown, /## Configs that vary/);
+  } finally {
+    store.close();
+  }
+});
+
+test('the runs table lists each column once: a config key named like a fixed column keeps its path', () => {
+  const { store } = synthetic();
+  try {
+    const d = collectReportData(store, 'synth');
+    (d.runs[0].config as { steps: number }).steps = 100; // a sweep over the step count
+    d.varying = [...d.varying, 'steps'];
+    const runs = standardTables(d)[0];
+    assert.deepEqual(runs.header, ['#', 'run', 'status', 'dModel', 'lr', 'seed', 'config.steps', 'params', 'tokens', 'FLOPs', 'steps', 'final val_loss']);
+    assert.equal(new Set(runs.header).size, runs.header.length);
+    assert.deepEqual(runs.rows.map((r) => r[1]), d.runs.map((r) => r.name));
+    assert.deepEqual(runs.rows.map((r) => r[6]).slice(0, 2), ['100', '200']);
   } finally {
     store.close();
   }

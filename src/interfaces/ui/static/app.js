@@ -8,7 +8,7 @@
 
 const statuses = ['pending', 'running', 'done', 'failed', 'interrupted'];
 const defaults = {
-  run: '', runBookkeeping: false,
+  run: '', runBookkeeping: false, bookkeeping: false,
   sweep: '', status: [], tag: '', where: '', fmetric: '', fmin: '', fmax: '', q: '', sort: '', desc: false, page: 0, pageSize: 50, selected: [],
   c: { metric: 'loss', x: 'step', smoothing: 0.6, logX: false, logY: false, maxRuns: 50, group: [], spread: 'std' },
   hp: { view: 'parallel', metric: '', x: '', color: '', logX: false },
@@ -122,6 +122,7 @@ async function loadRuns() {
   const p = selectionParams();
   p.set('offset', String(state.page * state.pageSize));
   p.set('limit', String(state.pageSize));
+  if (state.bookkeeping) p.set('bookkeeping', '1');
   page = await get('/api/runs', p);
   if (page.rows.length === 0 && page.total > 0 && state.page > 0) { state.page = 0; return loadRuns(); }
   renderRuns();
@@ -160,6 +161,10 @@ function renderRuns() {
   $('runs-table').tBodies[0].replaceChildren(...body);
   const counts = Object.entries(page.byStatus).map(([k, n]) => `${n} ${k}`).join(', ');
   $('runs-summary').textContent = `${page.total} runs${counts ? ` (${counts})` : ''}`;
+  // bookkeeping keys (logInterval, ...) are one click away, for the table and the hyperparameters
+  $('bookkeeping').checked = state.bookkeeping;
+  $('bookkeeping-note').textContent = page.hiddenKeys.length ? `(${page.hiddenKeys.length} hidden: ${page.hiddenKeys.join(', ')})` : '';
+  $('bookkeeping-note').title = page.hiddenKeys.join(', ');
   const pages = Math.max(1, Math.ceil(page.total / state.pageSize));
   $('pager').replaceChildren(
     el('button', { disabled: state.page === 0, onclick: () => goPage(state.page - 1) }, '‹ prev'),
@@ -171,7 +176,7 @@ function renderRuns() {
 
 function renderSelection() {
   const n = state.selected.length;
-  $('selection').replaceChildren(...(n ? [`${n} selected: curves and comparison show them `, el('button', { onclick: () => { state.selected = []; changed(); } }, 'clear')] : ['select runs to compare them']));
+  $('selection').replaceChildren(...(n ? [`${n} selected: curves, hyperparameters and comparison show them `, el('button', { onclick: () => { state.selected = []; changed(); } }, 'clear')] : ['select runs to compare them']));
 }
 
 function sortBy(key) {
@@ -243,16 +248,18 @@ async function loadHparams() {
   const box = $('hp-chart');
   for (const e of document.querySelectorAll('.scatter-only')) e.hidden = state.hp.view !== 'scatter';
   if (!state.hp.metric || !page?.configKeys.length) return clearChart(box, 'needs runs that differ in their config and have a final metric');
-  const p = selectionParams();
+  // like the curves, the view follows the selected runs, else every matching run
+  const p = state.selected.length ? new URLSearchParams({ ids: state.selected.join(',') }) : selectionParams();
   p.set('metric', state.hp.metric);
   p.set('view', state.hp.view);
+  if (state.bookkeeping) p.set('bookkeeping', '1');
   if (state.hp.view === 'scatter') {
     if (state.hp.x) p.set('keys', state.hp.x);
     if (state.hp.color) p.set('color', state.hp.color);
     if (state.hp.logX) p.set('logX', '1');
   }
   const v = await get('/api/hparams', p);
-  $('hp-note').textContent = `${v.runs} runs with a final ${state.hp.metric}`;
+  $('hp-note').textContent = `${v.runs} ${state.selected.length ? 'selected' : 'matching'} runs with a final ${state.hp.metric}`;
   if (v.runs === 0) return clearChart(box, `no run has a final ${state.hp.metric} yet`);
   await draw(box, v.spec);
 }
@@ -400,6 +407,7 @@ function bindControls() {
   $('hp-view').value = state.hp.view;
   $('hp-logx').checked = state.hp.logX;
   on('run-close', 'click', () => { state.run = ''; saveState(); loadRunPage().catch(showError); });
+  on('bookkeeping', 'change', (e) => { state.bookkeeping = e.target.checked; changed({ sweeps: false }); });
   on('run-bookkeeping', 'change', (e) => { state.runBookkeeping = e.target.checked; saveState(); loadRunPage().catch(showError); });
   on('run-csv', 'click', () => runPage && download(`${runPage.run.name}-metrics.csv`, 'text/csv', runCsv()));
   on('run-json', 'click', () => runPage && download(`${runPage.run.name}.json`, 'application/json', JSON.stringify(runPage, null, 2)));
