@@ -15,7 +15,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '../engine/index.js';
-import { fieldIssues, type FieldIssue } from '../base/errors.js';
+import { UsageError, fieldIssues, type FieldIssue } from '../base/errors.js';
 import { isPlainObject } from '../base/config-file.js';
 import {
   END_OF_TEXT, MemoryTokens, bytesPerToken, countEvalWindows, createSampler, evalBatches, loadOrBuildTokens,
@@ -27,6 +27,7 @@ import {
 } from '../data/tasks/index.js';
 import { presets, type PresetName } from '../models/config.js';
 import { Transformer } from '../models/transformer.js';
+import { generate, type SamplingOptions } from '../models/sampling.js';
 import { mupOptimizerOptions } from '../models/mup.js';
 import { TrainConfigError, parseTrainConfig, withFiniteIssues, totalSteps, type TrainConfig } from './config.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
@@ -176,6 +177,11 @@ export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOpt
     ? new InstanceSampler(data.tasks?.train ?? fail('the "instances" sampler needs a task corpus'), { B: config.batchSize, T: config.context, seed })
     : createSampler(data.train, { ...s, B: config.batchSize, T: config.context, seed, separatorId: data.separatorId });
   const steps = totalSteps(config);
+  const samples = config.samples;
+  const source = { model, tokenizer: data.tokenizer, separator: data.separatorId !== undefined };
+  if (samples?.prompts.includes('') && (!source.separator || data.tokenizer.specialId(END_OF_TEXT) === undefined)) {
+    throw new UsageError(`samples.prompts: an empty prompt starts a document after ${END_OF_TEXT}, but this run's data does not separate documents with it; give a non-empty prompt`);
+  }
   const trainer = new Trainer({
     ...o,
     model, optimizer, train,
@@ -184,12 +190,40 @@ export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOpt
     gradAccum: config.gradAccum, clip: config.clip,
     evalInterval: config.evalInterval, checkpointInterval: config.checkpointInterval, keepCheckpoints: config.keepCheckpoints,
     logInterval: config.logInterval, config,
+    // Seeded by the step, with its own RNG (inside generate), and dropout off: training is unchanged.
+    ...(samples ? {
+      sampleInterval: samples.every,
+      sample: (step: number) => samples.prompts.map((prompt) => ({
+        prompt, text: sampleText(source, prompt, { maxTokens: samples.maxTokens, temperature: samples.temperature, seed: step }).text,
+      })),
+    } : {}),
   });
   return { model, optimizer, trainer, totalSteps: steps };
 }
 
 function fail(message: string): never {
   throw new Error(message);
+}
+
+// ---- sampling ----------------------------------------------------------------------------------
+
+export interface SampleOptions extends SamplingOptions {
+  maxTokens: number;
+  seed: number;
+}
+
+/** The prompt followed by the model's continuation, as text. */
+export function sampleText(run: Pick<ModelSource, 'model' | 'tokenizer' | 'separator'>, prompt: string, o: SampleOptions): { text: string; newTokens: number } {
+  const eot = run.tokenizer.specialId(END_OF_TEXT);
+  const useEot = run.separator && eot !== undefined;
+  const ids = [...(useEot ? [eot] : []), ...run.tokenizer.encode(prompt)];
+  if (ids.length === 0) throw new UsageError('the prompt is empty (and this run has no <|endoftext|> token to start a document from)');
+  const out = generate(run.model, ids, {
+    maxNewTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed,
+    stopToken: useEot ? eot : undefined,
+  });
+  const continuation = Array.from(out.i.subarray(ids.length)).filter((id) => id !== eot);
+  return { text: prompt + run.tokenizer.decode(continuation), newTokens: continuation.length };
 }
 
 // ---- reading a run folder --------------------------------------------------------------------

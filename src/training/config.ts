@@ -62,6 +62,18 @@ export const trainConfigFields = z.object({
   logInterval: posInt.default(1),
   seed: z.number().int().default(0),
   /**
+   * Text samples logged into metrics.jsonl every `every` steps and at the end (greedy by default,
+   * so reproducible); drawn with their own RNG, so they change nothing in training.
+   */
+  samples: z.object({
+    every: posInt,
+    /** "" starts a new document (after <|endoftext|>, when the data separates documents with it). */
+    prompts: z.array(z.string()).min(1).default(['']),
+    maxTokens: posInt.default(64),
+    /** 0: greedy. */
+    temperature: z.number().nonnegative().default(0),
+  }).strict().optional(),
+  /**
    * Start from trained weights (fine-tuning): a Hugging Face folder or a run folder (its latest
    * checkpoint unless `checkpoint`). Without a model section the source's model config is used;
    * the tokenizer is the source's (data.tokenizer is then not used).

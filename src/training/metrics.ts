@@ -3,6 +3,7 @@
 //   {"type":"train","step":12,"tokens":49152,"loss":3.21,"lr":0.0006,"grad_norm":0.87,"clipped":false,
 //    "time":41.2,"tokens_per_s":1193.0}
 //   {"type":"eval","step":100,"tokens":409600,"loss":3.05,"perplexity":21.1,"bits_per_byte":1.37,"time":350.9}
+//   {"type":"samples","step":100,"samples":[{"prompt":"","text":"The jury said"}]}
 // `step` counts completed optimizer updates (the train line for the first update has step 1), the
 // same numbering as checkpoints, so a run resumed from ckpt-<s> keeps exactly the lines with
 // step <= s: lines a crashed or stopped run wrote past its last checkpoint are dropped on resume,
@@ -38,7 +39,14 @@ export interface EvalMetrics {
   time: number;
 }
 
-export type MetricsLine = TrainMetrics | EvalMetrics;
+/** Text generated from the model at a step (the run config's `samples` section). */
+export interface SamplesLine {
+  type: 'samples';
+  step: number;
+  samples: { prompt: string; text: string }[];
+}
+
+export type MetricsLine = TrainMetrics | EvalMetrics | SamplesLine;
 
 /** Every well-formed line of a metrics file (a torn last line from a crash is skipped). */
 export function readMetrics(path: string): MetricsLine[] {

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import {
-  compareRuns, evalSeries, findRun, flatten, flattenRun, listSweeps, metricKeys, metricSeries, queryRuns, toCsv, toJson, type RunRecord,
+  compareRuns, evalSeries, findRun, flatten, flattenRun, listSweeps, metricKeys, metricSeries, queryRuns, runSamples, toCsv, toJson, type RunRecord,
 } from '../../lab/results/query.js';
 import {
   addFilterOptions, addStoreOptions, filterFrom, fmtValue, openStoreForReading, table,
@@ -41,7 +41,7 @@ export function registerRuns(program: Command): void {
       }
     }));
 
-  addStoreOptions(runs.command('show').description('one run: status, error, config, final metrics, logged series')
+  addStoreOptions(runs.command('show').description('one run: status, error, config, final metrics, logged series, latest text samples')
     .argument('<run>', 'run id, id prefix or name'))
     .option('--json', 'print JSON')
     .action(action((ref: string, o: StoreOptions & { json?: boolean }) => {
@@ -49,7 +49,8 @@ export function registerRuns(program: Command): void {
       try {
         const r = findRun(store, ref);
         const keys = metricKeys(store, r.id);
-        if (o.json) return void process.stdout.write(toJson({ ...r, series: keys }));
+        const samples = runSamples(store, r.id, 1);
+        if (o.json) return void process.stdout.write(toJson({ ...r, series: keys, samples }));
         const lines: [string, string][] = [
           ['id', r.id], ['name', r.name], ['status', r.status], ['sweeps', r.sweeps.join(', ') || '-'], ['tags', r.tags.join(', ') || '-'],
           ['dir', r.dir ?? '-'], ['attempts', String(r.attempts)], ['worker', r.worker ?? '-'], ['started', r.startedAt ?? '-'], ['finished', r.finishedAt ?? '-'],
@@ -61,6 +62,10 @@ export function registerRuns(program: Command): void {
         for (const [k, v] of Object.entries(r.final ?? {})) console.log(`  ${k.padEnd(20)} ${fmtValue(v)}`);
         console.log('series');
         for (const k of keys) console.log(`  ${k.key.padEnd(20)} ${k.steps} steps, last ${k.lastStep}`);
+        for (const { step, samples: ss } of samples) {
+          console.log(`samples (step ${step})`);
+          for (const s of ss) console.log(`  ${JSON.stringify(s.prompt)} -> ${s.text.replace(/\n/g, '\n  ')}`);
+        }
         console.log('config');
         for (const [k, v] of Object.entries(flatten(r.config))) console.log(`  ${k.padEnd(28)} ${fmtValue(v)}`);
       } finally {

@@ -5,32 +5,15 @@
 
 import { checkMemory, estimateSampleMemory } from '../../training/memory.js';
 import type { Command } from 'commander';
-import { END_OF_TEXT } from '../../data/index.js';
-import { generate, type SamplingOptions } from '../../models/sampling.js';
-import { loadModelSource, type ModelSource } from '../../training/assemble.js';
+import type { SamplingOptions } from '../../models/sampling.js';
+import { loadModelSource, sampleText, type SampleOptions } from '../../training/assemble.js';
 import { UsageError } from '../../base/errors.js';
 import { action, intOption, numberOption, usageExits } from './run-common.js';
 
-export interface SampleOptions extends SamplingOptions {
-  maxTokens: number;
-  seed: number;
-}
+// sampleText is the training layer's (the trainer logs samples with it too).
+export { sampleText, type SampleOptions } from '../../training/assemble.js';
 
 export const DEFAULT_SAMPLING = { maxTokens: 200, temperature: 0.8, seed: 0 } as const;
-
-/** The prompt followed by the model's continuation, as text. */
-export function sampleText(run: Pick<ModelSource, 'model' | 'tokenizer' | 'separator'>, prompt: string, o: SampleOptions): { text: string; newTokens: number } {
-  const eot = run.tokenizer.specialId(END_OF_TEXT);
-  const useEot = run.separator && eot !== undefined;
-  const ids = [...(useEot ? [eot] : []), ...run.tokenizer.encode(prompt)];
-  if (ids.length === 0) throw new UsageError('the prompt is empty (and this run has no <|endoftext|> token to start a document from)');
-  const out = generate(run.model, ids, {
-    maxNewTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed,
-    stopToken: useEot ? eot : undefined,
-  });
-  const continuation = Array.from(out.i.subarray(ids.length)).filter((id) => id !== eot);
-  return { text: prompt + run.tokenizer.decode(continuation), newTokens: continuation.length };
-}
 
 export function addSamplingOptions(cmd: Command): Command {
   return cmd

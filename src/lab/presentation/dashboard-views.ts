@@ -5,8 +5,8 @@
 // returns plain JSON (figures as Vega-Lite specs from plots.ts); src/interfaces/ui serves it.
 // Reads only.
 
-import { evalSeries, flatten, metricKeys, metricSeries, queryRuns, type RunFilter, type RunRecord } from '../results/query.js';
-import type { Store } from '../results/store.js';
+import { evalSeries, flatten, metricKeys, metricSeries, queryRuns, runSamples, type RunFilter, type RunRecord } from '../results/query.js';
+import type { SampleRow, Store } from '../results/store.js';
 import { bands, downsample, labelFor, shortKeys, smoothEma, varyingKeys, type GroupedCurve, type Spread, type XY } from './plots-data.js';
 import { bandChart, curveChart, parallelChart, scatterChart, type CurveRow, type ParallelRun, type ScatterRow, type TopLevelSpec } from './plots.js';
 
@@ -325,6 +325,8 @@ export interface RunPageView {
   /** One panel per training metric, then one per evaluation metric. */
   panels: RunPanel[];
   evals: { split: string; key: string; step: number; value: number | null }[];
+  /** Text samples logged during training, newest step first. */
+  samples: SampleRow[];
   /** Steps of the checkpoints in the run folder (empty when the folder is not on this machine). */
   checkpoints: number[];
   /** A command that trains this config again into a new folder. */
@@ -355,6 +357,7 @@ export function runPageView(store: Store, run: RunRecord, checkpoints: number[],
     valuesAre: run.status === 'done' ? 'final' : 'latest',
     panels,
     evals: evals.map((e) => ({ split: e.split ?? '', key: e.key, step: e.step, value: e.value })),
+    samples: runSamples(store, run.id),
     checkpoints,
     reproduce: dir ? `npx windtunnel train --config ${shellQuote(`${dir}/config.json`)} --run-dir ${shellQuote(`${dir}-again`)}` : null,
     sweeps: run.sweeps.map((name) => ({ name, report: `/report/${encodeURIComponent(name)}` })),

@@ -4,6 +4,7 @@
 //   {"type":"eval","step":100,"tokens":409600,"loss":3.05,"perplexity":21.1,"bits_per_byte":1.37,...}
 // What is read from it:
 //   - one JSON object per line, with an integer "step"; other lines (torn, blank, not JSON) are skipped;
+//   - a line with "type" = "samples" carries the text samples of its step ({prompt, text}[]);
 //   - an evaluation line has "type" (or "kind"/"event") = "eval", or a "split"; its split
 //     defaults to "val"; every other line is a training line;
 //   - numbers are stored, booleans as 1/0, null and the strings "NaN", "Infinity", "-Infinity"
@@ -13,11 +14,14 @@
 // resumed trainer that logs the steps after its checkpoint again) changes nothing.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { EvalRow, MetricRow, Store } from './store.js';
+import type { EvalRow, MetricRow, SampleRow, Store } from './store.js';
 
 const reserved = new Set(['step', 'split', 'kind', 'type', 'event']);
 
-export type ParsedLine = ({ kind: 'metric' } & MetricRow) | ({ kind: 'eval' } & EvalRow);
+export type ParsedLine = ({ kind: 'metric' } & MetricRow) | ({ kind: 'eval' } & EvalRow) | ({ kind: 'samples' } & SampleRow);
+
+const isSample = (v: unknown): v is { prompt: string; text: string } =>
+  typeof v === 'object' && v !== null && typeof (v as { prompt?: unknown }).prompt === 'string' && typeof (v as { text?: unknown }).text === 'string';
 
 export function parseMetricsLine(line: string): ParsedLine | null {
   const text = line.trim();
@@ -26,6 +30,11 @@ export function parseMetricsLine(line: string): ParsedLine | null {
   try { obj = JSON.parse(text) as Record<string, unknown>; } catch { return null; }
   const step = obj.step;
   if (typeof step !== 'number' || !Number.isInteger(step)) return null;
+  if (obj.type === 'samples') {
+    return Array.isArray(obj.samples) && obj.samples.every(isSample)
+      ? { kind: 'samples', step, samples: obj.samples.map((s) => ({ prompt: s.prompt, text: s.text })) }
+      : null;
+  }
   const values: Record<string, number | null> = {};
   for (const [k, v] of Object.entries(obj)) {
     if (reserved.has(k)) continue;
@@ -81,17 +90,19 @@ export class JsonlTail {
 
 /** Upserts parsed lines into the store; returns how many lines were stored. */
 export function storeLines(store: Store, run: string, lines: string[]): number {
-  const metrics: MetricRow[] = [], evals: EvalRow[] = [];
+  const metrics: MetricRow[] = [], evals: EvalRow[] = [], samples: SampleRow[] = [];
   for (const line of lines) {
     const p = parseMetricsLine(line);
     if (p?.kind === 'metric') metrics.push({ step: p.step, values: p.values });
     else if (p?.kind === 'eval') evals.push({ step: p.step, split: p.split, values: p.values });
+    else if (p?.kind === 'samples') samples.push({ step: p.step, samples: p.samples });
   }
   store.write(() => {
     store.logMetrics(run, metrics);
     store.logEvals(run, evals);
+    store.logSamples(run, samples);
   });
-  return metrics.length + evals.length;
+  return metrics.length + evals.length + samples.length;
 }
 
 /** Reads a whole metrics file into the store (the final, idempotent pass). */

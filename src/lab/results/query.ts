@@ -4,7 +4,7 @@
 // through this module only, so the tables can change behind it.
 
 import { UsageError } from '../../base/errors.js';
-import type { Store, RunStatus } from './store.js';
+import type { Store, RunStatus, SampleRow } from './store.js';
 import { isPlainObject } from '../../base/config-file.js';
 
 export interface RunRecord {
@@ -231,6 +231,19 @@ export function evalSeries(store: Store, q: SeriesQuery & { split?: string }): S
   if (q.fromStep !== undefined) { sql += ' AND step >= ?'; params.push(q.fromStep); }
   if (q.toStep !== undefined) { sql += ' AND step <= ?'; params.push(q.toStep); }
   return store.db.prepare(`${sql} ORDER BY run, split, key, step`).all(...params) as SeriesPoint[];
+}
+
+/**
+ * A run's text samples by step (newest first; `latest` keeps the newest N steps). A store written
+ * before samples existed (schema 1) and opened read-only has no samples table: none, then.
+ */
+export function runSamples(store: Store, run: string, latest?: number): SampleRow[] {
+  const hasTable = store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'samples'").get() !== undefined;
+  if (!hasTable) return [];
+  const steps = store.db.prepare(`SELECT DISTINCT step FROM samples WHERE run = ? ORDER BY step DESC${latest !== undefined ? ' LIMIT ?' : ''}`)
+    .all(...(latest !== undefined ? [run, latest] : [run])) as { step: number }[];
+  const rows = store.db.prepare('SELECT prompt, text FROM samples WHERE run = ? AND step = ? ORDER BY idx');
+  return steps.map(({ step }) => ({ step, samples: rows.all(run, step) as { prompt: string; text: string }[] }));
 }
 
 /** The metric keys a run has logged, with how many steps each. */

@@ -6,7 +6,7 @@
 // by their config hash, metrics by (run, key, step), so a re-delivered job that logs the same
 // steps again changes nothing. Reads (filters, series, export) live in query.ts.
 //
-// Schema (user_version 1):
+// Schema (user_version 2; a version-1 file gains the samples table when opened for writing):
 //   sweeps     name PK, spec JSON (the parsed sweep, base inlined), tags JSON, file, created/updated
 //   runs       id PK (config hash), name, config JSON, dir, status, error, attempts, worker, pid,
 //              created/started/finished/updated_at (ISO), final JSON (last value of each metric),
@@ -18,6 +18,7 @@
 //              curve of one run is a single index range (500 runs x 1000 steps x 10 keys is 5M
 //              rows, and a loss curve of any run still reads only its own rows)
 //   evals      run, split, key, step, value: the same for held-out evaluations
+//   samples    run, step, idx, prompt, text: text generated during training (PK run, step, idx)
 
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -26,7 +27,7 @@ import { dirname } from 'node:path';
 export type RunStatus = 'pending' | 'running' | 'done' | 'failed' | 'interrupted';
 export const runStatuses: readonly RunStatus[] = ['pending', 'running', 'done', 'failed', 'interrupted'];
 
-const schemaVersion = 1;
+const schemaVersion = 2;
 
 const schema = `
 CREATE TABLE IF NOT EXISTS sweeps (
@@ -88,6 +89,14 @@ CREATE TABLE IF NOT EXISTS evals (
   value REAL,
   PRIMARY KEY (run, split, key, step)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS samples (
+  run TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  step INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  prompt TEXT NOT NULL,
+  text TEXT NOT NULL,
+  PRIMARY KEY (run, step, idx)
+) WITHOUT ROWID;
 `;
 
 /** A run to register: what a sweep expansion produces, plus where it lives and what it costs. */
@@ -113,6 +122,12 @@ export interface MetricRow {
 
 export interface EvalRow extends MetricRow {
   split: string;
+}
+
+/** The text samples of one step, in prompt order. */
+export interface SampleRow {
+  step: number;
+  samples: { prompt: string; text: string }[];
 }
 
 export interface OpenOptions {
@@ -279,11 +294,25 @@ export class Store {
     });
   }
 
-  /** Drops a run's metrics and evals (before it trains again from scratch). */
+  /** Upserts a step's samples keyed by (run, step, position): a step logged again replaces its samples. */
+  logSamples(run: string, rows: SampleRow[]): void {
+    if (rows.length === 0) return;
+    const del = this.db.prepare('DELETE FROM samples WHERE run = ? AND step = ?');
+    const ins = this.db.prepare('INSERT INTO samples (run, step, idx, prompt, text) VALUES (?, ?, ?, ?, ?)');
+    this.write(() => {
+      for (const r of rows) {
+        del.run(run, r.step);
+        r.samples.forEach((s, i) => ins.run(run, r.step, i, s.prompt, s.text));
+      }
+    });
+  }
+
+  /** Drops a run's metrics, evals and samples (before it trains again from scratch). */
   clearMetrics(run: string): void {
     this.write(() => {
       this.db.prepare('DELETE FROM metrics WHERE run = ?').run(run);
       this.db.prepare('DELETE FROM evals WHERE run = ?').run(run);
+      this.db.prepare('DELETE FROM samples WHERE run = ?').run(run);
     });
   }
 

@@ -327,6 +327,11 @@ async function loadRunPage() {
     el('tr', {}, el('th', {}, 'split'), el('th', {}, 'metric'), el('th', {}, 'step'), el('th', {}, `value (${word === 'final' ? 'final run' : 'run still going'})`)),
     ...runPage.evals.map((e) => el('tr', {}, el('td', {}, e.split), el('td', {}, e.key), el('td', { class: 'n' }, e.step), el('td', { class: 'n' }, fmtVal(e.value)))),
   );
+  // Text generated during training (the config's samples section), newest step first.
+  $('run-samples').replaceChildren(
+    el('tr', {}, el('th', {}, 'step'), el('th', {}, 'prompt'), el('th', {}, 'text')),
+    ...runPage.samples.flatMap((s) => s.samples.map((x) => el('tr', {}, el('td', { class: 'n' }, s.step), el('td', {}, JSON.stringify(x.prompt)), el('td', { class: 'sample' }, x.text)))),
+  );
   const shown = runPage.config.filter((c) => state.runBookkeeping || !c.bookkeeping);
   $('run-config').replaceChildren(
     el('tr', {}, el('th', {}, 'key'), el('th', {}, 'value')),
