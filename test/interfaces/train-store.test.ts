@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -63,4 +63,29 @@ test('--db chooses the store; a trainer the lab spawned (WINDTUNNEL_RECORD=0) re
     ...['data.cacheDir=' + join(tmp, 'cache'), 'batchSize=2', 'context=16', 'evalBatches=1', 'schedule.warmupSteps=0', 'steps=2'].flatMap((s) => ['--set', s])], { WINDTUNNEL_RECORD: '0' });
   assert.equal(lab.status, 0, lab.stderr);
   assert.ok(!existsSync(join(tmp, 'lab', 'windtunnel.db')));
+});
+
+test('samples logged during training: their own metrics lines, the same loss curve bit for bit, in the store and in runs show', () => {
+  const runs = join(tmp, 'sampled');
+  const lines = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(train(join(runs, 'plain'), 'steps=5').status, 0);
+  const r = train(join(runs, 'with'), 'steps=5', 'samples.every=2', 'samples.maxTokens=8');
+  assert.equal(r.status, 0, r.stderr);
+  const losses = (ls: Record<string, unknown>[]) => ls.filter((l) => l.type !== 'samples').map((l) => [l.type, l.step, l.loss, l.grad_norm]);
+  const plain = lines(join(runs, 'plain')), withSamples = lines(join(runs, 'with'));
+  assert.deepEqual(losses(withSamples), losses(plain)); // JSON numbers round-trip doubles exactly: bitwise equal
+  const sampled = withSamples.filter((l) => l.type === 'samples') as { step: number; samples: { prompt: string; text: string }[] }[];
+  assert.deepEqual(sampled.map((l) => l.step), [2, 4, 5]);
+  for (const l of sampled) {
+    assert.equal(l.samples.length, 1);
+    assert.equal(l.samples[0].prompt, '');
+    assert.ok(l.samples[0].text.length > 0 && l.samples[0].text.length <= 8 * 4, JSON.stringify(l.samples[0]));
+  }
+  const id = list(runs).find((x) => x.name === 'with')!.id;
+  const show = cli(['runs', 'show', id, '--runs-dir', runs]);
+  assert.equal(show.status, 0, show.stderr);
+  assert.match(show.stdout, /samples \(step 5\)/);
+  assert.ok(show.stdout.includes(`"" -> ${sampled[2].samples[0].text.split('\n')[0]}`), show.stdout);
+  const json = JSON.parse(cli(['runs', 'show', id, '--runs-dir', runs, '--json']).stdout) as { samples: unknown };
+  assert.deepEqual(json.samples, [{ step: 5, samples: sampled[2].samples }]);
 });

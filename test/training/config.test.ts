@@ -52,3 +52,17 @@ test('createOptimizer builds what the config names', () => {
   assert.equal(s.kind, 'sgd');
   assert.deepEqual(s.params.map((p) => p.weightDecay), [0.1, 0.1]);
 });
+
+test('the samples section: defaults (greedy, start of a document), bad values named by field', () => {
+  const c = parseTrainConfig({ ...base, samples: { every: 10 } });
+  assert.deepEqual(c.samples, { every: 10, prompts: [''], maxTokens: 64, temperature: 0 });
+  assert.equal(parseTrainConfig(base).samples, undefined);
+  assert.ok(issues({ ...base, samples: { every: 0 } }).some((m) => m.startsWith('samples.every:')));
+  assert.ok(issues({ ...base, samples: {} }).some((m) => m.startsWith('samples.every:')));
+  assert.ok(issues({ ...base, samples: { every: 5, prompts: [] } }).some((m) => m.startsWith('samples.prompts:')));
+  assert.ok(issues({ ...base, samples: { every: 5, prompts: [3] } }).some((m) => m.startsWith('samples.prompts.0:')));
+  assert.ok(issues({ ...base, samples: { every: 5, temperature: -1 } }).some((m) => m.startsWith('samples.temperature:')));
+  assert.ok(issues({ ...base, samples: { every: 5, maxTokens: 1.5 } }).some((m) => m.startsWith('samples.maxTokens:')));
+  assert.ok(issues({ ...base, samples: { every: 5, topK: 3 } }).some((m) => m === 'samples.topK: unknown key'));
+  assert.deepEqual(issues({ ...base, samples: { every: 5, temperature: Infinity } }), ['samples.temperature: must be a finite number, got Infinity']);
+});

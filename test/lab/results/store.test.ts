@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store, type NewRun } from '../../../src/lab/results/store.js';
 import { ingestFile, JsonlTail, parseMetricsLine } from '../../../src/lab/results/ingest.js';
+import { metricSeries, runSamples } from '../../../src/lab/results/query.js';
 
 const tempDirs: string[] = [];
 const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-store-')); tempDirs.push(d); return d; };
@@ -25,7 +26,7 @@ test('opens in WAL mode with the schema; readonly needs an existing file', () =>
   assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
   assert.ok((s.db.pragma('busy_timeout', { simple: true }) as number) >= 10_000);
   const tables = s.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-  assert.deepEqual(tables, ['evals', 'metrics', 'run_tags', 'runs', 'sweep_runs', 'sweeps']);
+  assert.deepEqual(tables, ['evals', 'metrics', 'run_tags', 'runs', 'samples', 'sweep_runs', 'sweeps']);
   s.close();
   assert.throws(() => Store.open(join(dir, 'none.db'), { readonly: true }));
   const r = Store.open(join(dir, 'a', 'b.db'), { readonly: true });
@@ -137,3 +138,48 @@ test('tailing a growing metrics file: complete lines only, rewritten files re-re
   assert.equal(ingestFile(s, 'id0', f), 3);
   assert.equal(count(s, 'SELECT count(*) FROM metrics'), 3);
 }));
+
+test('samples lines: parsed, stored by step in prompt order, re-read idempotently, newest first', () => withStore((s) => {
+  s.addRun(run(0));
+  const file = join(tempDir(), 'metrics.jsonl');
+  writeFileSync(file, [
+    '{"type":"train","step":1,"loss":3}',
+    '{"type":"samples","step":2,"samples":[{"prompt":"","text":"the jury"},{"prompt":"He","text":"He said"}]}',
+    '{"type":"samples","step":4,"samples":[{"prompt":"","text":"the \\"grand\\" jury\\nsaid"}]}',
+    '{"type":"samples","step":5,"samples":[{"prompt":"","text":7}]}',
+  ].join('\n') + '\n');
+  assert.equal(parseMetricsLine('{"type":"samples","step":5,"samples":[{"prompt":"","text":7}]}'), null); // malformed: skipped, not a metric
+  assert.equal(ingestFile(s, 'id0', file), 3);
+  assert.equal(ingestFile(s, 'id0', file), 3);
+  assert.equal(count(s, 'SELECT count(*) FROM samples'), 3);
+  assert.deepEqual(runSamples(s, 'id0'), [
+    { step: 4, samples: [{ prompt: '', text: 'the "grand" jury\nsaid' }] },
+    { step: 2, samples: [{ prompt: '', text: 'the jury' }, { prompt: 'He', text: 'He said' }] },
+  ]);
+  assert.deepEqual(runSamples(s, 'id0', 1).map((r) => r.step), [4]);
+  assert.deepEqual(metricSeries(s, { runs: ['id0'] }).map((p) => p.key), ['loss']); // samples lines add no metric rows
+  s.clearMetrics('id0');
+  assert.deepEqual(runSamples(s, 'id0'), []);
+}));
+
+test('a store written before samples existed (schema 1) opens: read-only it has no samples, writable it gains the table', () => {
+  const path = join(tempDir(), 'old.db');
+  const s = Store.open(path);
+  s.addRun(run(0));
+  s.logMetrics('id0', [{ step: 1, values: { loss: 2.5 } }]);
+  s.db.exec('DROP TABLE samples'); // what version 1 created: everything but this table
+  s.db.pragma('user_version = 1');
+  s.close();
+  const r = Store.open(path, { readonly: true });
+  try {
+    assert.deepEqual(runSamples(r, 'id0'), []);
+    assert.equal(metricSeries(r, { runs: ['id0'] })[0].value, 2.5);
+  } finally { r.close(); }
+  const w = Store.open(path);
+  try {
+    assert.equal(w.db.pragma('user_version', { simple: true }), 2);
+    assert.equal(metricSeries(w, { runs: ['id0'] })[0].value, 2.5);
+    w.logSamples('id0', [{ step: 1, samples: [{ prompt: 'a', text: 'ab' }] }]);
+    assert.deepEqual(runSamples(w, 'id0'), [{ step: 1, samples: [{ prompt: 'a', text: 'ab' }] }]);
+  } finally { w.close(); }
+});
