@@ -21,6 +21,10 @@ before(async () => {
   store = Store.open(db);
   addSyntheticSweep(store, { unfinished: true, steps: 1000 });
   addSyntheticSweep(store, { sweep: 'other', lrs: [1e-2], widths: [16], seeds: 1, steps: 20 });
+  store.logSamples('synth-0000', [
+    { step: 500, samples: [{ prompt: '', text: 'the jury' }, { prompt: 'He', text: 'He said' }] },
+    { step: 1000, samples: [{ prompt: '', text: 'the grand jury said' }, { prompt: 'He', text: 'He said it' }] },
+  ]);
   ui = await startUi({ db, port: 0, pollMs: 50 });
 });
 
@@ -167,6 +171,12 @@ test('hyperparameters (parallel and scatter), comparison, one run, sweeps, and t
   assert.deepEqual(one.sweeps.map((s: any) => s.report), ['/report/synth']);
   const done = (await get('/api/run/synth-0000')).json();
   assert.equal(done.valuesAre, 'final');
+  // Samples logged during training, by step (newest first), in prompt order; none for a run without.
+  assert.deepEqual(done.samples, [
+    { step: 1000, samples: [{ prompt: '', text: 'the grand jury said' }, { prompt: 'He', text: 'He said it' }] },
+    { step: 500, samples: [{ prompt: '', text: 'the jury' }, { prompt: 'He', text: 'He said' }] },
+  ]);
+  assert.deepEqual(one.samples, []);
   assert.deepEqual((await get('/api/sweeps')).json().map((s: any) => s.name), ['other', 'synth']);
   assert.deepEqual((await get('/api/tags')).json(), ['synthetic', 'w16', 'w32', 'w64']);
 
