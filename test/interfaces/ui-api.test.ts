@@ -12,6 +12,7 @@ import { request } from 'node:http';
 import { Store } from '../../src/lab/results/store.js';
 import { startUi, type UiServer } from '../../src/interfaces/ui/server.js';
 import { addSyntheticSweep } from '../lab/report-fixture.js';
+import { isBookkeeping } from '../../src/lab/presentation/dashboard-views.js';
 
 let dir: string, db: string, store: Store, ui: UiServer;
 
@@ -177,6 +178,7 @@ test('hyperparameters (parallel and scatter), comparison, one run, sweeps, and t
     { step: 500, samples: [{ prompt: '', text: 'the jury' }, { prompt: 'He', text: 'He said' }] },
   ]);
   assert.deepEqual(one.samples, []);
+  assert.ok(isBookkeeping('samples.every') && isBookkeeping('samples.prompts') && !isBookkeeping('seed'), 'the samples section is bookkeeping, not a hyperparameter');
   assert.deepEqual((await get('/api/sweeps')).json().map((s: any) => s.name), ['other', 'synth']);
   assert.deepEqual((await get('/api/tags')).json(), ['synthetic', 'w16', 'w32', 'w64']);
 

@@ -300,7 +300,8 @@ function lossFirst(a: string, b: string): number {
 
 /** Config keys about bookkeeping, not the experiment: hidden by default on the run page, in the runs table and the hyperparameter view. */
 export const BOOKKEEPING_KEYS = ['checkpointInterval', 'keepCheckpoints', 'logInterval', 'evalInterval', 'evalBatches', 'data.cacheDir'];
-export const isBookkeeping = (key: string) => BOOKKEEPING_KEYS.includes(key);
+/** The samples section is bookkeeping too: text logged for reading, which changes no result. */
+export const isBookkeeping = (key: string) => BOOKKEEPING_KEYS.includes(key) || key.startsWith('samples.');
 
 /** Config keys to show and bookkeeping keys hidden (none hidden with `show`). */
 function splitBookkeeping(keys: string[], show: boolean): { shown: string[]; hidden: string[] } {
