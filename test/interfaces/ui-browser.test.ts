@@ -188,6 +188,7 @@ test('run page: config by full key path (bookkeeping one click away), a grid of 
   addSyntheticSweep(store, { unfinished: true, steps: 50 });
   // Bookkeeping settings as a real run config carries them.
   store.db.prepare("UPDATE runs SET config = json_set(config, '$.checkpointInterval', 100, '$.logInterval', 10, '$.keepCheckpoints', 3) WHERE id = 'synth-0000'").run();
+  store.logSamples('synth-0000', [{ step: 25, samples: [{ prompt: '', text: 'the jury' }] }, { step: 50, samples: [{ prompt: '', text: 'the grand\njury said' }] }]);
   store.close();
   const ui = await startUi({ db, port: 0 });
   try {
@@ -244,6 +245,9 @@ test('run page: config by full key path (bookkeeping one click away), a grid of 
     // A finished run's values are final; the reproduce command and the sweep's report link are there.
     assert.match(await page.textContent('#run-evals') ?? '', /final run/);
     assert.match(await page.textContent('#run-links') ?? '', /synth \(report\)/);
+    // Samples logged during training, by step, newest first, line breaks kept.
+    assert.deepEqual(await page.locator('#run-samples tr td:first-child').allTextContents(), ['50', '25']);
+    assert.deepEqual(await page.locator('#run-samples tr td:last-child').evaluateAll((els) => els.map((e) => (e as HTMLElement).innerText)), ['the grand\njury said', 'the jury']);
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#run-csv')]);
     const csv = await (await import('node:fs/promises')).readFile((await dl.path())!, 'utf8');
     assert.match(csv, /^run,metric,step,value\nsynth-0000,/);
