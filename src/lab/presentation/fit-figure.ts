@@ -1,7 +1,7 @@
 // The figure of a scaling fit (`windtunnel fit scaling --figure FILE`) from the rows of
-// src/lab/fit/figure-rows.ts (plain rows, so this wing needs nothing from the fit wing): the
-// observed loss against compute C = 6ND coloured by model size, the fitted law drawn along
-// each size's tokens, the compute-optimal frontier, and below it the log residuals. One
+// src/lab/fit/figure-rows.ts: the observed loss against compute C = 6ND coloured by model size,
+// the fitted law drawn along each size's tokens, the compute-optimal frontier, and below it the
+// log residuals. One
 // Vega-Lite spec (two stacked panels) rendered with renderSvg; an .html file wraps that SVG
 // with the fit's text, so it opens offline.
 
@@ -9,17 +9,10 @@ import { extname } from 'node:path';
 import { writeFileDurable } from '../../base/durable.js';
 import { figureConfig, renderSvg, type TopLevelSpec } from './plots.js';
 import { esc } from './report.js';
-
-/** Rows of the figure (see ScalingFitRows in src/lab/fit/figure-rows.ts). */
-export interface FitFigureRows {
-  observed: { series: string; x: number; y: number; predicted: number; run: string }[];
-  law: { series: string; x: number; y: number }[];
-  frontier: { x: number; y: number }[];
-  residuals: { series: string; x: number; y: number; run: string }[];
-}
+import type { ScalingFitRows } from '../fit/figure-rows.js';
 
 /** The fit as one Vega-Lite spec: loss against compute (law and frontier) over the residuals. */
-export function scalingFitSpec(rows: FitFigureRows): TopLevelSpec {
+export function scalingFitSpec(rows: ScalingFitRows): TopLevelSpec {
   const x = { field: 'x', type: 'quantitative', title: 'compute C = 6ND (FLOPs)', scale: { type: 'log', nice: false } };
   const colour = { field: 'series', type: 'nominal', title: 'model size', sort: null, scale: { scheme: 'viridis' } };
   const tooltip = [{ field: 'series', title: 'size' }, { field: 'x', title: 'compute', format: '.3~e' }, { field: 'y', format: '.4~g' }];
@@ -51,7 +44,7 @@ export function scalingFitSpec(rows: FitFigureRows): TopLevelSpec {
  * Writes the figure to `path` (atomically): an .svg file, or an .html page with the SVG inline
  * with the warnings above it and `text` (the printed fit) beneath. Other extensions are refused.
  */
-export async function writeScalingFitFigure(rows: FitFigureRows, warnings: readonly string[], path: string, text: string): Promise<void> {
+export async function writeScalingFitFigure(rows: ScalingFitRows, warnings: readonly string[], path: string, text: string): Promise<void> {
   const kind = extname(path).toLowerCase();
   if (kind !== '.svg' && kind !== '.html') throw new Error(`--figure ${path}: the file must end in .svg or .html`);
   const svg = await renderSvg(scalingFitSpec(rows));
