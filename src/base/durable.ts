@@ -77,13 +77,20 @@ export function replaceFolderDurable(dir: string, fill: (tmp: string) => void): 
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  if (existsSync(dir)) {
-    const old = join(parent, `.${basename(dir)}.${tag}.old`);
-    renameSync(dir, old);
-    renameSync(tmp, dir);
-    rmSync(old, { recursive: true, force: true });
+  moveFolderIntoPlace(tmp, dir, join(parent, `.${basename(dir)}.${tag}.old`));
+}
+
+/**
+ * Renames the finished folder `tmp` to `dest`, moving an existing `dest` aside to `aside`
+ * first and removing it after, then fsyncs the parent (same folder for all three paths).
+ */
+export function moveFolderIntoPlace(tmp: string, dest: string, aside: string): void {
+  if (existsSync(dest)) {
+    renameSync(dest, aside);
+    renameSync(tmp, dest);
+    rmSync(aside, { recursive: true, force: true });
   } else {
-    renameSync(tmp, dir);
+    renameSync(tmp, dest);
   }
-  fsyncPath(parent);
+  fsyncPath(dirname(dest));
 }

@@ -15,7 +15,7 @@
 // belong to an abandoned timeline (the run was resumed from an earlier step and has diverged), so
 // they are removed too, as the metrics log drops its lines past a resumed step.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Tensor, backend, fmtShape } from '../engine/index.js';
@@ -23,7 +23,7 @@ import { NATIVE_ISAS, nativeIsa, nativeInfo, setNativeIsa, setNativeThreads, typ
 import { readSafetensors, writeSafetensors } from '../models/safetensors.js';
 import type { Optimizer, OptimizerState } from './optimizers.js';
 import type { ScheduleConfig } from './schedules.js';
-import { fsyncPath, writeFileDurable } from '../base/durable.js';
+import { fsyncPath, moveFolderIntoPlace, writeFileDurable } from '../base/durable.js';
 
 export const MODEL_FILE = 'model.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -197,16 +197,8 @@ export function writeCheckpointFolder(runDir: string, step: number, write: (tmp:
   write(tmp); // a failure leaves the temporary folder, as a crash would; the next save removes it
   fsyncPath(tmp);
   const final = join(runDir, checkpointName(step));
-  if (existsSync(final)) {
-    // Re-saving a step (rare: a resumed run stopped at once). Swap, then drop the old copy.
-    const old = join(runDir, `.old-${checkpointName(step)}-${randomBytes(4).toString('hex')}`);
-    renameSync(final, old);
-    renameSync(tmp, final);
-    rmSync(old, { recursive: true, force: true });
-  } else {
-    renameSync(tmp, final);
-  }
-  fsyncPath(runDir);
+  // Re-saving a step (rare: a resumed run stopped at once) swaps, then drops the old copy.
+  moveFolderIntoPlace(tmp, final, join(runDir, `.old-${checkpointName(step)}-${randomBytes(4).toString('hex')}`));
   return final;
 }
 
