@@ -14,3 +14,8 @@ export function fmtSci(n: number | null | undefined, missing = '?'): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return missing;
   return n === 0 ? '0' : n.toExponential(2).replace('e+', 'e');
 }
+
+/** Minutes as a duration: 0.2 -> "12 s", 7.5 -> "7.5 min", 45 -> "45 min", 150 -> "2.5 h". */
+export function fmtMinutes(m: number): string {
+  return m < 1 ? `${Math.max(1, Math.round(m * 60))} s` : m < 120 ? `${m.toFixed(m < 10 ? 1 : 0)} min` : `${(m / 60).toFixed(1)} h`;
+}

@@ -21,8 +21,8 @@ import { hasCheckpoint, type TrainerCommand } from '../lab/experiments/trainer-p
 import { Store } from '../lab/results/store.js';
 import type { ExpandedRun, Sweep } from '../lab/experiments/sweep.js';
 import { branchWsd } from '../training/branch.js';
-import { writeFileDurable } from '../base/durable.js';
 import { ScheduleConfig } from '../training/schedules.js';
+import { writeVerdictFile } from './verdict-file.js';
 import { branchOf, expandStudy, planCost, sweepName, verdictMarkdown, type Analysis, type Budget, type PlanCost, type Study, type StudyRun } from './study.js';
 
 export type StudyEvent =
@@ -84,15 +84,25 @@ export async function runStudy(study: Study, o: RunStudyOptions): Promise<StudyR
     const out = resolve(o.out ?? join(o.runsDir, 'reports', sweep.name));
     const report = await writeStudyReport(store, study, o.budget, analysis, out, o.now);
     const verdictFile = join(out, 'verdict.json');
-    writeFileDurable(verdictFile, JSON.stringify({
-      study: study.name, budget: o.budget, sweep: sweep.name, claim: study.claim, verdict: analysis.verdict, reason: analysis.reason,
-      evidence: analysis.evidence, caveats: analysis.caveats, runs: { planned: runs.length, done: records.length - unfinished.length },
-      data: analysis.data,
-    }, null, 2) + '\n');
+    writeVerdictFile(verdictFile, {
+      study, budget: o.budget, sweep: sweep.name, analysis, runs: { planned: runs.length, done: records.length - unfinished.length },
+      cost, runSeconds: trainingSeconds(records), figureFiles: report.svgs, now: o.now,
+    });
     return { sweep: sweep.name, cost, analysis, report, verdictFile, stopped, unfinished };
   } finally {
     store.close();
   }
+}
+
+/** Wall-clock seconds the finished runs took, start to finish (a resumed run counts from its first start). */
+function trainingSeconds(records: RunRecord[]): number {
+  let s = 0;
+  for (const r of records) {
+    if (r.status !== 'done' || !r.startedAt || !r.finishedAt) continue;
+    const d = (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000;
+    if (Number.isFinite(d) && d > 0) s += d;
+  }
+  return s;
 }
 
 /** The store's records of a study's runs, with the plan's names and points. */

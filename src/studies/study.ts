@@ -39,6 +39,8 @@ export interface Analysis {
   /** What this scale or design cannot show. */
   caveats: string[];
   figures: Figure[];
+  /** The figure that shows the verdict best (STUDIES.md shows it); default the first. */
+  keyFigure?: string;
   tables: ReportTable[];
   /** The numbers behind the verdict (written to verdict.json beside the report). */
   data: Record<string, unknown>;

@@ -13,10 +13,12 @@ import { trainerCommand } from '../../lab/experiments/trainer-process.js';
 import { Store } from '../../lab/results/store.js';
 import { budgets, planCost, runStudy, studies, sweepName, type Budget, type StudyEvent } from '../../studies/index.js';
 import { expandStudy, trainedSteps } from '../../studies/study.js';
+import { writeStudiesSummary } from '../../studies/summary.js';
+import { join } from 'node:path';
 import { addStoreOptions, positiveInt, storePath, table, type StoreOptions } from './lab-common.js';
 import { action } from './run-common.js';
 import { abortOnInterrupt } from '../../base/interrupt.js';
-import { fmtCount, fmtSci } from '../../base/format.js';
+import { fmtCount, fmtMinutes, fmtSci } from '../../base/format.js';
 
 interface StudyFlags extends StoreOptions {
   budget: string;
@@ -29,13 +31,15 @@ interface StudyFlags extends StoreOptions {
   retryFailed?: boolean;
   dryRun?: boolean;
   analyseOnly?: boolean;
+  reports?: string[];
+  figuresDir?: string;
 }
 
 export function registerStudy(program: Command): void {
   addStoreOptions(program
     .command('study')
     .description(`run a study (plan its runs, train them, analyse, report the verdict); \`study list\` names them (${Object.keys(studies).join(', ')})`)
-    .argument('<name>', 'a study, or "list"')
+    .argument('<name>', 'a study, "list", or "summary" (write STUDIES.md from the reports\' verdict files)')
     .option('--budget <budget>', `${budgets.join(' | ')}: smoke checks the plumbing in under a minute, small shows the effect in under 30 minutes on two cores, full is the experiment`, 'smoke')
     .option('--out <dir>', 'report folder (default <runs-dir>/reports/<study>-<budget>)')
     .option('--queue <url>', 'train on `windtunnel worker`s through Redis (redis://HOST:PORT) instead of here; --runs-dir must be the folder the workers share')
@@ -45,9 +49,12 @@ export function registerStudy(program: Command): void {
     .option('--trainer <command>', 'command standing in for the training child process (src/training/child-protocol.ts)')
     .option('--retry-failed', 'train failed runs again')
     .option('--dry-run', 'list the planned runs and their cost; train nothing')
-    .option('--analyse-only', 'train nothing: analyse and report what the store holds'))
+    .option('--analyse-only', 'train nothing: analyse and report what the store holds')
+    .option('--reports <dirs...>', 'summary: report folders to read verdict.json files from (default <runs-dir>/reports)')
+    .option('--figures-dir <dir>', 'summary: where key figures are copied (default docs/studies beside the page)'))
     .action(action(async (name: string, o: StudyFlags) => {
       if (name === 'list') return listStudies();
+      if (name === 'summary') return summarise(o);
       const study = studies[name];
       if (!study) throw new Error(`no study "${name}" (known: ${Object.keys(studies).join(', ')}; \`windtunnel study list\` describes them)`);
       if (!(budgets as readonly string[]).includes(o.budget)) throw new Error(`--budget must be one of ${budgets.join(', ')}, got "${o.budget}"`);
@@ -100,6 +107,12 @@ function listStudies(): void {
   for (const s of Object.values(studies)) console.log(`\n${s.name}: ${s.title}.\n  claim: ${s.claim}`);
 }
 
+function summarise(o: StudyFlags): void {
+  const r = writeStudiesSummary({ studies, reportDirs: o.reports ?? [join(o.runsDir, 'reports')], out: o.out ?? 'STUDIES.md', figuresDir: o.figuresDir });
+  console.log(`wrote ${r.path}: ${r.studiesRun} of ${Object.keys(studies).length} studies have results${r.figures.length ? `, ${r.figures.length} key figure(s)` : ''}`);
+  for (const u of r.unreadable) console.error(`warning: skipped ${u.error}`);
+}
+
 function dryRun(name: string, budget: Budget, db: string): void {
   const study = studies[name];
   const sweep = study.plan(budget);
@@ -117,7 +130,6 @@ function dryRun(name: string, budget: Budget, db: string): void {
   ])));
 }
 
-const fmtMinutes = (m: number): string => (m < 1 ? `${Math.max(1, Math.round(m * 60))} s` : m < 120 ? `${m.toFixed(m < 10 ? 1 : 0)} min` : `${(m / 60).toFixed(1)} h`);
 
 /** One line per event on stderr. */
 function logEvent(e: StudyEvent): void {
