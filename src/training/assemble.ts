@@ -193,8 +193,9 @@ export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOpt
     // Seeded by the step, with its own RNG (inside generate), and dropout off: training is unchanged.
     ...(samples ? {
       sampleInterval: samples.every,
+      sampleAtStart: samples.atStart ?? false,
       sample: (step: number) => samples.prompts.map((prompt) => ({
-        prompt, text: sampleText(source, prompt, { maxTokens: samples.maxTokens, temperature: samples.temperature, seed: step }).text,
+        prompt, text: sampleText(source, prompt, { maxTokens: samples.maxTokens, temperature: samples.temperature, topK: samples.topK, topP: samples.topP, seed: step }).text,
       })),
     } : {}),
   });

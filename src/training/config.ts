@@ -72,7 +72,17 @@ export const trainConfigFields = z.object({
     maxTokens: posInt.default(64),
     /** 0: greedy. */
     temperature: z.number().nonnegative().default(0),
-  }).strict().optional(),
+    /** With temperature > 0: keep the k most likely tokens. */
+    topK: posInt.optional(),
+    /** With temperature > 0: keep the smallest set of tokens whose probability reaches topP. */
+    topP: z.number().gt(0).max(1).optional(),
+    /** Also sample before the first step (what the untrained model writes). */
+    atStart: z.boolean().optional(),
+  }).strict().superRefine((s, ctx) => {
+    for (const k of ['topK', 'topP'] as const) {
+      if (s[k] !== undefined && s.temperature === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [k], message: `${k} filters a sampled distribution; it has no effect with temperature 0 (greedy): set a temperature` });
+    }
+  }).optional(),
   /**
    * Start from trained weights (fine-tuning): a Hugging Face folder or a run folder (its latest
    * checkpoint unless `checkpoint`). Without a model section the source's model config is used;

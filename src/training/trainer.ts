@@ -70,6 +70,8 @@ export interface TrainerOptions {
   sample?: (step: number) => { prompt: string; text: string }[];
   /** Samples every N steps (0: only at the end, when `sample` is given; default 0). */
   sampleInterval?: number;
+  /** Also sample at step 0, before training (a fresh run only). */
+  sampleAtStart?: boolean;
   /** Extra RNG states to checkpoint by name; the model's dropoutRng is included as 'model.dropout'. */
   rngs?: Record<string, Stateful>;
   /** The resolved run config, stored in config.json and in every checkpoint. */
@@ -248,6 +250,8 @@ export class Trainer {
 
     emit({ type: 'start', step, totalSteps: total, resumedFrom });
     if (engineWarning) emit({ type: 'warning', message: engineWarning });
+
+    if (o.sample && o.sampleAtStart && step === 0) metrics.log({ type: 'samples', step, samples: o.sample(step) });
 
     // ---- the loop ----
     const pool = new BufferPool();

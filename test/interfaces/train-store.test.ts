@@ -88,4 +88,11 @@ test('samples logged during training: their own metrics lines, the same loss cur
   assert.ok(show.stdout.includes(`"" -> ${sampled[2].samples[0].text.split('\n')[0]}`), show.stdout);
   const json = JSON.parse(cli(['runs', 'show', id, '--runs-dir', runs, '--json']).stdout) as { samples: unknown };
   assert.deepEqual(json.samples, [{ step: 5, samples: sampled[2].samples }]);
+
+  // Sampled (not greedy) with top-k/top-p, and once before the first step: still the same training.
+  const r2 = train(join(runs, 'sampled-topk'), 'steps=5', 'samples.every=4', 'samples.maxTokens=8', 'samples.temperature=0.9', 'samples.topK=5', 'samples.topP=0.9', 'samples.atStart=true');
+  assert.equal(r2.status, 0, r2.stderr);
+  const topk = lines(join(runs, 'sampled-topk'));
+  assert.deepEqual(losses(topk), losses(plain));
+  assert.deepEqual(topk.filter((l) => l.type === 'samples').map((l) => l.step), [0, 4, 5]);
 });

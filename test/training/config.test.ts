@@ -63,6 +63,10 @@ test('the samples section: defaults (greedy, start of a document), bad values na
   assert.ok(issues({ ...base, samples: { every: 5, prompts: [3] } }).some((m) => m.startsWith('samples.prompts.0:')));
   assert.ok(issues({ ...base, samples: { every: 5, temperature: -1 } }).some((m) => m.startsWith('samples.temperature:')));
   assert.ok(issues({ ...base, samples: { every: 5, maxTokens: 1.5 } }).some((m) => m.startsWith('samples.maxTokens:')));
-  assert.ok(issues({ ...base, samples: { every: 5, topK: 3 } }).some((m) => m === 'samples.topK: unknown key'));
+  assert.ok(issues({ ...base, samples: { every: 5, topK: 3 } }).some((m) => m.startsWith('samples.topK: topK filters a sampled distribution')));
+  assert.ok(issues({ ...base, samples: { every: 5, temperature: 1, topP: 1.5 } }).some((m) => m.startsWith('samples.topP:')));
+  assert.ok(issues({ ...base, samples: { every: 5, topk: 3 } }).some((m) => m === 'samples.topk: unknown key'));
+  assert.deepEqual(parseTrainConfig({ ...base, samples: { every: 5, temperature: 0.8, topK: 3, topP: 0.9, atStart: true } }).samples,
+    { every: 5, prompts: [''], maxTokens: 64, temperature: 0.8, topK: 3, topP: 0.9, atStart: true });
   assert.deepEqual(issues({ ...base, samples: { every: 5, temperature: Infinity } }), ['samples.temperature: must be a finite number, got Infinity']);
 });

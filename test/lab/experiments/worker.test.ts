@@ -57,7 +57,7 @@ after(() => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 20_000): Promise<T> {
+async function until<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 60_000): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = fn();
@@ -85,7 +85,7 @@ function startCli(args: string[]): Proc {
   return { proc, out, exited };
 }
 
-async function exitCode(p: Proc, what: string, timeoutMs = 45_000): Promise<number | null> {
+async function exitCode(p: Proc, what: string, timeoutMs = 90_000): Promise<number | null> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error(`${what} did not exit in time; output:\n${p.out.join('\n')}`)), timeoutMs); });
   try { return await Promise.race([p.exited, timeout]); } finally { clearTimeout(timer); }
