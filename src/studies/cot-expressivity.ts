@@ -94,7 +94,7 @@ const formats: TaskFormat[] = ['direct', 'cot'];
  * for <|endoftext|>, rounded up to 16. Rows are packed with whole instances, so a loose bound
  * costs attention width, not wasted rows.
  */
-function contextFor(task: string, size: number): number {
+export function contextFor(task: string, size: number): number {
   return Math.ceil((getTask(task).maxDocumentLength(size, resolveTaskOptions()) + 1) / 16) * 16;
 }
 

@@ -10,6 +10,7 @@ import { mupTransfer } from './mup-transfer.js';
 import { layerRedundancy } from './layer-redundancy.js';
 import { cotExpressivity } from './cot-expressivity.js';
 import { minicpmRecipe } from './minicpm-recipe.js';
+import { efficientWidth } from './efficient-width.js';
 
 export const studies: Record<string, Study> = {
   [wsdVsCosine.name]: wsdVsCosine,
@@ -20,6 +21,7 @@ export const studies: Record<string, Study> = {
   [layerRedundancy.name]: layerRedundancy,
   [cotExpressivity.name]: cotExpressivity,
   [minicpmRecipe.name]: minicpmRecipe,
+  [efficientWidth.name]: efficientWidth,
 };
 
 export { budgets, planCost, sweepName, type Analysis, type Budget, type Study, type StudyRun, type Verdict } from './study.js';
