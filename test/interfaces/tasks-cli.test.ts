@@ -42,7 +42,7 @@ test('tasks sample --json prints prompt, answer, cot and data exactly', async ()
     assert.equal(typeof l.answer, 'number');
   }
   const list = await cli('tasks', 'list', '--json');
-  assert.deepEqual(list.stdout.trim().split('\n').map((l) => JSON.parse(l).name), ['arithmetic', 'equations', 'lis', 'edit-distance']);
+  assert.deepEqual(list.stdout.trim().split('\n').map((l) => JSON.parse(l).name), ['arithmetic', 'equations', 'lis', 'edit-distance', 'recall']);
   const bad = await cli('tasks', 'sample', 'sorting');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown task "sorting"/);

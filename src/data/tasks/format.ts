@@ -23,6 +23,8 @@
 //   edit-distance   prompt "abca,bcab|"   cot "1 1 2 3;2 1 2 2;..." then "|" (rows 1..n of the
 //                   Levenshtein table, row i = distances from a[0..i) to every prefix of b)
 //                   answer 2;  data {"a": "abca", "b": "bcab"}
+//   recall          prompt "a7 k3 z1|k a z|"  cot "k3 a7 z1|"  answer [3,7,1] -> "3,7,1"
+//                   data {"pairs": [["a",7],["k",3],["z",1]], "queries": ["k","a","z"]}
 
 export type TaskFormat = 'direct' | 'cot';
 export const taskFormats: readonly TaskFormat[] = ['direct', 'cot'];

@@ -13,6 +13,7 @@ import { editDistance } from './edit-distance.js';
 import { equations } from './equations.js';
 import type { TaskInstance } from './format.js';
 import { lis } from './lis.js';
+import { recall } from './recall.js';
 import { isPrime } from './modular.js';
 import { defaultTaskOptions, type Task, type TaskOptions } from './task.js';
 
@@ -21,6 +22,7 @@ export const tasks: Record<string, Task> = {
   [equations.name]: equations,
   [lis.name]: lis,
   [editDistance.name]: editDistance,
+  [recall.name]: recall,
 };
 
 export const taskNames = Object.keys(tasks);

@@ -196,6 +196,25 @@ test('lis: the answer matches patience sorting and subset enumeration; the DP ta
   }
 });
 
+test('recall: every answer found again by scanning the prompt text; keys distinct; every key queried once', () => {
+  for (const size of [1, 4, 16, 52]) {
+    for (const inst of drawInstances('recall', { size, count: 20, seed: 3 })) {
+      const [pairsText, queriesText, rest] = inst.prompt.split('|');
+      assert.equal(rest, '');
+      const pairs = pairsText.split(' ');
+      const queries = queriesText.split(' ');
+      assert.equal(pairs.length, size);
+      assert.equal(new Set(pairs.map((p) => p[0])).size, size, 'distinct keys');
+      assert.deepEqual([...queries].sort(), pairs.map((p) => p[0]).sort(), 'every key queried once');
+      // the independent solver: for each query, scan the prompt for "<key><digit>"
+      const scanned = queries.map((k) => Number(new RegExp(`(?:^| )${k}(\\d)`).exec(pairsText)![1]));
+      assert.deepEqual(inst.answer, scanned);
+      assert.equal(inst.cot, queries.map((k, j) => `${k}${scanned[j]}`).join(' ') + '|');
+      assert.equal(answerOfCompletion(completionText(inst, 'cot'), '|'), scanned.join(','));
+    }
+  }
+});
+
 test('edit-distance: the answer and every table row match a top-down recursion', () => {
   for (const size of [1, 3, 6, 12]) {
     for (const inst of drawInstances('edit-distance', { size, count: 40, seed: 9 })) {
@@ -250,7 +269,7 @@ test('format: document, completion, final-answer extraction and the sample recor
 });
 
 test('bad names, sizes and options are refused with the reason', () => {
-  assert.throws(() => getTask('sorting'), /unknown task "sorting" \(known: arithmetic, equations, lis, edit-distance\)/);
+  assert.throws(() => getTask('sorting'), /unknown task "sorting" \(known: arithmetic, equations, lis, edit-distance, recall\)/);
   assert.deepEqual(parseTaskRef('lis:6'), { task: 'lis', size: 6 });
   assert.deepEqual(parseTaskRef('edit-distance'), { task: 'edit-distance', size: 6 });
   assert.throws(() => parseTaskRef('lis:0'), /size \(sequence length\) must be an integer in 1\.\.256/);
