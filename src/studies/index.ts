@@ -11,6 +11,7 @@ import { layerRedundancy } from './layer-redundancy.js';
 import { cotExpressivity } from './cot-expressivity.js';
 import { minicpmRecipe } from './minicpm-recipe.js';
 import { efficientWidth } from './efficient-width.js';
+import { efficientMixers } from './efficient-mixers.js';
 
 export const studies: Record<string, Study> = {
   [wsdVsCosine.name]: wsdVsCosine,
@@ -22,6 +23,7 @@ export const studies: Record<string, Study> = {
   [cotExpressivity.name]: cotExpressivity,
   [minicpmRecipe.name]: minicpmRecipe,
   [efficientWidth.name]: efficientWidth,
+  [efficientMixers.name]: efficientMixers,
 };
 
 export { budgets, planCost, sweepName, type Analysis, type Budget, type Study, type StudyRun, type Verdict } from './study.js';
