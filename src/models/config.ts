@@ -8,10 +8,17 @@
 //
 // muP (`mup`, see mup.ts) is an optional section naming the base model's shape; without it the
 // config resolves exactly as before (no `mup` key at all, so run ids and stored configs stay put).
+//
+// Token mixers (mixers/): `mixer` names the mixer of every block (default 'attention'), `layers`
+// gives one per block as a pattern ("MMMAMMMA", letters in mixers/index.ts) or a list, and
+// `mixerOptions.<name>` holds each kind's options. They resolve to `layers` (the pattern) and
+// `mixerOptions` (every option of each kind in use spelled out), and to no key at all for plain
+// attention in every block, so existing configs, run ids and stored configs are unchanged.
 
 import { nonFinitePaths } from '../base/config-file.js';
 import { z } from 'zod';
 import { ConfigError, fieldIssues, type FieldIssue } from '../base/errors.js';
+import { MLP_ONLY_LETTER, mixerDef, mixerDefs, mixerNames, type ParamSpec } from './mixers/index.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -66,7 +73,74 @@ const fields = z.object({
   scaledResidualInit: z.boolean().default(false),
   /** muP relative to a base shape (mup.ts); null or absent: the standard parametrization. */
   mup: mupFields.nullable().optional(),
+  /** The token mixer of every block (mixers/index.ts lists them); default 'attention'. Give this or layers. */
+  mixer: z.enum(mixerNames() as [string, ...string[]]).optional(),
+  /**
+   * One entry per block: a pattern string (one letter per block: upper case the mixer and then an MLP,
+   * lower case the mixer alone, 'F' an MLP alone) or a list of mixer names ('mlp' for an MLP alone)
+   * and { mixer, mlp } records.
+   */
+  layers: z.union([
+    z.string().min(1),
+    z.array(z.union([
+      z.string(),
+      z.object({ mixer: z.string().nullable(), mlp: z.boolean().default(true) }).strict(),
+    ])).min(1),
+  ]).optional(),
+  /** Options per mixer kind (each kind's fields are in its file in mixers/). */
+  mixerOptions: z.object(Object.fromEntries(mixerDefs.map((d) => [d.name, d.options.optional()]))).strict().optional(),
 }).strict();
+
+/** One block: its mixer kind (null: none) and whether an MLP follows. */
+export interface LayerSpec { mixer: string | null; mlp: boolean }
+
+const letterOf = (name: string) => mixerDef(name).letter;
+
+/** Parses a layers pattern or list; problems are returned as messages. */
+function parseLayers(layers: string | (string | { mixer: string | null; mlp: boolean })[]): { specs: LayerSpec[]; problems: string[] } {
+  const problems: string[] = [];
+  const specs: LayerSpec[] = [];
+  const byLetter = new Map(mixerDefs.map((d) => [d.letter, d.name]));
+  const known = () => `known letters: ${mixerDefs.map((d) => `${d.letter} ${d.name}`).join(', ')}, ${MLP_ONLY_LETTER} MLP only; lower case: no MLP after the mixer`;
+  if (typeof layers === 'string') {
+    for (const ch of layers) {
+      if (ch === MLP_ONLY_LETTER) { specs.push({ mixer: null, mlp: true }); continue; }
+      const name = byLetter.get(ch.toUpperCase());
+      if (!name) { problems.push(`unknown letter "${ch}" (${known()})`); continue; }
+      specs.push({ mixer: name, mlp: ch === ch.toUpperCase() });
+    }
+  } else {
+    for (const item of layers) {
+      const spec = typeof item === 'string' ? (item === 'mlp' ? { mixer: null, mlp: true } : { mixer: item, mlp: true }) : item;
+      if (spec.mixer !== null && !mixerNames().includes(spec.mixer)) problems.push(`unknown mixer "${spec.mixer}" (known: ${mixerNames().join(', ')}, or 'mlp' for an MLP alone)`);
+      else if (spec.mixer === null && !spec.mlp) problems.push('a block needs a mixer or an MLP');
+      else specs.push(spec);
+    }
+  }
+  return { specs, problems };
+}
+
+/** The canonical pattern string of a list of blocks. */
+export function layersPattern(specs: LayerSpec[]): string {
+  return specs.map((s) => (s.mixer === null ? MLP_ONLY_LETTER : s.mlp ? letterOf(s.mixer) : letterOf(s.mixer).toLowerCase())).join('');
+}
+
+/** The blocks of a resolved config, in order (every block attention + MLP unless `layers` says otherwise). */
+export function layerPlan(c: { nLayer: number; layers?: string }): LayerSpec[] {
+  if (c.layers === undefined) return Array.from({ length: c.nLayer }, () => ({ mixer: 'attention', mlp: true }));
+  return parseLayers(c.layers).specs;
+}
+
+/** Options of one mixer kind in a resolved config (its defaults when the config has none). */
+export function mixerOptionsOf<O = unknown>(c: { mixerOptions?: Record<string, unknown> }, name: string): O {
+  const given = c.mixerOptions?.[name];
+  return (given ?? mixerDef(name).options.parse({})) as O;
+}
+
+/** Mixer kinds in use, in the order the blocks first use them. */
+export function mixersInUse(c: { nLayer: number; layers?: string }): string[] {
+  return [...new Set(layerPlan(c).flatMap((s) => (s.mixer ? [s.mixer] : [])))];
+}
 
 export const modelConfigSchema = fields.superRefine((c, ctx) => {
   if (c.dModel % c.nHead !== 0) {
@@ -79,6 +153,15 @@ export const modelConfigSchema = fields.superRefine((c, ctx) => {
   }
   if (c.positions === 'rotary' && dHead % 2 !== 0) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['positions'], message: `rotary positions need an even head size, dHead is ${dHead}` });
+  }
+  const plan = resolveLayers(c);
+  for (const p of plan.problems) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [p.field], message: p.message });
+  if (plan.problems.length) return;
+  for (const name of new Set(plan.specs.flatMap((s) => (s.mixer ? [s.mixer] : [])))) {
+    const d = mixerDef(name);
+    const o = (c.mixerOptions as Record<string, unknown> | undefined)?.[name] ?? d.options.parse({});
+    for (const p of d.check?.({ ...c, dHead }, o) ?? []) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['mixerOptions', name, p.field], message: p.message });
+    if (c.mup && !d.mup) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['mup'], message: `muP is defined here for attention only; mixer "${name}" has no muP rules (drop mup, or use attention in every block)` });
   }
   if (c.mup) {
     const issue = (field: string, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['mup', field], message });
@@ -95,14 +178,44 @@ export const modelConfigSchema = fields.superRefine((c, ctx) => {
     if (c.mup.readoutZeroInit && c.tiedEmbeddings) issue('readoutZeroInit', 'needs an untied head (tiedEmbeddings: false): a tied head is the token embedding, which cannot start at zero');
   }
 }).transform((c) => {
-  const { mup, ...rest } = c;
-  const resolved: typeof rest & { dHead: number; dMlp: number; mup?: ResolvedMup } = {
+  const { mup, mixer: _mixer, layers: _layers, mixerOptions, ...rest } = c;
+  const resolved: typeof rest & { dHead: number; dMlp: number; mup?: ResolvedMup; layers?: string; mixerOptions?: Record<string, unknown> } = {
     ...rest, dHead: c.dModel / c.nHead, dMlp: c.dMlp ?? defaultDMlp(c.mlp, c.mlpRatio, c.dModel),
   };
   // No mup key at all without muP: the resolved config (and every run id hashed from it) is unchanged.
   if (mup) resolved.mup = { ...mup, ...resolveMupBase(c) };
+  // Likewise no mixer keys for plain attention everywhere; otherwise the pattern and every option of each kind in use.
+  const { specs } = resolveLayers(c);
+  const pattern = layersPattern(specs);
+  const used = [...new Set(specs.flatMap((s) => (s.mixer ? [s.mixer] : [])))];
+  const options = Object.fromEntries(used.map((n) => [n, (mixerOptions as Record<string, unknown> | undefined)?.[n] ?? mixerDef(n).options.parse({})]));
+  const defaultOptions = used.every((n) => JSON.stringify(options[n]) === JSON.stringify(mixerDef(n).options.parse({})));
+  if (pattern !== letterOf('attention').repeat(c.nLayer) || !defaultOptions) {
+    resolved.layers = pattern;
+    resolved.mixerOptions = options;
+  }
   return resolved;
 });
+
+/** The blocks a config asks for, with problems named by field. */
+function resolveLayers(c: { nLayer: number; mixer?: string; layers?: string | (string | { mixer: string | null; mlp: boolean })[]; mixerOptions?: object }): { specs: LayerSpec[]; problems: { field: string; message: string }[] } {
+  const problems: { field: string; message: string }[] = [];
+  let specs: LayerSpec[];
+  if (c.layers !== undefined) {
+    if (c.mixer !== undefined) problems.push({ field: 'mixer', message: 'give mixer (every block) or layers (each block), not both' });
+    const r = parseLayers(c.layers);
+    for (const m of r.problems) problems.push({ field: 'layers', message: m });
+    specs = r.specs;
+    if (!r.problems.length && specs.length !== c.nLayer) problems.push({ field: 'layers', message: `has ${specs.length} blocks but nLayer is ${c.nLayer}` });
+  } else {
+    specs = Array.from({ length: c.nLayer }, () => ({ mixer: c.mixer ?? 'attention', mlp: true }));
+  }
+  const used = new Set(specs.flatMap((s) => (s.mixer ? [s.mixer] : [])));
+  for (const name of Object.keys(c.mixerOptions ?? {})) {
+    if ((c.mixerOptions as Record<string, unknown>)[name] !== undefined && !used.has(name)) problems.push({ field: `mixerOptions.${name}`, message: `no block uses mixer "${name}"` });
+  }
+  return { specs, problems };
+}
 
 type ResolvedMup = z.output<typeof mupFields> & { baseHeadDim: number; baseDMlp: number };
 
@@ -200,7 +313,9 @@ export function countParams(c: ModelConfig): ParamCounts {
   const mlp = mlpIn * C + mlpIn * b + F * C + C * b;
   const embedding = c.vocabSize * C + (c.positions === 'learned' ? c.nCtx * C : 0);
   const lmHead = c.tiedEmbeddings ? 0 : c.vocabSize * C;
-  const blocks = c.nLayer * (2 * norm + attn + mlp);
+  // Other mixers or blocks without an MLP: count each block's parameters from the layout.
+  const blocks = c.layers === undefined ? c.nLayer * (2 * norm + attn + mlp)
+    : paramSpecs(c).filter((s) => s.name.startsWith('blocks.')).reduce((n, s) => n + s.shape.reduce((p, d) => p * d, 1), 0);
   const nonEmbedding = blocks + norm + lmHead;
   return { embedding, lmHead, blocks, finalNorm: norm, nonEmbedding, total: embedding + nonEmbedding };
 }
@@ -208,7 +323,7 @@ export function countParams(c: ModelConfig): ParamCounts {
 // ---- parameter layout ------------------------------------------------------------------
 // The names and shapes are listed at the top of transformer.ts; mup.ts and hf.ts read them from here.
 
-export interface ParamSpec { name: string; shape: number[]; init: 'normal' | 'residual' | 'zeros' | 'ones' }
+export type { ParamSpec } from './mixers/index.js';
 
 /** Every parameter of a config, in the model's order, with how it is initialised. */
 export function paramSpecs(c: ModelConfig): ParamSpec[] {
@@ -223,15 +338,19 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
     specs.push({ name: `${p}.weight`, shape: [out, inp], init: residual && c.scaledResidualInit ? 'residual' : 'normal' });
     if (c.bias) specs.push({ name: `${p}.bias`, shape: [out], init: 'zeros' });
   };
-  for (let i = 0; i < c.nLayer; i++) {
+  layerPlan(c).forEach((layer, i) => {
     const p = `blocks.${i}`;
-    normSpecs(`${p}.ln1`);
-    linearSpecs(`${p}.attn.qkv`, 3 * C, C);
-    linearSpecs(`${p}.attn.proj`, C, C, true);
-    normSpecs(`${p}.ln2`);
-    linearSpecs(`${p}.mlp.fc`, c.mlp === 'swiglu' ? 2 * F : F, C);
-    linearSpecs(`${p}.mlp.proj`, C, F, true);
-  }
+    if (layer.mixer !== null) {
+      const d = mixerDef(layer.mixer);
+      normSpecs(`${p}.ln1`);
+      specs.push(...d.params(c, mixerOptionsOf(c, layer.mixer), `${p}.${d.module}`));
+    }
+    if (layer.mlp) {
+      normSpecs(`${p}.ln2`);
+      linearSpecs(`${p}.mlp.fc`, c.mlp === 'swiglu' ? 2 * F : F, C);
+      linearSpecs(`${p}.mlp.proj`, C, F, true);
+    }
+  });
   normSpecs('ln_final');
   if (!c.tiedEmbeddings) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, C], init: 'normal' });
   return specs;

@@ -16,7 +16,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { writeFileDurable } from '../base/durable.js';
 import { join } from 'node:path';
 import { Tensor, concat, fmtShape, noGrad, slice, toFloat, transpose } from '../engine/index.js';
-import { paramSpecs, parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { layerPlan, mixerOptionsOf, paramSpecs, parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { mixerDef } from './mixers/index.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { Transformer, type FloatDType } from './transformer.js';
 import { foldMup } from './mup.js';
@@ -40,9 +41,22 @@ const required: Record<HFFamily, Partial<Record<keyof ModelConfig, unknown>>> = 
 
 /** What stops `config` from being saved as `family`; empty when it fits. */
 export function familyMismatches(config: ModelConfig, family: HFFamily): string[] {
-  return Object.entries(required[family])
+  return [...mixerMismatches(config, family), ...Object.entries(required[family])
     .filter(([k, v]) => config[k as keyof ModelConfig] !== v)
-    .map(([k, v]) => `${k} is ${JSON.stringify(config[k as keyof ModelConfig])} (${family} needs ${JSON.stringify(v)})`);
+    .map(([k, v]) => `${k} is ${JSON.stringify(config[k as keyof ModelConfig])} (${family} needs ${JSON.stringify(v)})`)];
+}
+
+/** Blocks a Hugging Face (or llama.cpp) model of this family cannot hold: only dense attention followed by an MLP. */
+function mixerMismatches(c: ModelConfig, family: HFFamily): string[] {
+  const out: string[] = [];
+  const plan = layerPlan(c);
+  const other = [...new Set(plan.flatMap((l) => (l.mixer && l.mixer !== 'attention' ? [l.mixer] : [])))];
+  if (other.length) out.push(`mixer ${other.map((m) => `"${m}"`).join(', ')} in layers "${c.layers}" (${family} has softmax attention only)`);
+  if (plan.some((l) => !l.mixer || !l.mlp)) out.push(`layers "${c.layers}" has blocks without a mixer or an MLP (${family} needs both in every block)`);
+  if (plan.some((l) => l.mixer === 'attention') && !mixerDef('attention').exportable(mixerOptionsOf(c, 'attention'))) {
+    out.push(`attention options ${JSON.stringify(mixerOptionsOf(c, 'attention'))} (${family} has dense causal attention only)`);
+  }
+  return out;
 }
 
 /** The family a config belongs to: positions decide, then every other requirement is checked. */

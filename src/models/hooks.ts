@@ -35,7 +35,8 @@ export function blockHookNames(i: number) {
     pattern: `${p}.attn.hook_pattern`, // [B, H, Tq, Tk] (hooking it runs the layer's attention unfused)
     z: `${p}.attn.hook_z`, // [B, T, H, D] attention output per head, before attn.proj
     result: `${p}.attn.hook_result`, // [B, T, H, C] each head's share of attn.proj's output, without its bias (runs the projection per head)
-    attnOut: `${p}.hook_attn_out`, // [B, T, C]
+    attnOut: `${p}.hook_attn_out`, // [B, T, C] (attention blocks)
+    mixerOut: `${p}.hook_mixer_out`, // [B, T, C] the output of any other mixer (its own points: its file in mixers/)
     residMid: `${p}.hook_resid_mid`, // [B, T, C]
     ln2: `${p}.ln2.hook_normalized`, // [B, T, C]
     ln2Scale: `${p}.ln2.hook_scale`, // [B, T, 1]

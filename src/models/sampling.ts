@@ -5,9 +5,12 @@
 //
 // Past nCtx tokens the context is cropped to the last nCtx, as nanoGPT does; with the cache
 // that means re-running the cropped window (positions restart at 0), so cached and uncached
-// decoding give the same tokens everywhere.
+// decoding give the same tokens everywhere. With attention sinks (StreamingLLM) nothing is
+// cropped: the cache keeps the first tokens and a recent window, so text runs on far past nCtx
+// at a bounded cache size; `streamingLoss` evaluates a long text the same way.
 
-import { Rng, Tensor, fmtShape, noGrad, tensor } from '../engine/index.js';
+import { Rng, Tensor, fmtShape, logSoftmax, noGrad, tensor } from '../engine/index.js';
+import type { SinkCacheOptions } from './mixers/index.js';
 import { KVCache, type Transformer } from './transformer.js';
 
 export interface SamplingOptions {
@@ -27,6 +30,19 @@ export interface GenerateOptions extends SamplingOptions {
   useKVCache?: boolean;
   /** Stop once every sequence has produced this token (finished ones are padded with it). */
   stopToken?: number;
+  /** Attention sinks: keep the first `keep` tokens and the last ones, keep + window in all, and never crop (needs the cache). */
+  sinks?: SinkCacheOptions;
+}
+
+/** Feeds rows [B, T] through a cache in calls of at most `chunk` tokens; returns the last call's logits. */
+function feed(model: Transformer, rows: number[][], cache: KVCache, chunk: number, lastLogitsOnly: boolean, each?: (logits: Tensor, from: number) => void): Tensor {
+  let logits: Tensor | null = null;
+  for (let from = 0; from < rows[0].length; from += chunk) {
+    const part = rows.map((r) => r.slice(from, from + chunk));
+    logits = model.forward(batch(part), { kvCache: cache, lastLogitsOnly }).logits;
+    each?.(logits, from);
+  }
+  return logits!;
 }
 
 function checkSampling(o: SamplingOptions): void {
@@ -105,13 +121,16 @@ export function generate(model: Transformer, prompt: Tensor | number[] | number[
   const { nCtx, nLayer, vocabSize: V } = model.config;
   const rng = new Rng(o.seed ?? 0);
   const useCache = o.useKVCache ?? true;
+  if (o.sinks && !useCache) throw new Error('generate: attention sinks need the KV cache (useKVCache true)');
   const done = seqs.map(() => false);
-  let cache = new KVCache(nLayer);
-  let pending = seqs.map((s) => s.slice(-nCtx)); // tokens not yet run through the cache
+  let cache = new KVCache(nLayer, o.sinks ? { sinks: o.sinks } : {});
+  let pending = o.sinks ? seqs.map((s) => [...s]) : seqs.map((s) => s.slice(-nCtx)); // tokens not yet run through the cache
   noGrad(() => {
     for (let step = 0; step < o.maxNewTokens; step++) {
       let logits: Tensor;
-      if (useCache) {
+      if (o.sinks) {
+        logits = feed(model, pending, cache, o.sinks.window, true); // [B, 1, V]
+      } else if (useCache) {
         if (cache.length + pending[0].length > nCtx) { cache = new KVCache(nLayer); pending = seqs.map((s) => s.slice(-nCtx)); }
         logits = model.forward(batch(pending), { kvCache: cache, lastLogitsOnly: true }).logits; // [B, 1, V]
       } else {
@@ -127,4 +146,30 @@ export function generate(model: Transformer, prompt: Tensor | number[] | number[
     }
   });
   return batch(seqs);
+}
+
+export interface StreamingLossOptions {
+  /** Attention sinks for the cache; without them the text must fit in nCtx. */
+  sinks?: SinkCacheOptions;
+  /** Tokens per forward call (default: the sink window, or the whole text). */
+  chunk?: number;
+}
+
+/**
+ * Negative log-likelihood (nats) of each token of `ids` after the first, predicted through a
+ * KV cache fed left to right: with sinks, the way a model is evaluated past its context length.
+ */
+export function streamingLoss(model: Transformer, ids: number[], o: StreamingLossOptions = {}): { nll: Float64Array; mean: number } {
+  if (ids.length < 2) throw new Error('streamingLoss: needs at least two tokens');
+  const chunk = o.chunk ?? o.sinks?.window ?? ids.length;
+  if (!(Number.isInteger(chunk) && chunk >= 1)) throw new Error(`streamingLoss: chunk must be a positive integer, got ${chunk}`);
+  const cache = new KVCache(model.config.nLayer, o.sinks ? { sinks: o.sinks } : {});
+  const V = model.config.vocabSize;
+  const nll = new Float64Array(ids.length - 1);
+  noGrad(() => feed(model, [ids], cache, chunk, false, (logits, from) => {
+    const lp = logSoftmax(logits).f; // [1, t, V]
+    const t = logits.shape[1];
+    for (let i = 0; i < t; i++) if (from + i + 1 < ids.length) nll[from + i] = -lp[i * V + ids[from + i + 1]];
+  }));
+  return { nll, mean: nll.reduce((a, b) => a + b, 0) / nll.length };
 }

@@ -14,7 +14,8 @@
 //   blocks.{i}.attn.qkv.weight    [3C, C]  rows: q, then k, then v; head h owns rows h*D..h*D+D-1 of each
 //   blocks.{i}.attn.qkv.bias      [3C]     (bias on)
 //   blocks.{i}.attn.proj.weight   [C, C]   (+ .bias [C])
-//   blocks.{i}.ln2.weight         [C]      (+ .bias)
+//     (another mixer in block i: blocks.{i}.<its module>.*, listed in its file in mixers/)
+//   blocks.{i}.ln2.weight         [C]      (+ .bias)   (ln2 and mlp.* only in blocks with an MLP)
 //   blocks.{i}.mlp.fc.weight      [F, C] gelu, [2F, C] swiglu (rows: gate, then up)   (+ .bias)
 //   blocks.{i}.mlp.proj.weight    [C, F]   (+ .bias [C])
 //   ln_final.weight               [C]      (+ .bias)
@@ -27,11 +28,12 @@
 // value is computed exactly as before.
 
 import {
-  Rng, Tensor, add, arange, attention, concat, crossEntropy, dropout, embedding, gelu, layerNorm, linear, linearAct,
-  matmul, maskedFill, mean, mul, permute, reshape, rmsNorm, rope, ropeTables, silu, slice, softmax, split, sqrt,
-  square, sub, div, sum, tensor, fmtShape,
+  Rng, Tensor, add, arange, crossEntropy, dropout, embedding, gelu, layerNorm, linear, linearAct,
+  mean, mul, rmsNorm, ropeTables, silu, slice, split, sqrt,
+  square, sub, div, tensor, fmtShape,
 } from '../engine/index.js';
-import { paramSpecs, parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { layerPlan, mixerOptionsOf, paramSpecs, parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { mixerDef, type Mixer, type MixerState, type SinkCacheOptions } from './mixers/index.js';
 import { mupAttentionScale, mupBaseShapes, mupInitScales, mupOutputMultiplier, mupZeroQuery } from './mup.js';
 import {
   ActivationCache, blockHookNames, compileHooks, hookPairs, runHooks, topHookNames,
@@ -57,6 +59,7 @@ export function initParams(c: ModelConfig, seed: number, dtype: FloatDType = 'fl
     const std = s.init === 'residual' ? residualStd : c.initStd;
     if (s.init === 'normal' || s.init === 'residual') rng.fillNormal(data, mupScales ? std * mupScales.get(s.name)! : std);
     else if (s.init === 'ones') data.fill(1);
+    else if (s.init === 'custom') s.fill!(data, rng);
     if (mupScales) mupZeroQuery(c, s.name, data);
     const t = new Tensor(data, s.shape, true);
     t.name = s.name;
@@ -84,17 +87,47 @@ export function checkParams(c: ModelConfig, params: Map<string, Tensor>): void {
 
 interface Linear { weight: Tensor; bias: Tensor | null }
 interface Norm { weight: Tensor; bias: Tensor | null }
-interface Block { ln1: Norm; qkv: Linear; proj: Linear; ln2: Norm; fc: Linear; mlpProj: Linear; hooks: BlockHookNames }
+/** A block: its mixer (null in an MLP-only block) and its MLP (null in a mixer-only block). */
+interface Block {
+  ln1: Norm | null; mixer: Mixer | null; isAttention: boolean;
+  ln2: Norm | null; fc: Linear | null; mlpProj: Linear | null; hooks: BlockHookNames;
+}
 
-/** Per-layer keys and values from earlier calls; forward appends to it. Keys are stored after rotary. */
+/**
+ * Generation state from earlier calls, one entry per layer, owned by each layer's mixer:
+ * attention keeps keys and values (after rotary; with sinks before it), recurrent mixers keep a
+ * fixed-size state. forward appends to it.
+ *
+ * With `sinks` (StreamingLLM) the attention layers keep the first `keep` tokens and the most
+ * recent ones, `keep + window` in all, and positions are counted inside the cache, so text may
+ * run on past nCtx; needs keep + window <= nCtx, and each call feeds at most `window` tokens.
+ */
 export class KVCache {
-  readonly k: (Tensor | null)[];
-  readonly v: (Tensor | null)[];
-  /** Tokens cached so far: the position of the next token. */
+  /** Each layer's state (null until its first call; always null for MLP-only blocks). */
+  readonly state: (MixerState | null)[];
+  /** Tokens fed so far. */
   length = 0;
-  constructor(nLayer: number) {
-    this.k = new Array(nLayer).fill(null);
-    this.v = new Array(nLayer).fill(null);
+  /** Tokens an attention layer holds (equal to length without sinks). */
+  held = 0;
+  readonly sinks: SinkCacheOptions | null;
+  constructor(nLayer: number, opts: { sinks?: SinkCacheOptions } = {}) {
+    this.state = new Array(nLayer).fill(null);
+    const k = opts.sinks;
+    if (k && !(Number.isInteger(k.keep) && k.keep >= 0 && Number.isInteger(k.window) && k.window >= 1)) {
+      throw new Error(`KVCache: sinks need keep >= 0 and window >= 1 (integers), got keep ${k.keep}, window ${k.window}`);
+    }
+    this.sinks = k ?? null;
+  }
+
+  /** Floats held by every layer's state (the memory that grows, or not, per generated token). */
+  floats(): number { return this.state.reduce((n, s) => n + (s ? s.floats() : 0), 0); }
+
+  /** Where the next `T` tokens go: the position of the first (evicting down to keep + window with sinks). */
+  nextPosition(T: number): number {
+    if (!this.sinks) return this.length;
+    const { keep, window } = this.sinks;
+    if (T > window) throw new Error(`forward: a call with attention sinks feeds at most window = ${window} tokens, got ${T}`);
+    return Math.min(this.held, keep + window - T);
   }
 }
 
@@ -174,17 +207,24 @@ export class Transformer {
     const lin = (n: string): Linear => ({ weight: p(`${n}.weight`), bias: opt(`${n}.bias`) });
     this.wte = p('wte.weight');
     this.wpe = opt('wpe.weight');
-    this.blocks = Array.from({ length: c.nLayer }, (_, i) => ({
-      ln1: lin(`blocks.${i}.ln1`), qkv: lin(`blocks.${i}.attn.qkv`), proj: lin(`blocks.${i}.attn.proj`),
-      ln2: lin(`blocks.${i}.ln2`), fc: lin(`blocks.${i}.mlp.fc`), mlpProj: lin(`blocks.${i}.mlp.proj`),
-      hooks: blockHookNames(i),
-    }));
-    this.lnFinal = lin('ln_final');
-    this.head = c.tiedEmbeddings ? this.wte : p('lm_head.weight');
     this.rotary = c.positions === 'rotary' ? ropeTables(c.nCtx, c.dHead, c.ropeTheta, this.dtype) : null;
-    this.points = this.listHookPoints();
     this.attnScale = c.mup ? mupAttentionScale(c) : undefined;
     this.logitScale = c.mup ? mupOutputMultiplier(c) : 1;
+    this.blocks = layerPlan(c).map((layer, i) => {
+      const d = layer.mixer === null ? null : mixerDef(layer.mixer);
+      const mixer = d && d.build({
+        sizes: c, options: mixerOptionsOf(c, d.name), layer: i, prefix: `blocks.${i}.${d.module}`, param: p, optParam: opt,
+        dtype: this.dtype, rotary: this.rotary, attnScale: this.attnScale,
+      });
+      return {
+        ln1: d ? lin(`blocks.${i}.ln1`) : null, mixer, isAttention: d?.name === 'attention',
+        ln2: layer.mlp ? lin(`blocks.${i}.ln2`) : null, fc: layer.mlp ? lin(`blocks.${i}.mlp.fc`) : null,
+        mlpProj: layer.mlp ? lin(`blocks.${i}.mlp.proj`) : null, hooks: blockHookNames(i),
+      };
+    });
+    this.lnFinal = lin('ln_final');
+    this.head = c.tiedEmbeddings ? this.wte : p('lm_head.weight');
+    this.points = this.listHookPoints();
   }
 
   /** muP's base shapes by parameter name (what checkpoints store and resume checks); null without muP. */
@@ -213,8 +253,11 @@ export class Transformer {
     if (!rotary) out.push(topHookNames.posEmbed);
     for (const b of this.blocks) {
       const h = b.hooks;
-      out.push(h.residPre, h.ln1Scale, h.ln1, h.q, h.k, h.v, ...(rotary ? [h.rotQ, h.rotK] : []), h.attnScores, h.pattern, h.z,
-        h.result, h.attnOut, h.residMid, h.ln2Scale, h.ln2, h.mlpPre, ...(swiglu ? [h.mlpPreLinear] : []), h.mlpPost, h.mlpOut, h.residPost);
+      out.push(h.residPre);
+      if (b.mixer) out.push(h.ln1Scale, h.ln1, ...b.mixer.hookPoints, b.isAttention ? h.attnOut : h.mixerOut);
+      if (b.mixer && b.fc) out.push(h.residMid);
+      if (b.fc) out.push(h.ln2Scale, h.ln2, h.mlpPre, ...(swiglu ? [h.mlpPreLinear] : []), h.mlpPost, h.mlpOut);
+      out.push(h.residPost);
     }
     out.push(topHookNames.lnFinalScale, topHookNames.lnFinal);
     return out;
@@ -225,7 +268,11 @@ export class Transformer {
     if (ids.dtype !== 'int32' || ids.ndim !== 2) throw new Error(`forward: ids must be int32 [B, T], got ${ids.dtype} ${fmtShape(ids.shape)}`);
     const [B, T] = ids.shape;
     const cache = opts.kvCache ?? null;
-    const pos0 = cache ? cache.length : 0;
+    if (cache && cache.state.length !== this.blocks.length) throw new Error(`forward: the cache has ${cache.state.length} layers, the model ${this.blocks.length}`);
+    if (cache?.sinks && cache.sinks.keep + cache.sinks.window > c.nCtx) {
+      throw new Error(`forward: attention sinks need keep + window <= nCtx = ${c.nCtx}, have ${cache.sinks.keep} + ${cache.sinks.window}`);
+    }
+    const pos0 = cache ? cache.nextPosition(T) : 0;
     if (pos0 + T > c.nCtx) throw new Error(`forward: positions ${pos0}..${pos0 + T - 1} exceed the context length nCtx = ${c.nCtx}`);
     for (const [name, t] of [['targets', opts.targets], ['docIds', opts.docIds], ['lossWeights', opts.lossWeights]] as const) {
       if (t && (t.ndim !== 2 || t.shape[0] !== B || t.shape[1] !== T)) throw new Error(`forward: ${name} must be [${B}, ${T}] like ids, got ${fmtShape(t.shape)}`);
@@ -246,7 +293,7 @@ export class Transformer {
     for (let l = 0; l < this.blocks.length; l++) {
       x = this.block(this.blocks[l], x, { l, pos0, cache, docIds: opts.docIds ?? null, at, hooks, drop });
     }
-    if (cache) cache.length += T;
+    if (cache) { cache.length += T; cache.held = pos0 + T; }
     if (opts.lastLogitsOnly && T > 1) x = slice(x, 1, T - 1, T); // [B, 1, C]
     x = at(topHookNames.lnFinal, this.norm(x, this.lnFinal, topHookNames.lnFinalScale, hooks, at)); // [B, T, C]
     const logits = this.logitsFromNormalized(x); // [B, T, V]
@@ -298,52 +345,32 @@ export class Transformer {
   private block(b: Block, x: Tensor, s: BlockState): Tensor {
     const h = b.hooks;
     x = s.at(h.residPre, x); // [B, T, C]
-    const attnOut = s.at(h.attnOut, s.drop(this.attention(b, s.at(h.ln1, this.norm(x, b.ln1, h.ln1Scale, s.hooks, s.at)), s))); // [B, T, C]
-    x = s.at(h.residMid, add(x, attnOut)); // [B, T, C]
-    const mlpOut = s.at(h.mlpOut, s.drop(this.mlp(b, s.at(h.ln2, this.norm(x, b.ln2, h.ln2Scale, s.hooks, s.at)), s))); // [B, T, C]
-    return s.at(h.residPost, add(x, mlpOut)); // [B, T, C]
-  }
-
-  private attention(b: Block, x: Tensor, s: BlockState): Tensor {
-    const { nHead: H, dHead: D, dModel: C } = this.config;
-    const [B, T] = x.shape;
-    const h = b.hooks;
-    const qkv = linear(x, b.qkv.weight, b.qkv.bias); // [B, T, 3C]
-    const [q0, k0, v0] = split(qkv, 3, -1); // 3 x [B, T, C]
-    let q = s.at(h.q, reshape(q0, [B, T, H, D])); // [B, T, H, D]
-    let k = s.at(h.k, reshape(k0, [B, T, H, D])); // [B, T, H, D]
-    let v = s.at(h.v, reshape(v0, [B, T, H, D])); // [B, T, H, D]
-    if (this.rotary) {
-      q = s.at(h.rotQ, rope(q, this.rotary, s.pos0)); // [B, T, H, D]
-      k = s.at(h.rotK, rope(k, this.rotary, s.pos0)); // [B, T, H, D]
+    if (b.mixer) {
+      const cache = s.cache;
+      const mixed = b.mixer.forward(s.at(h.ln1, this.norm(x, b.ln1!, h.ln1Scale, s.hooks, s.at)), {
+        at: s.at, hooks: s.hooks, pos0: s.pos0, docIds: s.docIds,
+        ...(cache ? { state: cache.state[s.l], setState: (st: MixerState) => { cache.state[s.l] = st; }, sinks: cache.sinks } : {}),
+      }); // [B, T, C]
+      x = add(x, s.at(b.isAttention ? h.attnOut : h.mixerOut, s.drop(mixed))); // [B, T, C]
+      if (b.fc) x = s.at(h.residMid, x);
     }
-    if (s.cache) {
-      const kc = s.cache.k[s.l], vc = s.cache.v[s.l];
-      if (kc && vc) { k = concat([kc, k], 1); v = concat([vc, v], 1); } // [B, Tk, H, D]
-      s.cache.k[s.l] = k; s.cache.v[s.l] = v;
+    if (b.fc) {
+      const mlpOut = s.at(h.mlpOut, s.drop(this.mlp(b, s.at(h.ln2, this.norm(x, b.ln2!, h.ln2Scale, s.hooks, s.at)), s))); // [B, T, C]
+      x = add(x, mlpOut); // [B, T, C]
     }
-    const doc = s.docIds;
-    const z = s.at(h.z, s.hooks?.has(h.pattern) || s.hooks?.has(h.attnScores)
-      ? attentionUnfused(q, k, v, doc, (pat) => s.at(h.pattern, pat), this.attnScale, (sc) => s.at(h.attnScores, sc))
-      : attention(q, k, v, { mask: { kind: 'causal' }, docQ: doc, docK: doc, scale: this.attnScale })); // [B, T, H, D]
-    if (!s.hooks?.has(h.result)) return linear(reshape(z, [B, T, C]), b.proj.weight, b.proj.bias); // [B, T, C]
-    // Per head: result[b, t, h] = z[b, t, h] W_O[:, hD:(h+1)D]^T; their sum (plus the bias) is the projection.
-    const wo = permute(reshape(b.proj.weight, [C, H, D]), [1, 2, 0]); // [H, D, C]
-    const zh = permute(reshape(z, [B * T, H, D]), [1, 0, 2]); // [H, B*T, D]
-    const result = s.at(h.result, reshape(permute(matmul(zh, wo), [1, 0, 2]), [B, T, H, C])); // [B, T, H, C]
-    const out = sum(result, 2); // [B, T, C]
-    return b.proj.bias ? add(out, b.proj.bias) : out;
+    return s.at(h.residPost, x); // [B, T, C]
   }
 
   private mlp(b: Block, x: Tensor, s: BlockState): Tensor {
     const h = b.hooks;
     const c = this.config;
-    if (c.mlp === 'gelu' && b.fc.bias && !s.hooks?.has(h.mlpPre)) {
+    const fcW = b.fc!, proj = b.mlpProj!;
+    if (c.mlp === 'gelu' && fcW.bias && !s.hooks?.has(h.mlpPre)) {
       // No hook reads the pre-activation: bias add and GELU in one fused pass (same values).
-      const act = linearAct(x, b.fc.weight, b.fc.bias, c.geluApproximate === 'tanh' ? 'gelu_tanh' : 'gelu_erf'); // [B, T, F]
-      return linear(s.at(h.mlpPost, act), b.mlpProj.weight, b.mlpProj.bias); // [B, T, C]
+      const act = linearAct(x, fcW.weight, fcW.bias, c.geluApproximate === 'tanh' ? 'gelu_tanh' : 'gelu_erf'); // [B, T, F]
+      return linear(s.at(h.mlpPost, act), proj.weight, proj.bias); // [B, T, C]
     }
-    const fc = linear(x, b.fc.weight, b.fc.bias); // [B, T, F] gelu, [B, T, 2F] swiglu
+    const fc = linear(x, fcW.weight, fcW.bias); // [B, T, F] gelu, [B, T, 2F] swiglu
     let act: Tensor;
     if (c.mlp === 'swiglu') {
       const [gate, up] = split(fc, 2, -1); // 2 x [B, T, F]
@@ -351,7 +378,7 @@ export class Transformer {
     } else {
       act = gelu(s.at(h.mlpPre, fc), c.geluApproximate); // [B, T, F]
     }
-    return linear(s.at(h.mlpPost, act), b.mlpProj.weight, b.mlpProj.bias); // [B, T, C]
+    return linear(s.at(h.mlpPost, act), proj.weight, proj.bias); // [B, T, C]
   }
 }
 
@@ -365,28 +392,4 @@ interface BlockState {
   drop: (x: Tensor) => Tensor;
 }
 
-/**
- * The attention the fused kernel computes, written out so the pattern [B, H, Tq, Tk] exists
- * as a tensor (for hook_pattern). Same causal and document masks; queries are the last Tq positions.
- * `scale` defaults to 1/sqrt(D), as the kernel's does. `onScores` sees the masked scores before softmax (hook_attn_scores).
- */
-export function attentionUnfused(
-  q: Tensor, k: Tensor, v: Tensor, docIds: Tensor | null, onPattern: (p: Tensor) => Tensor = (p) => p, scale?: number,
-  onScores: (s: Tensor) => Tensor = (s) => s,
-): Tensor {
-  const [B, Tq, , D] = q.shape;
-  const Tk = k.shape[1];
-  const blocked = new Float32Array(B * Tq * Tk); // 1 where query i may not see key j
-  for (let b = 0; b < B; b++) for (let i = 0; i < Tq; i++) for (let j = 0; j < Tk; j++) {
-    const pos = Tk - Tq + i;
-    const otherDoc = docIds !== null && docIds.i[b * Tq + i] !== docIds.i[b * Tk + j];
-    blocked[(b * Tq + i) * Tk + j] = j > pos || otherDoc ? 1 : 0;
-  }
-  const qh = permute(q, [0, 2, 1, 3]); // [B, H, Tq, D]
-  const kh = permute(k, [0, 2, 1, 3]); // [B, H, Tk, D]
-  const vh = permute(v, [0, 2, 1, 3]); // [B, H, Tk, D]
-  const scores = mul(matmul(qh, kh, { transB: true }), scale ?? 1 / Math.sqrt(D)); // [B, H, Tq, Tk]
-  const mask = new Tensor(q.dtype === 'float64' ? Float64Array.from(blocked) : blocked, [B, 1, Tq, Tk]);
-  const pattern = onPattern(softmax(onScores(maskedFill(scores, mask, -Infinity)))); // [B, H, Tq, Tk]
-  return permute(matmul(pattern, vh), [0, 2, 1, 3]); // [B, Tq, H, D]
-}
+export { attentionUnfused } from './mixers/index.js';

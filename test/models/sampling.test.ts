@@ -26,7 +26,7 @@ for (const layout of ['gpt2', 'llama'] as const) {
         for (let b = 0; b < 2; b++) assert.ok(maxAbsDiff(step.slice(b * V, (b + 1) * V), at(b, t)) < 1e-5, `${layout} step ${t} row ${b}`);
       }
       assert.equal(cache.length, T);
-      assert.deepEqual(cache.k[1]!.shape, [2, T, 4, 8]);
+      assert.deepEqual((cache.state[1] as unknown as { k: { shape: number[] } }).k.shape, [2, T, 4, 8]);
     });
   });
 

@@ -1,0 +1,28 @@
+// The mixer registry: every kind a config may name, with its layer-pattern letter. A new mixer
+// is one file in this folder exporting a MixerDef, plus one line here.
+//
+// Letters of model.layers patterns (upper case: the mixer then an MLP; lower case: the mixer alone):
+//   A attention   L linear   R retnet   G gla   M mamba2
+//   F a block with only the MLP (no mixer)
+// Letters taken by mixers still to come are theirs to choose (not one of the above).
+
+import { attentionMixer } from './attention.js';
+import type { MixerDef } from './types.js';
+
+export * from './types.js';
+export { attentionMixer, attentionHookNames, attentionUnfused, blockSparseLayout, attentionMask } from './attention.js';
+export type { AttentionOptions, BlockSparseOptions } from './attention.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const mixerDefs: readonly MixerDef<any>[] = [attentionMixer];
+
+/** The letter of a block with an MLP and no mixer. */
+export const MLP_ONLY_LETTER = 'F';
+
+export function mixerDef(name: string): MixerDef<unknown> {
+  const d = mixerDefs.find((m) => m.name === name);
+  if (!d) throw new Error(`unknown mixer "${name}" (known: ${mixerDefs.map((m) => m.name).join(', ')})`);
+  return d;
+}
+
+export const mixerNames = (): string[] => mixerDefs.map((m) => m.name);
