@@ -153,6 +153,6 @@ if (!nat) {
     assert.throws(() => n.rwkv6Backward(f(8), f(8), f(8), f(8), f(4), null, f(8), f(8), f(8), f(8), f(8), new Float64Array(4), 1, 2, 2, 2), /du.*Float32Array/);
     assert.throws(() => n.lowrankAttention(f(4), f(4), f(4), f(2), f(2), f(4), f(2), 1, 1, 2, 2, 2, 2, 1, 2, 1, 0), /kc has 2 elements, needs 4/);
     assert.throws(() => n.lowrankAttention(f(4), f(2), f(2), f(0), f(0), f(4), f(2), 1, 1, 2, 1, 2, 2, 1, 0, 1, 0), /more queries than keys/);
-    assert.throws(() => n.lowrankAttention(f(2), f(4), f(4), f(0), f(0), f(2), f(1), 1, 1, 1, 2, 2, 4, 1, 0, 1, 3), /block starts before pos0/);
+    assert.throws(() => n.lowrankAttention(f(4), f(4), f(4), f(0), f(0), f(4), f(2), 1, 1, 2, 2, 2, 4, 1, 0, 1, 3), /block starts before pos0/);
   });
 }
