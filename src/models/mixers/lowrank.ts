@@ -71,6 +71,7 @@ class LowRankMixer implements Mixer {
 
   forward(x: Tensor, s: MixerCall): Tensor {
     if (s.docIds) throw new Error(`${this.b.prefix}: lowrank attention does not support packed documents (a block summary would mix documents)`);
+    if (s.sinks) throw new Error(`${this.b.prefix}: lowrank attention keeps block summaries by absolute position; attention sinks (positions inside a rolling cache) do not apply to it`);
     const { nHead: H, dHead: D, dModel: C } = this.b.sizes;
     const { blockSize: L, rank } = this.b.options;
     const h = this.h, rotary = this.b.rotary;

@@ -141,4 +141,9 @@ test('bad mixer options and packed documents are refused, naming the field', () 
     assert.throws(() => m.forward(ids([[1, 2, 3, 4]]), { docIds }), /does not support packed documents/);
     assert.throws(() => exportHF(m, '/nonexistent/never-written'), /cannot save this model in the Hugging Face/);
   }
+  const low = new Transformer(tinyConfig('llama', kinds.lowrank as never), { seed: 1 });
+  assert.throws(() => generate(low, [[1, 2]], { maxNewTokens: 3, sinks: { keep: 2, window: 8 } }), /attention sinks .* do not apply/);
+  // Recurrent mixers ignore the sink policy (their state is already bounded) and generate past nCtx.
+  const mamba = new Transformer(tinyConfig('llama', kinds.mamba as never), { seed: 1 });
+  assert.deepEqual(generate(mamba, [[1, 2]], { maxNewTokens: 30, temperature: 0, sinks: { keep: 2, window: 8 } }).shape, [1, 32]);
 });
