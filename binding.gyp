@@ -7,7 +7,10 @@
       "native/src/losses.cc",
       "native/src/attention.cc",
       "native/src/rope.cc",
-      "native/src/optim.cc"
+      "native/src/optim.cc",
+      "native/src/selective_scan.cc",
+      "native/src/rwkv.cc",
+      "native/src/lowrank_attention.cc"
     ],
     "wt_common_cflags": ["-mtune=native", "-fno-math-errno", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-psabi"]
   },

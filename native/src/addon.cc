@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels.h"
@@ -712,6 +713,195 @@ Value Rope(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---------------------------------------------------------------- token mixers
+
+Value SelectiveScan(const CallbackInfo& info) {
+  // (x, dt, A, Bm, Cm, h0, y, hT, B, T, C, N)
+  Args a(info, "selectiveScan", 12);
+  size_t nx, ndt, nA, nB, nC, nh0, ny, nhT;
+  const float* x = a.f32(0, "x", nx);
+  const float* dt = a.f32(1, "dt", ndt);
+  const float* A = a.f32(2, "A", nA);
+  const float* Bm = a.f32(3, "Bm", nB);
+  const float* Cm = a.f32(4, "Cm", nC);
+  const float* h0 = a.f32n(5, "h0", nh0);
+  float* y = a.f32(6, "y", ny);
+  float* hT = a.f32(7, "hT", nhT);
+  const i64 B = a.integer(8, "B"), T = a.integer(9, "T"), C = a.integer(10, "C"), N = a.integer(11, "N");
+  const i64 btc = prod(a.env(), {B, T, C}), btn = prod(a.env(), {B, T, N}), bcn = prod(a.env(), {B, C, N});
+  a.need(nx, btc, "x");
+  a.need(ndt, btc, "dt");
+  a.need(ny, btc, "y");
+  a.need(nA, prod(a.env(), {C, N}), "A");
+  a.need(nB, btn, "Bm");
+  a.need(nC, btn, "Cm");
+  if (h0) a.need(nh0, bcn, "h0");
+  a.need(nhT, bcn, "hT");
+  wt::selective_scan(x, dt, A, Bm, Cm, h0, y, hT, B, T, C, N);
+  return info.Env().Undefined();
+}
+
+Value SelectiveScanBackward(const CallbackInfo& info) {
+  // (x, dt, A, Bm, Cm, h0, dy, dx, ddt, dA, dBm, dCm, B, T, C, N)
+  Args a(info, "selectiveScanBackward", 16);
+  size_t nx, ndt, nA, nB, nC, nh0, ndy, ndx, nddt, ndA, ndB, ndC;
+  const float* x = a.f32(0, "x", nx);
+  const float* dt = a.f32(1, "dt", ndt);
+  const float* A = a.f32(2, "A", nA);
+  const float* Bm = a.f32(3, "Bm", nB);
+  const float* Cm = a.f32(4, "Cm", nC);
+  const float* h0 = a.f32n(5, "h0", nh0);
+  const float* dy = a.f32(6, "dy", ndy);
+  float* dx = a.f32(7, "dx", ndx);
+  float* ddt = a.f32(8, "ddt", nddt);
+  float* dA = a.f32(9, "dA", ndA);
+  float* dBm = a.f32(10, "dBm", ndB);
+  float* dCm = a.f32(11, "dCm", ndC);
+  const i64 B = a.integer(12, "B"), T = a.integer(13, "T"), C = a.integer(14, "C"), N = a.integer(15, "N");
+  const i64 btc = prod(a.env(), {B, T, C}), btn = prod(a.env(), {B, T, N}), cn = prod(a.env(), {C, N});
+  for (auto [len, name] : {std::pair<size_t, const char*>{nx, "x"}, {ndt, "dt"}, {ndy, "dy"}, {ndx, "dx"}, {nddt, "ddt"}})
+    a.need(len, btc, name);
+  for (auto [len, name] : {std::pair<size_t, const char*>{nB, "Bm"}, {nC, "Cm"}, {ndB, "dBm"}, {ndC, "dCm"}})
+    a.need(len, btn, name);
+  a.need(nA, cn, "A");
+  a.need(ndA, cn, "dA");
+  if (h0) a.need(nh0, prod(a.env(), {B, C, N}), "h0");
+  wt::selective_scan_backward(x, dt, A, Bm, Cm, h0, dy, dx, ddt, dA, dBm, dCm, B, T, C, N);
+  return info.Env().Undefined();
+}
+
+Value Rwkv6(const CallbackInfo& info) {
+  // (r, k, v, w, u, s0, out, sT, B, T, H, D)
+  Args a(info, "rwkv6", 12);
+  size_t nr, nk, nv, nw, nu, ns0, no, nsT;
+  const float* r = a.f32(0, "r", nr);
+  const float* k = a.f32(1, "k", nk);
+  const float* v = a.f32(2, "v", nv);
+  const float* w = a.f32(3, "w", nw);
+  const float* u = a.f32(4, "u", nu);
+  const float* s0 = a.f32n(5, "s0", ns0);
+  float* out = a.f32(6, "out", no);
+  float* sT = a.f32(7, "sT", nsT);
+  const i64 B = a.integer(8, "B"), T = a.integer(9, "T"), H = a.integer(10, "H"), D = a.integer(11, "D");
+  const i64 n = prod(a.env(), {B, T, H, D}), ns = prod(a.env(), {B, H, D, D});
+  for (auto [len, name] : {std::pair<size_t, const char*>{nr, "r"}, {nk, "k"}, {nv, "v"}, {nw, "w"}, {no, "out"}})
+    a.need(len, n, name);
+  a.need(nu, prod(a.env(), {H, D}), "u");
+  if (s0) a.need(ns0, ns, "s0");
+  a.need(nsT, ns, "sT");
+  wt::rwkv6(r, k, v, w, u, s0, out, sT, B, T, H, D);
+  return info.Env().Undefined();
+}
+
+Value Rwkv6Backward(const CallbackInfo& info) {
+  // (r, k, v, w, u, s0, dout, dr, dk, dv, dw, du, B, T, H, D)
+  Args a(info, "rwkv6Backward", 16);
+  size_t nr, nk, nv, nw, nu, ns0, ndo, ndr, ndk, ndv, ndw, ndu;
+  const float* r = a.f32(0, "r", nr);
+  const float* k = a.f32(1, "k", nk);
+  const float* v = a.f32(2, "v", nv);
+  const float* w = a.f32(3, "w", nw);
+  const float* u = a.f32(4, "u", nu);
+  const float* s0 = a.f32n(5, "s0", ns0);
+  const float* dout = a.f32(6, "dout", ndo);
+  float* dr = a.f32(7, "dr", ndr);
+  float* dk = a.f32(8, "dk", ndk);
+  float* dv = a.f32(9, "dv", ndv);
+  float* dw = a.f32(10, "dw", ndw);
+  float* du = a.f32(11, "du", ndu);
+  const i64 B = a.integer(12, "B"), T = a.integer(13, "T"), H = a.integer(14, "H"), D = a.integer(15, "D");
+  const i64 n = prod(a.env(), {B, T, H, D});
+  for (auto [len, name] : {std::pair<size_t, const char*>{nr, "r"}, {nk, "k"}, {nv, "v"}, {nw, "w"}, {ndo, "dout"},
+                           {ndr, "dr"}, {ndk, "dk"}, {ndv, "dv"}, {ndw, "dw"}})
+    a.need(len, n, name);
+  a.need(nu, prod(a.env(), {H, D}), "u");
+  a.need(ndu, prod(a.env(), {H, D}), "du");
+  if (s0) a.need(ns0, prod(a.env(), {B, H, D, D}), "s0");
+  wt::rwkv6_backward(r, k, v, w, u, s0, dout, dr, dk, dv, dw, du, B, T, H, D);
+  return info.Env().Undefined();
+}
+
+struct LowRankArgs {
+  i64 B, H, Tq, Tk, D, L, R, nc, pos0;
+  float scale;
+};
+
+// Shape arguments from index k: B, H, Tq, Tk, D, blockSize, rank, nc, scale, pos0.
+LowRankArgs lowrank_shape(const Args& a, size_t k) {
+  LowRankArgs s{};
+  s.B = a.integer(k, "B");
+  s.H = a.integer(k + 1, "H");
+  s.Tq = a.integer(k + 2, "Tq");
+  s.Tk = a.integer(k + 3, "Tk");
+  s.D = a.integer(k + 4, "D");
+  s.L = a.integer(k + 5, "blockSize", 1);
+  s.R = a.integer(k + 6, "rank", 1);
+  s.nc = a.integer(k + 7, "nc");
+  s.scale = (float)a.num(k + 8, "scale");
+  s.pos0 = a.integer(k + 9, "pos0", 0, (i64)1 << 40);
+  if (s.Tq > s.Tk) range_error(a.env(), std::string(a.fn) + ": more queries than keys");
+  // Every query's own block must start at or after pos0 (its raw keys are all in k).
+  if (s.Tq > 0 && ((s.pos0 + s.Tk - s.Tq) / s.L) * s.L < s.pos0)
+    range_error(a.env(), std::string(a.fn) + ": the first query's block starts before pos0");
+  if (s.H * s.D > 0x7fffffff || s.nc * s.R + s.L > 0x7fffffff)
+    range_error(a.env(), std::string(a.fn) + ": sizes must fit in an int (BLAS dimensions)");
+  return s;
+}
+
+Value LowrankAttention(const CallbackInfo& info) {
+  // (q, k, v, kc, vc, out, lse, ...shape)
+  Args a(info, "lowrankAttention", 7 + 10);
+  size_t nq, nk, nv, nkc, nvc, no, nl;
+  const float* q = a.f32(0, "q", nq);
+  const float* k = a.f32(1, "k", nk);
+  const float* v = a.f32(2, "v", nv);
+  const float* kc = a.f32(3, "kc", nkc);
+  const float* vc = a.f32(4, "vc", nvc);
+  float* out = a.f32(5, "out", no);
+  float* lse = a.f32(6, "lse", nl);
+  const LowRankArgs s = lowrank_shape(a, 7);
+  const i64 qs = prod(a.env(), {s.B, s.Tq, s.H, s.D}), ks = prod(a.env(), {s.B, s.Tk, s.H, s.D});
+  const i64 cs = prod(a.env(), {s.B, s.nc, s.R, s.H, s.D});
+  a.need(nq, qs, "q");
+  a.need(no, qs, "out");
+  a.need(nk, ks, "k");
+  a.need(nv, ks, "v");
+  a.need(nkc, cs, "kc");
+  a.need(nvc, cs, "vc");
+  a.need(nl, prod(a.env(), {s.B, s.H, s.Tq}), "lse");
+  wt::lowrank_attention(q, k, v, kc, vc, out, lse, s.B, s.H, s.Tq, s.Tk, s.D, s.L, s.R, s.nc, s.scale, s.pos0);
+  return info.Env().Undefined();
+}
+
+Value LowrankAttentionBackward(const CallbackInfo& info) {
+  // (q, k, v, kc, vc, out, lse, dout, dq, dk, dv, dkc, dvc, ...shape)
+  Args a(info, "lowrankAttentionBackward", 13 + 10);
+  size_t nq, nk, nv, nkc, nvc, no, nl, ndo, ndq, ndk, ndv, ndkc, ndvc;
+  const float* q = a.f32(0, "q", nq);
+  const float* k = a.f32(1, "k", nk);
+  const float* v = a.f32(2, "v", nv);
+  const float* kc = a.f32(3, "kc", nkc);
+  const float* vc = a.f32(4, "vc", nvc);
+  const float* out = a.f32(5, "out", no);
+  const float* lse = a.f32(6, "lse", nl);
+  const float* dout = a.f32(7, "dout", ndo);
+  float* dq = a.f32(8, "dq", ndq);
+  float* dk = a.f32(9, "dk", ndk);
+  float* dv = a.f32(10, "dv", ndv);
+  float* dkc = a.f32(11, "dkc", ndkc);
+  float* dvc = a.f32(12, "dvc", ndvc);
+  const LowRankArgs s = lowrank_shape(a, 13);
+  const i64 qs = prod(a.env(), {s.B, s.Tq, s.H, s.D}), ks = prod(a.env(), {s.B, s.Tk, s.H, s.D});
+  const i64 cs = prod(a.env(), {s.B, s.nc, s.R, s.H, s.D});
+  for (auto [len, name] : {std::pair<size_t, const char*>{nq, "q"}, {no, "out"}, {ndo, "dout"}, {ndq, "dq"}}) a.need(len, qs, name);
+  for (auto [len, name] : {std::pair<size_t, const char*>{nk, "k"}, {nv, "v"}, {ndk, "dk"}, {ndv, "dv"}}) a.need(len, ks, name);
+  for (auto [len, name] : {std::pair<size_t, const char*>{nkc, "kc"}, {nvc, "vc"}, {ndkc, "dkc"}, {ndvc, "dvc"}}) a.need(len, cs, name);
+  a.need(nl, prod(a.env(), {s.B, s.H, s.Tq}), "lse");
+  wt::lowrank_attention_backward(q, k, v, kc, vc, out, lse, dout, dq, dk, dv, dkc, dvc, s.B, s.H, s.Tq, s.Tk, s.D, s.L,
+                                 s.R, s.nc, s.scale, s.pos0);
+  return info.Env().Undefined();
+}
+
 // ---------------------------------------------------------------- optimizers
 
 Value Adamw(const CallbackInfo& info) {
@@ -880,7 +1070,10 @@ Object Init(Env env, Object exports) {
       {"layerNorm", LayerNorm}, {"layerNormBackward", LayerNormBackward}, {"rmsNorm", RmsNorm},
       {"rmsNormBackward", RmsNormBackward}, {"embedding", Embedding}, {"embeddingBackward", EmbeddingBackward},
       {"crossEntropy", CrossEntropy}, {"crossEntropyBackward", CrossEntropyBackward}, {"attention", Attention},
-      {"attentionBackward", AttentionBackward}, {"rope", Rope}, {"adamw", Adamw}, {"adamwMulti", AdamwMulti}, {"sgd", Sgd},
+      {"attentionBackward", AttentionBackward}, {"rope", Rope},
+      {"selectiveScan", SelectiveScan}, {"selectiveScanBackward", SelectiveScanBackward}, {"rwkv6", Rwkv6},
+      {"rwkv6Backward", Rwkv6Backward}, {"lowrankAttention", LowrankAttention},
+      {"lowrankAttentionBackward", LowrankAttentionBackward}, {"adamw", Adamw}, {"adamwMulti", AdamwMulti}, {"sgd", Sgd},
       {"threads", Threads}, {"setThreads", SetThreads}, {"blas", Blas}, {"info", Info}, {"rawSgemm", RawSgemm},
       {"memcpyBandwidth", MemcpyBandwidth}, {"setGemmStrategy", SetGemmStrategy}, {"setIsa", SetIsa},
   };

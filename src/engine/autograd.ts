@@ -18,7 +18,8 @@ export type OpName =
   | 'reshape' | 'permute' | 'slice' | 'concat' | 'expand'
   | 'softmax' | 'logSoftmax'
   | 'layerNorm' | 'rmsNorm'
-  | 'embedding' | 'crossEntropy' | 'dropout' | 'attention' | 'rope';
+  | 'embedding' | 'crossEntropy' | 'dropout' | 'attention' | 'rope'
+  | 'selectiveScan' | 'rwkv6' | 'lowrankAttention';
 
 /** Attaches the graph node to `out` when gradients are on and some input needs them. */
 export function record(out: Tensor, op: OpName, inputs: Tensor[], saved: Record<string, unknown> = {}): Tensor {

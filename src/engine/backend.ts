@@ -10,6 +10,8 @@
 // Float kernels accept Float32Array (both backends) or Float64Array (the
 // reference backend only; used by finite-difference gradient checks).
 
+import type { SequenceMixerKernels } from './sequence-kernels.js';
+
 export type FloatArray = Float32Array | Float64Array;
 export type IntArray = Int32Array;
 export type AnyArray = FloatArray | IntArray;
@@ -47,7 +49,7 @@ export interface AttentionShape {
   docK?: IntArray | null;
 }
 
-export interface Backend {
+export interface Backend extends SequenceMixerKernels {
   readonly name: 'reference' | 'native';
   /** Threads used by fused kernels and BLAS. */
   threads(): number;

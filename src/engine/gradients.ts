@@ -5,6 +5,7 @@
 
 import type { AttentionShape, FloatArray, UnaryOp } from './backend.js';
 import type { OpName } from './autograd.js';
+import type { LowRankShape, Rwkv6Shape, SelectiveScanShape } from './sequence-kernels.js';
 import { add, div, eq, expand, gt, log, matmulInto, mul, neg, pow, reshape, sumTo, where } from './ops.js';
 import { backend } from './runtime.js';
 import { Tensor, allocFloat, allocOut, sizeOf, stridesOf, type GraphNode, type Shape } from './tensor.js';
@@ -249,5 +250,26 @@ export const gradRules: Record<OpName, GradRule> = {
     // A rotation's transpose is the rotation by minus the angle.
     backend().rope(g.f, tables.cos.f, tables.sin.f, dx, B, T, H, D, pos0, true);
     return [wrap(dx, x.shape)];
+  },
+  selectiveScan: (g, n) => {
+    const [x, dt, A, Bm, Cm] = n.inputs;
+    const { h0, shape } = n.saved as { h0: Tensor | null; shape: SelectiveScanShape };
+    const dx = like(x), ddt = like(dt), dA = like(A), dB = like(Bm), dC = like(Cm);
+    backend().selectiveScanBackward(x.f, dt.f, A.f, Bm.f, Cm.f, h0 ? h0.f : null, g.f, dx, ddt, dA, dB, dC, shape);
+    return [wrap(dx, x.shape), wrap(ddt, dt.shape), wrap(dA, A.shape), wrap(dB, Bm.shape), wrap(dC, Cm.shape)];
+  },
+  rwkv6: (g, n) => {
+    const [r, k, v, w, u] = n.inputs;
+    const { s0, shape } = n.saved as { s0: Tensor | null; shape: Rwkv6Shape };
+    const dr = like(r), dk = like(k), dv = like(v), dw = like(w), du = like(u);
+    backend().rwkv6Backward(r.f, k.f, v.f, w.f, u.f, s0 ? s0.f : null, g.f, dr, dk, dv, dw, du, shape);
+    return [wrap(dr, r.shape), wrap(dk, k.shape), wrap(dv, v.shape), wrap(dw, w.shape), wrap(du, u.shape)];
+  },
+  lowrankAttention: (g, n, out) => {
+    const [q, k, v, kc, vc] = n.inputs;
+    const { lse, shape } = n.saved as { lse: FloatArray; shape: LowRankShape };
+    const dq = like(q), dk = like(k), dv = like(v), dkc = like(kc), dvc = like(vc);
+    backend().lowrankAttentionBackward(q.f, k.f, v.f, kc.f, vc.f, out.f, lse, g.f, dq, dk, dv, dkc, dvc, shape);
+    return [wrap(dq, q.shape), wrap(dk, k.shape), wrap(dv, v.shape), wrap(dkc, kc.shape), wrap(dvc, vc.shape)];
   },
 };

@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { AnyArray, AttentionShape, Backend, FloatArray } from './backend.js';
+import type { LowRankShape } from './sequence-kernels.js';
 
 /** The raw addon exports (flat arguments; see native/src/addon.cc). */
 interface Addon {
@@ -49,6 +50,21 @@ interface Addon {
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dout: Float32Array,
     dq: Float32Array, dk: Float32Array, dv: Float32Array, ...shape: FlatShape): void;
   rope(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, B: number, T: number, H: number, D: number, pos0: number, inverse: boolean): void;
+  selectiveScan(x: FloatArray, dt: FloatArray, A: FloatArray, Bm: FloatArray, Cm: FloatArray, h0: FloatArray | null,
+    y: FloatArray, hT: FloatArray, B: number, T: number, C: number, N: number): void;
+  selectiveScanBackward(x: FloatArray, dt: FloatArray, A: FloatArray, Bm: FloatArray, Cm: FloatArray, h0: FloatArray | null,
+    dy: FloatArray, dx: FloatArray, ddt: FloatArray, dA: FloatArray, dBm: FloatArray, dCm: FloatArray,
+    B: number, T: number, C: number, N: number): void;
+  rwkv6(r: FloatArray, k: FloatArray, v: FloatArray, w: FloatArray, u: FloatArray, s0: FloatArray | null,
+    out: FloatArray, sT: FloatArray, B: number, T: number, H: number, D: number): void;
+  rwkv6Backward(r: FloatArray, k: FloatArray, v: FloatArray, w: FloatArray, u: FloatArray, s0: FloatArray | null,
+    dout: FloatArray, dr: FloatArray, dk: FloatArray, dv: FloatArray, dw: FloatArray, du: FloatArray,
+    B: number, T: number, H: number, D: number): void;
+  lowrankAttention(q: FloatArray, k: FloatArray, v: FloatArray, kc: FloatArray, vc: FloatArray,
+    out: FloatArray, lse: FloatArray, ...shape: LowRankFlat): void;
+  lowrankAttentionBackward(q: FloatArray, k: FloatArray, v: FloatArray, kc: FloatArray, vc: FloatArray,
+    out: FloatArray, lse: FloatArray, dout: FloatArray, dq: FloatArray, dk: FloatArray, dv: FloatArray,
+    dkc: FloatArray, dvc: FloatArray, ...shape: LowRankFlat): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number,
     eps: number, weightDecay: number, bc1: number, bc2: number, gradScale: number): void;
   adamwMulti(p: Float32Array[], g: Float32Array[], m: Float32Array[], v: Float32Array[], lrs: Float64Array, weightDecays: Float64Array,
@@ -71,6 +87,10 @@ export type NativeIsa = (typeof NATIVE_ISAS)[number];
 /** B, H, Tq, Tk, D, scale, maskKind, window, blockSize, layout, nKeyBlocks, docQ, docK. */
 type FlatShape = [number, number, number, number, number, number, number, number, number, Uint8Array | null, number,
   Int32Array | null, Int32Array | null];
+
+/** B, H, Tq, Tk, D, blockSize, rank, nc, scale, pos0. */
+type LowRankFlat = [number, number, number, number, number, number, number, number, number, number];
+const lowRankFlat = (s: LowRankShape): LowRankFlat => [s.B, s.H, s.Tq, s.Tk, s.D, s.blockSize, s.rank, s.nc, s.scale, s.pos0];
 
 export interface NativeInfo {
   /** Threads used by the fused kernels and by the GEMM partition. */
@@ -237,6 +257,8 @@ function flatShape(s: AttentionShape): FlatShape {
 }
 
 const isF32 = (x: unknown): x is Float32Array => x instanceof Float32Array;
+/** Every argument a Float32Array (the addon also checks each one's type). */
+const allF32 = (...xs: FloatArray[]): boolean => xs.every((x) => x instanceof Float32Array);
 /** null or Float32Array (optional weights). */
 const optF32 = (x: FloatArray | null): boolean => x === null || x instanceof Float32Array;
 
@@ -383,6 +405,34 @@ export function loadNativeBackend(reference: Backend): Backend | null {
     rope(x, cos, sin, out, B, T, H, D, pos0, inverse) {
       if (isF32(x) && isF32(cos) && isF32(sin) && isF32(out)) n.rope(x, cos, sin, out, B, T, H, D, pos0, inverse);
       else reference.rope(x, cos, sin, out, B, T, H, D, pos0, inverse);
+    },
+
+    selectiveScan(x, dt, A, Bm, Cm, h0, y, hT, s) {
+      if (allF32(x, dt, A, Bm, Cm, y, hT) && optF32(h0)) n.selectiveScan(x, dt, A, Bm, Cm, h0, y, hT, s.B, s.T, s.C, s.N);
+      else reference.selectiveScan(x, dt, A, Bm, Cm, h0, y, hT, s);
+    },
+    selectiveScanBackward(x, dt, A, Bm, Cm, h0, dy, dx, ddt, dA, dBm, dCm, s) {
+      if (allF32(x, dt, A, Bm, Cm, dy, dx, ddt, dA, dBm, dCm) && optF32(h0)) {
+        n.selectiveScanBackward(x, dt, A, Bm, Cm, h0, dy, dx, ddt, dA, dBm, dCm, s.B, s.T, s.C, s.N);
+      } else reference.selectiveScanBackward(x, dt, A, Bm, Cm, h0, dy, dx, ddt, dA, dBm, dCm, s);
+    },
+    rwkv6(r, k, v, w, u, s0, out, sT, s) {
+      if (allF32(r, k, v, w, u, out, sT) && optF32(s0)) n.rwkv6(r, k, v, w, u, s0, out, sT, s.B, s.T, s.H, s.D);
+      else reference.rwkv6(r, k, v, w, u, s0, out, sT, s);
+    },
+    rwkv6Backward(r, k, v, w, u, s0, dout, dr, dk, dv, dw, du, s) {
+      if (allF32(r, k, v, w, u, dout, dr, dk, dv, dw, du) && optF32(s0)) {
+        n.rwkv6Backward(r, k, v, w, u, s0, dout, dr, dk, dv, dw, du, s.B, s.T, s.H, s.D);
+      } else reference.rwkv6Backward(r, k, v, w, u, s0, dout, dr, dk, dv, dw, du, s);
+    },
+    lowrankAttention(q, k, v, kc, vc, out, lse, s) {
+      if (allF32(q, k, v, kc, vc, out, lse)) n.lowrankAttention(q, k, v, kc, vc, out, lse, ...lowRankFlat(s));
+      else reference.lowrankAttention(q, k, v, kc, vc, out, lse, s);
+    },
+    lowrankAttentionBackward(q, k, v, kc, vc, out, lse, dout, dq, dk, dv, dkc, dvc, s) {
+      if (allF32(q, k, v, kc, vc, out, lse, dout, dq, dk, dv, dkc, dvc)) {
+        n.lowrankAttentionBackward(q, k, v, kc, vc, out, lse, dout, dq, dk, dv, dkc, dvc, ...lowRankFlat(s));
+      } else reference.lowrankAttentionBackward(q, k, v, kc, vc, out, lse, dout, dq, dk, dv, dkc, dvc, s);
     },
 
     adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2, gradScale) {

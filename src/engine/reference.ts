@@ -4,6 +4,7 @@
 // over speed here. Works on Float32Array and Float64Array alike.
 
 import type { AttentionShape, Backend, BinaryOp, FloatArray, ReduceOp, UnaryOp } from './backend.js';
+import { referenceSequenceKernels } from './reference-sequence.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
@@ -147,6 +148,7 @@ function newLike(x: FloatArray, n: number): FloatArray {
 }
 
 export const referenceBackend: Backend = {
+  ...referenceSequenceKernels,
   name: 'reference',
   threads: () => 1,
   blas: () => 'none (TypeScript loops)',

@@ -42,6 +42,9 @@ const ropeTab32 = E.ropeTables(16, 4, 10000, 'float32');
 const condMask = (() => { const m = E.zeros([3, 1]); m.data[0] = 1; m.data[2] = 1; return m; })();
 
 const ceWeights = rand(fixed, [7], 'float64', 0.1, 2);
+const scanH0 = rand(fixed, [2, 3, 4], 'float64');
+const rwkvS0 = rand(fixed, [2, 2, 3, 3], 'float64');
+const as = (t: Tensor, like: Tensor) => (like.dtype === 'float64' ? t : E.toFloat(t, 'float32'));
 const ceW = (x: Tensor) => (x.dtype === 'float64' ? ceWeights : E.toFloat(ceWeights, 'float32'));
 const tables = (x: Tensor) => (x.dtype === 'float64' ? ropeTab : ropeTab32);
 const cond = (x: Tensor) => (x.dtype === 'float64' ? E.toFloat(condMask, 'float64') : condMask);
@@ -128,4 +131,30 @@ export const opCases: OpCase[] = [
   att({ kind: 'causal' }, 7, 7, true),
   att({ kind: 'causal' }, 3, 7),
   { name: 'rope', inputs: (r, d) => [rand(r, [2, 5, 3, 4], d)], fn: (x) => E.rope(x, tables(x), 2) },
+  ...scanCases(),
 ];
+
+/** Mamba's selective scan, RWKV-6's time mix and causal low-rank attention (mixer-ops.ts). */
+function scanCases(): OpCase[] {
+  const scanInputs = (r: Rng, d: 'float32' | 'float64', B = 2, T = 5, C = 3, N = 4) =>
+    [rand(r, [B, T, C], d), rand(r, [B, T, C], d, -2, 1), rand(r, [C, N], d, -1.5, -0.2), rand(r, [B, T, N], d), rand(r, [B, T, N], d)];
+  const rwkvInputs = (r: Rng, d: 'float32' | 'float64', B = 2, T = 5, H = 2, D = 3) =>
+    [rand(r, [B, T, H, D], d), rand(r, [B, T, H, D], d), rand(r, [B, T, H, D], d), rand(r, [B, T, H, D], d, -2, 1), rand(r, [H, D], d)];
+  const lowrank = (name: string, Tq: number, Tk: number, o: E.LowRankAttentionOptions, nc: number): OpCase => ({
+    name,
+    inputs: (r, d) => [rand(r, [2, Tq, 2, 3], d), rand(r, [2, Tk, 2, 3], d), rand(r, [2, Tk, 2, 3], d),
+      rand(r, [2, nc * o.rank, 2, 3], d), rand(r, [2, nc * o.rank, 2, 3], d)],
+    fn: (q, k, v, kc, vc) => E.lowrankAttention(q, k, v, kc, vc, o),
+  });
+  return [
+    { name: 'selectiveScan', inputs: (r, d) => scanInputs(r, d), fn: (x, dt, A, Bm, Cm) => E.selectiveScan(x, dt, A, Bm, Cm).y },
+    { name: 'selectiveScan h0, N=17', inputs: (r, d) => scanInputs(r, d, 1, 4, 3, 17), fn: (x, dt, A, Bm, Cm) => E.selectiveScan(x, dt, A, Bm, Cm, { h0: null }).y },
+    { name: 'selectiveScan from a state', inputs: (r, d) => scanInputs(r, d), fn: (x, dt, A, Bm, Cm) => E.selectiveScan(x, dt, A, Bm, Cm, { h0: as(scanH0, x) }).y },
+    { name: 'rwkv6', inputs: (r, d) => rwkvInputs(r, d), fn: (rr, k, v, w, u) => E.rwkv6(rr, k, v, w, u).y },
+    { name: 'rwkv6 from a state', inputs: (r, d) => rwkvInputs(r, d), fn: (rr, k, v, w, u) => E.rwkv6(rr, k, v, w, u, { s0: as(rwkvS0, rr) }).y },
+    { name: 'rwkv6 D=17', inputs: (r, d) => rwkvInputs(r, d, 1, 3, 1, 17), fn: (rr, k, v, w, u) => E.rwkv6(rr, k, v, w, u).y },
+    lowrank('lowrankAttention', 7, 7, { blockSize: 3, rank: 2 }, 2),
+    lowrank('lowrankAttention decode pos0', 2, 4, { blockSize: 3, rank: 2, pos0: 3 }, 2),
+    lowrank('lowrankAttention fewer summaries than blocks', 7, 7, { blockSize: 2, rank: 1, scale: 0.7 }, 1),
+  ];
+}

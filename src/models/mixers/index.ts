@@ -3,18 +3,25 @@
 //
 // Letters of model.layers patterns (upper case: the mixer then an MLP; lower case: the mixer alone):
 //   A attention   L linear   R retnet   G gla   M mamba2
+//   S mamba   W rwkv (time mix)   K rwkvChannel (RWKV's channel mix)   P lowrank
 //   F a block with only the MLP (no mixer)
 // Letters taken by mixers still to come are theirs to choose (not one of the above).
 
 import { attentionMixer } from './attention.js';
+import { lowrankMixer } from './lowrank.js';
+import { mambaMixer } from './mamba.js';
+import { rwkvChannelMixer, rwkvMixer } from './rwkv.js';
 import type { MixerDef } from './types.js';
 
 export * from './types.js';
 export { attentionMixer, attentionHookNames, attentionUnfused, blockSparseLayout, attentionMask } from './attention.js';
 export type { AttentionOptions, BlockSparseOptions } from './attention.js';
+export { mambaMixer, mambaHookNames, causalDepthwiseConv, MambaState, type MambaOptions } from './mamba.js';
+export { rwkvMixer, rwkvChannelMixer, rwkvHookNames, rwkvChannelHookNames, RwkvState, ShiftState, type RwkvOptions, type RwkvChannelOptions } from './rwkv.js';
+export { lowrankMixer, lowrankHookNames, LowRankState, type LowRankOptions } from './lowrank.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const mixerDefs: readonly MixerDef<any>[] = [attentionMixer];
+export const mixerDefs: readonly MixerDef<any>[] = [attentionMixer, mambaMixer, rwkvMixer, rwkvChannelMixer, lowrankMixer];
 
 /** The letter of a block with an MLP and no mixer. */
 export const MLP_ONLY_LETTER = 'F';
