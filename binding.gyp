@@ -7,6 +7,7 @@
       "native/src/losses.cc",
       "native/src/attention.cc",
       "native/src/rope.cc",
+      "native/src/recurrence.cc",
       "native/src/optim.cc"
     ],
     "wt_common_cflags": ["-mtune=native", "-fno-math-errno", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-psabi"]

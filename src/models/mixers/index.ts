@@ -7,14 +7,23 @@
 // Letters taken by mixers still to come are theirs to choose (not one of the above).
 
 import { attentionMixer } from './attention.js';
+import { glaMixer } from './gla.js';
+import { linearMixer } from './linear.js';
+import { mamba2Mixer } from './mamba2.js';
+import { retnetMixer } from './retnet.js';
 import type { MixerDef } from './types.js';
 
 export * from './types.js';
 export { attentionMixer, attentionHookNames, attentionUnfused, blockSparseLayout, attentionMask } from './attention.js';
 export type { AttentionOptions, BlockSparseOptions } from './attention.js';
+export { linearMixer, linearHookNames, type LinearOptions } from './linear.js';
+export { retnetMixer, retnetHookNames, retnetLogDecays, type RetnetOptions } from './retnet.js';
+export { glaMixer, glaHookNames, type GlaOptions } from './gla.js';
+export { mamba2Mixer, mamba2HookNames, mamba2Dims, type Mamba2Options } from './mamba2.js';
+export { RecurrentState, causalConv, softplus, logSigmoid, eluPlusOne, recurrenceStep } from './parts.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const mixerDefs: readonly MixerDef<any>[] = [attentionMixer];
+export const mixerDefs: readonly MixerDef<any>[] = [attentionMixer, linearMixer, retnetMixer, glaMixer, mamba2Mixer];
 
 /** The letter of a block with an MLP and no mixer. */
 export const MLP_ONLY_LETTER = 'F';
