@@ -3,19 +3,23 @@
 //
 // - Forward: per (batch, head, block of kBq queries), walk the key tiles of kBk keys that
 //   any query of the block can see, with an online softmax (running max and sum per row,
-//   the output accumulator rescaled when the max grows). Memory is O(tile), not T x T;
-//   only the row log-sum-exp is stored for the backward.
-// - Backward: recomputes the probability tiles from the saved log-sum-exp, in two passes
-//   that each own what they write, so there are no atomics and no reduction across
-//   threads: a dQ pass over query blocks (which also stores delta_i = dout_i . out_i) and
-//   a dK/dV pass over key blocks that walks the query tiles with the roles transposed.
+//   the output accumulator rescaled when the max grows). No T x T matrix: besides the
+//   output only the row log-sum-exp is stored, for the backward.
+// - Backward: recomputes the probability tiles from the saved log-sum-exp. With enough
+//   heads (kFusedHeads) one pass per (batch, head) accumulates dQ per query block and the
+//   head's dK and dV; with few heads (long sequences, small batches) two passes that each
+//   own what they write keep every thread busy: a dQ pass over query blocks and a dK/dV
+//   pass over key blocks, which walks the query tiles with the roles transposed. No
+//   atomics, no reduction across threads; both ways give the same bits.
 // - Tiles every query/key pair of which is masked are skipped without being computed
 //   (causal, sliding window, block layout, disjoint documents), so a sliding window of w
 //   or a sparse block layout costs O(T w), not O(T^2). Tiles wholly inside the mask need
 //   no per-element test; only tiles the mask cuts through are masked element by element.
-// - Every product is a register-blocked micro-kernel (below) on tiles packed into
-//   per-thread scratch: OpenBLAS on 32 x 64 x D blocks spent more time packing, locking
-//   and dispatching than multiplying (BENCHMARKS.md).
+// - Every product is a register-blocked micro-kernel (below). Its operands are laid out
+//   once per call: k^T (and v^T, q^T, dout^T in the backward) and contiguous copies of the
+//   rows, O(T) memory in the calling thread's scratch. Per-tile OpenBLAS calls on 32 x 64
+//   x D blocks spent more time packing, locking and dispatching than multiplying
+//   (BENCHMARKS.md).
 //
 // Work items depend only on the shape, and each item's arithmetic runs in a fixed order on
 // one thread, so results are bitwise identical across runs and thread counts.
@@ -35,6 +39,10 @@ namespace WT_ISA {
 // rows x kQc query columns.
 constexpr i64 kBq = 32, kBk = 64;
 constexpr i64 kKb = 32, kQc = 64;
+// Heads (batch x heads) from which the backward runs one pass per head rather than a dQ
+// pass and a dK/dV pass. A property of the shape only, never of the thread count; the two
+// give the same bits anyway (test/engine/native.test.ts checks).
+constexpr i64 kFusedHeads = 16;
 
 namespace {
 
@@ -74,7 +82,7 @@ WT_INLINE v16f bcast(const float* p) {
 #endif
 }
 
-template <int R, int NV>
+template <int R, int NV, bool TA>
 WT_INLINE void micro(const float* A, i64 lda, const float* B, i64 ldb, float* C, i64 ldc, i64 K, bool acc) {
   v16f c[R][NV];
   for (int r = 0; r < R; r++)
@@ -83,7 +91,7 @@ WT_INLINE void micro(const float* A, i64 lda, const float* B, i64 ldb, float* C,
     v16f b[NV];
     for (int v = 0; v < NV; v++) b[v] = load16(B + k * ldb + 16 * v);
     for (int r = 0; r < R; r++) {
-      const v16f a = bcast(A + r * lda + k);
+      const v16f a = bcast(TA ? A + k * lda + r : A + r * lda + k);
       for (int v = 0; v < NV; v++) c[r][v] += a * b[v];
     }
   }
@@ -92,28 +100,35 @@ WT_INLINE void micro(const float* A, i64 lda, const float* B, i64 ldb, float* C,
 }
 
 /** One strip of 16 NV columns, all M rows: blocks of rows_for(NV) rows, then 4, 2, 1. */
-template <int NV>
+template <int NV, bool TA>
 void strip(i64 M, const float* A, i64 lda, const float* B, i64 ldb, float* C, i64 ldc, i64 K, bool acc) {
   constexpr int R = rows_for(NV);
+  const i64 rs = TA ? 1 : lda;  // distance between rows of A
   i64 r = 0;
-  for (; r + R <= M; r += R) micro<R, NV>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, acc);
+  for (; r + R <= M; r += R) micro<R, NV, TA>(A + r * rs, lda, B, ldb, C + r * ldc, ldc, K, acc);
   if constexpr (R > 4)
-    for (; r + 4 <= M; r += 4) micro<4, NV>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, acc);
+    for (; r + 4 <= M; r += 4) micro<4, NV, TA>(A + r * rs, lda, B, ldb, C + r * ldc, ldc, K, acc);
   if constexpr (R > 2)
-    for (; r + 2 <= M; r += 2) micro<2, NV>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, acc);
+    for (; r + 2 <= M; r += 2) micro<2, NV, TA>(A + r * rs, lda, B, ldb, C + r * ldc, ldc, K, acc);
   if constexpr (R > 1)
-    for (; r < M; r++) micro<1, NV>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, acc);
+    for (; r < M; r++) micro<1, NV, TA>(A + r * rs, lda, B, ldb, C + r * ldc, ldc, K, acc);
 }
 
-/** C[M x N] (=|+=) A[M x K] B[K x N]; N a multiple of 16. */
+/**
+ * C[M x N] (=|+=) op(A) B with op(A) = A [M x K] (row stride lda), or with TA the
+ * transpose of A [K x M] (row stride lda); N a multiple of 16. Every C element is one
+ * chain of FMAs over k in increasing order, whatever the blocking, so a product split
+ * into consecutive K ranges (acc = true after the first) gives the same bits.
+ */
+template <bool TA = false>
 void gemm(i64 M, i64 N, i64 K, const float* A, i64 lda, const float* B, i64 ldb, float* C, i64 ldc, bool acc) {
   i64 c = 0;
-  for (; c + 16 * kMaxNV <= N; c += 16 * kMaxNV) strip<kMaxNV>(M, A, lda, B + c, ldb, C + c, ldc, K, acc);
+  for (; c + 16 * kMaxNV <= N; c += 16 * kMaxNV) strip<kMaxNV, TA>(M, A, lda, B + c, ldb, C + c, ldc, K, acc);
   switch ((N - c) / 16) {
     case 0: break;
-    case 1: strip<1>(M, A, lda, B + c, ldb, C + c, ldc, K, acc); break;
-    case 2: strip<std::min(2, kMaxNV)>(M, A, lda, B + c, ldb, C + c, ldc, K, acc); break;
-    default: strip<std::min(3, kMaxNV)>(M, A, lda, B + c, ldb, C + c, ldc, K, acc); break;
+    case 1: strip<1, TA>(M, A, lda, B + c, ldb, C + c, ldc, K, acc); break;
+    case 2: strip<std::min(2, kMaxNV), TA>(M, A, lda, B + c, ldb, C + c, ldc, K, acc); break;
+    default: strip<std::min(3, kMaxNV), TA>(M, A, lda, B + c, ldb, C + c, ldc, K, acc); break;
   }
 }
 
@@ -136,19 +151,16 @@ void transpose_head(const float* src, i64 srcLd, i64 T, i64 D, float alpha, floa
   }
 }
 inline i64 transposed_ld(i64 T) { return round16(T) + 16; }
-/** dst[r * Dp + d] = src[r, d], zero for D <= d < Dp. */
-void pack_rows(const float* src, i64 ld, i64 n, i64 D, i64 Dp, float* dst) {
-  for (i64 r = 0; r < n; r++) {
-    std::memcpy(dst + r * Dp, src + r * ld, (size_t)D * sizeof(float));
-    std::memset(dst + r * Dp + D, 0, (size_t)(Dp - D) * sizeof(float));
+/**
+ * One head's rows copied contiguous: dst[j * Dp + d] = src[j * srcLd + d], zero for
+ * D <= d < Dp. Rows of one head in [B, T, H, D] are H*D floats apart, often a power of two
+ * that maps the rows of a tile onto a few cache sets; contiguous copies read from L1.
+ */
+void copy_head_rows(const float* src, i64 srcLd, i64 T, i64 D, i64 Dp, float* dst) {
+  for (i64 j = 0; j < T; j++) {
+    std::memcpy(dst + j * Dp, src + j * srcLd, (size_t)D * sizeof(float));
+    std::memset(dst + j * Dp + D, 0, (size_t)(Dp - D) * sizeof(float));
   }
-}
-/** The rows as the B operand of a product: read in place when D fills whole vectors. */
-const float* rows_operand(const float* src, i64 ld, i64 n, i64 D, i64 Dp, float* buf, i64& ldb) {
-  if (D == Dp) { ldb = ld; return src; }
-  pack_rows(src, ld, n, D, Dp, buf);
-  ldb = Dp;
-  return buf;
 }
 
 /**
@@ -342,18 +354,23 @@ void attention(const float* q, const float* k, const float* v, float* out, float
   const Plan P(s);
   const i64 D = s.D, HD = P.HD, Dp = round16(D), nqb = (s.Tq + kBq - 1) / kBq;
   const i64 ldk = transposed_ld(s.Tk);
-  // k^T per head, in the calling thread's scratch (kept between calls: fresh pages from the
-  // allocator each call cost more than the transposition); the items use slot 0.
-  float* KTall = scratch(1, (size_t)(s.B * s.H * D * ldk));
+  // Per head, once: k^T and v's rows, in the calling thread's scratch (kept between calls:
+  // fresh pages from the allocator each call cost more than the copies); items use slot 0.
+  const i64 nkT = s.B * s.H * D * ldk, nkR = s.B * s.H * s.Tk * Dp;
+  Arena big{scratch(1, (size_t)(round16(nkT) + round16(nkR) + 2 * 16))};
+  float* KTall = big.take(nkT);
+  float* Vrows = big.take(nkR);
   parallel_for(s.B * s.H, 1, [&](i64 bh0, i64 bh1) {
-    for (i64 bh = bh0; bh < bh1; bh++)
-      transpose_head(k + P.koff(bh / s.H, 0, bh % s.H), HD, s.Tk, D, 1.0f, KTall + bh * D * ldk, ldk);
+    for (i64 bh = bh0; bh < bh1; bh++) {
+      const i64 b = bh / s.H, h = bh % s.H;
+      transpose_head(k + P.koff(b, 0, h), HD, s.Tk, D, 1.0f, KTall + bh * D * ldk, ldk);
+      copy_head_rows(v + P.koff(b, 0, h), HD, s.Tk, D, Dp, Vrows + bh * s.Tk * Dp);
+    }
   });
-  const size_t arena = (size_t)(round16(kBq * D) + round16(kBk * Dp) + kBq * kBk + round16(kBq * Dp) + 4 * 16);
+  const size_t arena = (size_t)(round16(kBq * D) + kBq * kBk + round16(kBq * Dp) + 3 * 16);
   parallel_for(s.B * s.H * nqb, 1, [&](i64 it0, i64 it1) {
     Arena ar{scratch(0, arena)};
     float* Qs = ar.take(kBq * D);   // scale * q rows
-    float* Vp = ar.take(kBk * Dp);  // v rows padded to whole vectors
     float* S = ar.take(kBq * kBk);  // scores, then probabilities
     float* O = ar.take(kBq * Dp);   // unnormalised output rows
     float m[kBq];
@@ -407,9 +424,7 @@ void attention(const float* q, const float* k, const float* v, float* out, float
           }
           l[r] += hsum(sum);
         }
-        i64 ldv;
-        const float* Vb = rows_operand(v + P.koff(b, j0, h), HD, nk, D, Dp, Vp, ldv);
-        gemm(nq, Dp, nk, S, kBk, Vb, ldv, O, Dp, true);
+        gemm(nq, Dp, nk, S, kBk, Vrows + (bh * s.Tk + j0) * Dp, Dp, O, Dp, true);
       }
       float* L = lse + bh * s.Tq;
       for (i64 r = 0; r < nq; r++) {
@@ -432,94 +447,141 @@ void attention_backward(const float* q, const float* k, const float* v, const fl
   if (s.B == 0 || s.H == 0 || s.D == 0) return;
   const Plan P(s);
   const i64 D = s.D, HD = P.HD, Dp = round16(D);
-  // Per head, once: k^T and v^T (the dQ pass), (scale q)^T and dout^T (the dK/dV pass), and
+  // Per head, once, in the calling thread's scratch (see attention()): k^T, v^T, (scale q)^T
+  // and dout^T, the rows of k, v, q and dout contiguous, and
   // delta_i = sum_j P_ij (dout_i . v_j) = dout_i . out_i.
+  // With at least kFusedHeads heads one pass per head does everything (no q^T, dout^T).
+  const bool fused = s.B * s.H >= kFusedHeads;
   const i64 ldk = transposed_ld(s.Tk), ldq = transposed_ld(s.Tq);
-  // In the calling thread's scratch (see attention()).
-  const i64 nk_all = s.B * s.H * D * ldk, nq_all = s.B * s.H * D * ldq, nd = s.B * s.H * s.Tq;
-  Arena big{scratch(1, (size_t)(2 * round16(nk_all) + 2 * round16(nq_all) + round16(nd) + 5 * 16))};
-  float* KTall = big.take(nk_all);
-  float* VTall = big.take(nk_all);
-  float* QTall = big.take(nq_all);
-  float* dOTall = big.take(nq_all);
+  const i64 nkT = s.B * s.H * D * ldk, nqT = fused ? 0 : s.B * s.H * D * ldq, nd = s.B * s.H * s.Tq;
+  const i64 nkR = s.B * s.H * s.Tk * Dp, nqR = s.B * s.H * s.Tq * Dp;
+  Arena big{scratch(1, (size_t)(2 * round16(nkT) + 2 * round16(nqT) + 2 * round16(nkR) + 2 * round16(nqR) +
+                                round16(nd) + 9 * 16))};
+  float* KTall = big.take(nkT);
+  float* VTall = big.take(nkT);
+  float* QTall = big.take(nqT);
+  float* dOTall = big.take(nqT);
+  float* Krows = big.take(nkR);
+  float* Vrows = big.take(nkR);
+  float* Qrows = big.take(nqR);
+  float* dOrows = big.take(nqR);
   float* delta = big.take(nd);
   parallel_for(s.B * s.H, 1, [&](i64 bh0, i64 bh1) {
     for (i64 bh = bh0; bh < bh1; bh++) {
       const i64 b = bh / s.H, h = bh % s.H;
       transpose_head(k + P.koff(b, 0, h), HD, s.Tk, D, 1.0f, KTall + bh * D * ldk, ldk);
       transpose_head(v + P.koff(b, 0, h), HD, s.Tk, D, 1.0f, VTall + bh * D * ldk, ldk);
-      transpose_head(q + P.qoff(b, 0, h), HD, s.Tq, D, s.scale, QTall + bh * D * ldq, ldq);
-      transpose_head(dout + P.qoff(b, 0, h), HD, s.Tq, D, 1.0f, dOTall + bh * D * ldq, ldq);
+      if (!fused) {
+        transpose_head(q + P.qoff(b, 0, h), HD, s.Tq, D, s.scale, QTall + bh * D * ldq, ldq);
+        transpose_head(dout + P.qoff(b, 0, h), HD, s.Tq, D, 1.0f, dOTall + bh * D * ldq, ldq);
+      }
+      copy_head_rows(k + P.koff(b, 0, h), HD, s.Tk, D, Dp, Krows + bh * s.Tk * Dp);
+      copy_head_rows(v + P.koff(b, 0, h), HD, s.Tk, D, Dp, Vrows + bh * s.Tk * Dp);
+      copy_head_rows(q + P.qoff(b, 0, h), HD, s.Tq, D, Dp, Qrows + bh * s.Tq * Dp);
+      copy_head_rows(dout + P.qoff(b, 0, h), HD, s.Tq, D, Dp, dOrows + bh * s.Tq * Dp);
       for (i64 i = 0; i < s.Tq; i++)
         delta[bh * s.Tq + i] = (float)ddot(dout + P.qoff(b, i, h), out + P.qoff(b, i, h), D);
     }
   });
 
-  // ---- dQ pass: one item per (batch, head, block of kBq queries)
+  // One block of kBq queries against its visible key tiles: dQ for its rows and, when dKh
+  // and dVh (the head's [Tk, Dp] accumulators) are given, their contributions to dK and dV.
   const i64 nqb = (s.Tq + kBq - 1) / kBq;
-  const size_t arenaQ = (size_t)(round16(kBq * D) + round16(kBk * Dp) + 2 * kBq * kBk + round16(kBq * Dp) + 5 * 16);
-  parallel_for(s.B * s.H * nqb, 1, [&](i64 it0, i64 it1) {
-    Arena ar{scratch(0, arenaQ)};
+  const size_t arenaQ = (size_t)(round16(kBq * D) + 2 * kBq * kBk + round16(kBq * Dp) + 4 * 16);
+  auto query_block = [&](Arena ar, i64 bh, i64 qt, float* dKh, float* dVh) WT_LAMBDA_INLINE {
     float* Qs = ar.take(kBq * D);
-    float* Kp = ar.take(kBk * Dp);
     float* S = ar.take(kBq * kBk);   // scores, then P
     float* dP = ar.take(kBq * kBk);  // dP, then dS
     float* dQ = ar.take(kBq * Dp);
-    for (i64 it = it0; it < it1; it++) {
-      const i64 qt = it % nqb, bh = it / nqb, h = bh % s.H, b = bh / s.H;
-      const i64 i0 = qt * kBq, i1 = std::min(s.Tq, i0 + kBq), nq = i1 - i0;
-      const float* L = lse + bh * s.Tq;
-      const float* dl = delta + bh * s.Tq + i0;
+    const i64 h = bh % s.H, b = bh / s.H;
+    const i64 i0 = qt * kBq, i1 = std::min(s.Tq, i0 + kBq), nq = i1 - i0;
+    const float* L = lse + bh * s.Tq;
+    const float* dl = delta + bh * s.Tq + i0;
+    for (i64 r = 0; r < nq; r++) {
+      const float* src = q + P.qoff(b, i0 + r, h);
+      for (i64 d = 0; d < D; d++) Qs[r * D + d] = s.scale * src[d];
+    }
+    std::memset(dQ, 0, (size_t)(nq * Dp) * sizeof(float));
+    const float* dO = dOrows + (bh * s.Tq + i0) * Dp;
+    i64 klo, khi;
+    P.key_range(i0, i1, klo, khi);
+    for (i64 t0 = klo / kBk * kBk; t0 < khi; t0 += kBk) {
+      const i64 j0 = std::max(t0, klo), j1 = std::min(t0 + kBk, khi), nk = j1 - j0, nkp = round16(nk);
+      const TileKind kind = P.classify(b, i0, i1, j0, j1);
+      if (kind == T_SKIP) continue;
+      gemm(nq, nkp, D, Qs, D, KTall + bh * D * ldk + j0, ldk, S, kBk, false);
+      if (kind == T_PARTIAL) P.mask_rows(S, kBk, b, i0, nq, j0, nk);
+      pad_neg_inf(S, kBk, nq, nk, nkp);
+      gemm(nq, nkp, D, dO, Dp, VTall + bh * D * ldk + j0, ldk, dP, kBk, false);  // dP = dout v^T
       for (i64 r = 0; r < nq; r++) {
-        const float* src = q + P.qoff(b, i0 + r, h);
-        for (i64 d = 0; d < D; d++) Qs[r * D + d] = s.scale * src[d];
-      }
-      std::memset(dQ, 0, (size_t)(nq * Dp) * sizeof(float));
-      const float* dO = dout + P.qoff(b, i0, h);
-      i64 klo, khi;
-      P.key_range(i0, i1, klo, khi);
-      for (i64 t0 = klo / kBk * kBk; t0 < khi; t0 += kBk) {
-        const i64 j0 = std::max(t0, klo), j1 = std::min(t0 + kBk, khi), nk = j1 - j0, nkp = round16(nk);
-        const TileKind kind = P.classify(b, i0, i1, j0, j1);
-        if (kind == T_SKIP) continue;
-        gemm(nq, nkp, D, Qs, D, KTall + bh * D * ldk + j0, ldk, S, kBk, false);
-        if (kind == T_PARTIAL) P.mask_rows(S, kBk, b, i0, nq, j0, nk);
-        pad_neg_inf(S, kBk, nq, nk, nkp);
-        gemm(nq, nkp, D, dO, HD, VTall + bh * D * ldk + j0, ldk, dP, kBk, false);  // dP = dout v^T
-        for (i64 r = 0; r < nq; r++) {
-          float* pr = S + r * kBk;
-          float* ds = dP + r * kBk;
-          const float lr = L[i0 + r];
-          if (lr == -INFINITY) {  // fully masked row: P = 0, dS = 0
-            std::memset(pr, 0, (size_t)nkp * sizeof(float));
-            std::memset(ds, 0, (size_t)nkp * sizeof(float));
-            continue;
-          }
-          const v16f lv = splat(lr), dv_ = splat(dl[r]);
-          for (i64 c = 0; c < nkp; c += 16) {
-            const v16f p = vexp_neg(load16(pr + c) - lv);
-            store16(ds + c, p * (load16(ds + c) - dv_));  // dS = P (dP - delta)
-          }
+        float* pr = S + r * kBk;
+        float* ds = dP + r * kBk;
+        const float lr = L[i0 + r];
+        if (lr == -INFINITY) {  // fully masked row: P = 0, dS = 0
+          std::memset(pr, 0, (size_t)nkp * sizeof(float));
+          std::memset(ds, 0, (size_t)nkp * sizeof(float));
+          continue;
         }
-        i64 ldkb;
-        const float* Kb = rows_operand(k + P.koff(b, j0, h), HD, nk, D, Dp, Kp, ldkb);
-        gemm(nq, Dp, nk, dP, kBk, Kb, ldkb, dQ, Dp, true);  // dQ += dS k
+        const v16f lv = splat(lr), dv_ = splat(dl[r]);
+        for (i64 c = 0; c < nkp; c += 16) {
+          const v16f p = vexp_neg(load16(pr + c) - lv);
+          store16(pr + c, p);
+          store16(ds + c, p * (load16(ds + c) - dv_));  // dS = P (dP - delta)
+        }
       }
-      for (i64 r = 0; r < nq; r++) {
-        float* g = dq + P.qoff(b, i0 + r, h);
-        for (i64 d = 0; d < D; d++) g[d] = s.scale * dQ[r * Dp + d];
+      gemm(nq, Dp, nk, dP, kBk, Krows + (bh * s.Tk + j0) * Dp, Dp, dQ, Dp, true);  // dQ += dS k
+      if (dKh) {
+        gemm<true>(nk, Dp, nq, S, kBk, dO, Dp, dVh + j0 * Dp, Dp, true);  // dV += P^T dout
+        gemm<true>(nk, Dp, nq, dP, kBk, Qrows + (bh * s.Tq + i0) * Dp, Dp, dKh + j0 * Dp, Dp, true);  // dK += dS^T q
       }
     }
+    for (i64 r = 0; r < nq; r++) {
+      float* g = dq + P.qoff(b, i0 + r, h);
+      for (i64 d = 0; d < D; d++) g[d] = s.scale * dQ[r * Dp + d];
+    }
+  };
+  auto write_dkdv = [&](i64 bh, i64 j0, i64 nk, const float* dK, const float* dV) {
+    const i64 h = bh % s.H, b = bh / s.H;
+    for (i64 r = 0; r < nk; r++) {
+      float* gk = dk + P.koff(b, j0 + r, h);
+      float* gv = dv + P.koff(b, j0 + r, h);
+      for (i64 d = 0; d < D; d++) {
+        gk[d] = s.scale * dK[r * Dp + d];
+        gv[d] = dV[r * Dp + d];
+      }
+    }
+  };
+
+  if (fused) {
+    // ---- one pass per head (enough heads to keep every thread busy): 5 products per tile
+    // instead of the 7 of the two passes below, the same bits (see gemm()).
+    const size_t arenaH = arenaQ + (size_t)(2 * round16(s.Tk * Dp) + 2 * 16);
+    parallel_for(s.B * s.H, 1, [&](i64 bh0, i64 bh1) {
+      Arena ar{scratch(0, arenaH)};
+      float* dKh = ar.take(s.Tk * Dp);
+      float* dVh = ar.take(s.Tk * Dp);
+      for (i64 bh = bh0; bh < bh1; bh++) {
+        std::memset(dKh, 0, (size_t)(s.Tk * Dp) * sizeof(float));
+        std::memset(dVh, 0, (size_t)(s.Tk * Dp) * sizeof(float));
+        for (i64 qt = 0; qt < nqb; qt++) query_block(ar, bh, qt, dKh, dVh);
+        write_dkdv(bh, 0, s.Tk, dKh, dVh);
+      }
+    });
+    return;
+  }
+
+  // ---- dQ pass: one item per (batch, head, block of kBq queries)
+  parallel_for(s.B * s.H * nqb, 1, [&](i64 it0, i64 it1) {
+    Arena ar{scratch(0, arenaQ)};
+    for (i64 it = it0; it < it1; it++) query_block(ar, it / nqb, it % nqb, nullptr, nullptr);
   });
 
   // ---- dK/dV pass: one item per (batch, head, block of kKb keys); the tiles are transposed
   // (rows keys, columns queries) so that each item owns the dK and dV rows it writes.
   const i64 nkb = (s.Tk + kKb - 1) / kKb;
-  const size_t arenaK = (size_t)(2 * round16(kQc * Dp) + 2 * kQc + 2 * kKb * kQc + 2 * round16(kKb * Dp) + 8 * 16);
+  const size_t arenaK = (size_t)(2 * kQc + 2 * kKb * kQc + 2 * round16(kKb * Dp) + 6 * 16);
   parallel_for(s.B * s.H * nkb, 1, [&](i64 it0, i64 it1) {
     Arena ar{scratch(0, arenaK)};
-    float* Qp = ar.take(kQc * Dp);   // q rows, padded
-    float* dOp = ar.take(kQc * Dp);  // dout rows, padded
     float* Lc = ar.take(kQc);        // lse per query column (+inf: nothing visible)
     float* Dc = ar.take(kQc);        // delta per query column
     float* ST = ar.take(kKb * kQc);  // S^T, then P^T
@@ -527,12 +589,12 @@ void attention_backward(const float* q, const float* k, const float* v, const fl
     float* dK = ar.take(kKb * Dp);
     float* dV = ar.take(kKb * Dp);
     for (i64 it = it0; it < it1; it++) {
-      const i64 kt = it % nkb, bh = it / nkb, h = bh % s.H, b = bh / s.H;
+      const i64 kt = it % nkb, bh = it / nkb, b = bh / s.H;
       const i64 j0 = kt * kKb, j1 = std::min(s.Tk, j0 + kKb), nk = j1 - j0;
       const float* L = lse + bh * s.Tq;
       const float* dl = delta + bh * s.Tq;
-      const float* Kr = k + P.koff(b, j0, h);
-      const float* Vr = v + P.koff(b, j0, h);
+      const float* Kr = Krows + (bh * s.Tk + j0) * Dp;
+      const float* Vr = Vrows + (bh * s.Tk + j0) * Dp;
       std::memset(dK, 0, (size_t)(nk * Dp) * sizeof(float));
       std::memset(dV, 0, (size_t)(nk * Dp) * sizeof(float));
       i64 qlo, qhi;
@@ -546,9 +608,9 @@ void attention_backward(const float* q, const float* k, const float* v, const fl
           Lc[c] = lc == -INFINITY ? INFINITY : lc;  // exp(s - inf) = 0: the row saw nothing
           Dc[c] = c < nq ? dl[i0 + c] : 0.0f;
         }
-        gemm(nk, nqp, D, Kr, HD, QTall + bh * D * ldq + i0, ldq, ST, kQc, false);  // S^T = k (scale q)^T
+        gemm(nk, nqp, D, Kr, Dp, QTall + bh * D * ldq + i0, ldq, ST, kQc, false);  // S^T = k (scale q)^T
         if (kind == T_PARTIAL) P.mask_cols(ST, kQc, b, j0, nk, i0, nq);
-        gemm(nk, nqp, D, Vr, HD, dOTall + bh * D * ldq + i0, ldq, dPT, kQc, false);  // dP^T = v dout^T
+        gemm(nk, nqp, D, Vr, Dp, dOTall + bh * D * ldq + i0, ldq, dPT, kQc, false);  // dP^T = v dout^T
         for (i64 r = 0; r < nk; r++) {
           float* pr = ST + r * kQc;
           float* ds = dPT + r * kQc;
@@ -558,20 +620,10 @@ void attention_backward(const float* q, const float* k, const float* v, const fl
             store16(ds + c, p * (load16(ds + c) - load16(Dc + c)));
           }
         }
-        i64 ldob, ldqb;
-        const float* dOb = rows_operand(dout + P.qoff(b, i0, h), HD, nq, D, Dp, dOp, ldob);
-        const float* Qb = rows_operand(q + P.qoff(b, i0, h), HD, nq, D, Dp, Qp, ldqb);
-        gemm(nk, Dp, nq, ST, kQc, dOb, ldob, dV, Dp, true);  // dV += P^T dout
-        gemm(nk, Dp, nq, dPT, kQc, Qb, ldqb, dK, Dp, true);  // dK += dS^T q
+        gemm(nk, Dp, nq, ST, kQc, dOrows + (bh * s.Tq + i0) * Dp, Dp, dV, Dp, true);  // dV += P^T dout
+        gemm(nk, Dp, nq, dPT, kQc, Qrows + (bh * s.Tq + i0) * Dp, Dp, dK, Dp, true);  // dK += dS^T q
       }
-      for (i64 r = 0; r < nk; r++) {
-        float* gk = dk + P.koff(b, j0 + r, h);
-        float* gv = dv + P.koff(b, j0 + r, h);
-        for (i64 d = 0; d < D; d++) {
-          gk[d] = s.scale * dK[r * Dp + d];
-          gv[d] = dV[r * Dp + d];
-        }
-      }
+      write_dkdv(bh, j0, nk, dK, dV);
     }
   });
 }
