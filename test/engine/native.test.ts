@@ -491,12 +491,51 @@ if (!nat) {
         ['sliding1', { kind: 'sliding', window: 1 }], ['sliding5', { kind: 'sliding', window: 5 }],
         ['block4', blockMask(T, 4)], ['block3', blockMask(T, 3)],
       ];
+      // B*H >= 16 takes the backward's one-pass-per-head path, fewer heads the dQ and dK/dV passes.
       const shapes: [number, number, number, number, number][] = [
         [1, 1, 1, 1, 1], [2, 3, 7, 7, 3], [1, 2, 129, 129, 16], [2, 1, 1, 65, 8], [1, 2, 5, 70, 7], [1, 1, 130, 130, 33],
+        [4, 4, 70, 70, 20],
       ];
       for (const [B, H, Tq, Tk, D] of shapes) {
         for (const [name, mask] of masks(Tk)) {
           for (const docs of [false, true]) checkAttention(B, H, Tq, Tk, D, mask, docs, `${B},${H},${Tq},${Tk},${D} ${name} docs${+docs}`);
+        }
+      }
+    });
+
+    test(`[${isa}] attention: long sequences with sliding windows and sparse blocks (tiles skipped)`, () => {
+      setNativeIsa(isa);
+      for (const [B, H] of [[1, 2], [4, 4]]) {
+        checkAttention(B, H, 300, 300, 16, { kind: 'sliding', window: 20 }, false, `${B}x${H} T300 sliding20`);
+        checkAttention(B, H, 300, 300, 16, { kind: 'sliding', window: 70 }, true, `${B}x${H} T300 sliding70 docs`);
+        checkAttention(B, H, 300, 300, 16, blockMask(300, 32), false, `${B}x${H} T300 block32`);
+        checkAttention(B, H, 200, 300, 24, blockMask(300, 64), false, `${B}x${H} Tq200 Tk300 block64`);
+      }
+    });
+
+    test(`[${isa}] attention backward: one pass per head gives the bits of the dQ and dK/dV passes`, () => {
+      setNativeIsa(isa);
+      // 16 x 2 heads in one call take the per-head pass; one batch row at a time (2 heads) the two passes.
+      const B = 16, H = 2, T = 100, D = 20;
+      for (const mask of [{ kind: 'causal' }, { kind: 'sliding', window: 9 }, blockMask(T, 8)] as AttentionMask[]) {
+        const q = uniform(B * T * H * D, -2, 2), k = uniform(q.length, -2, 2), v = uniform(q.length), dout = uniform(q.length);
+        const docs = new Int32Array(B * T).map((_, i) => Math.floor((i % T) / 37));
+        const whole: AttentionShape = { B, H, Tq: T, Tk: T, D, scale: 0.3, mask, docQ: docs, docK: docs };
+        const o = new Float32Array(q.length), l = new Float32Array(B * H * T);
+        N.attention(q, k, v, o, l, whole);
+        const g = [new Float32Array(q.length), new Float32Array(q.length), new Float32Array(q.length)];
+        N.attentionBackward(q, k, v, o, l, dout, g[0], g[1], g[2], whole);
+        const n = T * H * D;
+        for (let b = 0; b < B; b++) {
+          const sl = (x: Float32Array) => x.subarray(b * n, (b + 1) * n);
+          const part: AttentionShape = { ...whole, B: 1, docQ: docs.subarray(b * T, (b + 1) * T), docK: docs.subarray(b * T, (b + 1) * T) };
+          const o1 = new Float32Array(n), l1 = new Float32Array(H * T);
+          N.attention(sl(q), sl(k), sl(v), o1, l1, part);
+          bitwise(`${mask.kind} out row ${b}`, o1, sl(o));
+          bitwise(`${mask.kind} lse row ${b}`, l1, l.subarray(b * H * T, (b + 1) * H * T));
+          const g1 = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+          N.attentionBackward(sl(q), sl(k), sl(v), o1, l1, sl(dout), g1[0], g1[1], g1[2], part);
+          for (let i = 0; i < 3; i++) bitwise(`${mask.kind} d${'qkv'[i]} row ${b}`, g1[i], sl(g[i]));
         }
       }
     });
