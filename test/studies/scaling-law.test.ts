@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { coarseGrid } from '../../src/lab/fit/index.js';
 import { runStudy } from '../../src/studies/run.js';
 import { expandStudy } from '../../src/studies/study.js';
-import { analyseScaling, planSizes, scalingLaw } from '../../src/studies/scaling-law.js';
+import { analyseScaling, heldOutRatio, naiveBaseline, planSizes, scalingLaw } from '../../src/studies/scaling-law.js';
 import { rng, syntheticStudy, type SyntheticRun } from './synthetic.js';
 
 const tempDirs: string[] = [];
@@ -19,6 +19,9 @@ test('plan: 5+ sizes with 5+ token budgets each (small, full); one WSD trunk per
   for (const budget of ['small', 'full'] as const) {
     const sizes = planSizes(scalingLaw.budgets[budget]);
     assert.ok(sizes.length >= 5);
+    // The held-out model is an extrapolation: at least 4x the largest fitted one in N.
+    const Ns = sizes.map((s) => s.N).sort((a, b) => a - b);
+    assert.ok(Ns[Ns.length - 1] >= heldOutRatio * Ns[Ns.length - 2], `${budget}: ${Ns[Ns.length - 1]} vs ${Ns[Ns.length - 2]}`);
     assert.ok(sizes.every((s) => s.lengths.length >= 5));
     const runs = expandStudy(scalingLaw.plan(budget));
     for (const s of sizes) {
