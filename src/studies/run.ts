@@ -23,7 +23,7 @@ import type { ExpandedRun, Sweep } from '../lab/experiments/sweep.js';
 import { branchWsd } from '../training/branch.js';
 import { ScheduleConfig } from '../training/schedules.js';
 import { writeVerdictFile } from './verdict-file.js';
-import { branchOf, expandStudy, planCost, sweepName, verdictMarkdown, type Analysis, type Budget, type PlanCost, type Study, type StudyRun } from './study.js';
+import { branchOf, expandStudy, planCost, smokeAnalysis, sweepName, verdictLabel, verdictMarkdown, type Analysis, type Budget, type PlanCost, type Study, type StudyRun } from './study.js';
 
 export type StudyEvent =
   | { type: 'round'; round: number; runs: number; toTrain: number; branched: number }
@@ -80,7 +80,8 @@ export async function runStudy(study: Study, o: RunStudyOptions): Promise<StudyR
     const unfinished = records.filter((r) => r.status !== 'done').map((r) => ({ name: r.name, status: r.status, error: r.error }));
     const cost = planCost(sweep);
     if (stopped) return { sweep: sweep.name, cost, analysis: null, report: null, verdictFile: null, stopped, unfinished };
-    const analysis = await study.analyse(store, studyRuns(records, runs));
+    const analysed = await study.analyse(store, studyRuns(records, runs));
+    const analysis = o.budget === 'smoke' ? smokeAnalysis(analysed) : analysed;
     const out = resolve(o.out ?? join(o.runsDir, 'reports', sweep.name));
     const report = await writeStudyReport(store, study, o.budget, analysis, out, o.now);
     const verdictFile = join(out, 'verdict.json');
@@ -117,7 +118,7 @@ export function studyRuns(records: RunRecord[], planned: ExpandedRun[]): StudyRu
 /** Writes report.html / report.md through the lab's report API, the verdict block on top. */
 export function writeStudyReport(store: Store, study: Study, budget: Budget, a: Analysis, out: string, now?: Date): Promise<WrittenReport> {
   return writeReport(store, sweepName(study, budget), out, {
-    title: `Study ${study.name} (${budget}): ${a.verdict}`,
+    title: `Study ${study.name} (${budget}): ${budget === 'smoke' ? verdictLabel(a.verdict, budget) : a.verdict}`,
     verdict: { title: 'Verdict', markdown: verdictMarkdown(study, budget, a) },
     // svg: the figures also go beside report.md, so the Markdown report shows them
     figures: a.figures, standardFigures: false, tables: a.tables, svg: true, now,

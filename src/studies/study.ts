@@ -213,12 +213,30 @@ export const flopsPerSecond = 45e9;
 
 // ---- verdict text ----------------------------------------------------------------------------
 
+/**
+ * A smoke budget is plumbing (a few steps of tiny models): whatever its numbers say, its verdict
+ * is inconclusive. The analysis's own verdict is kept in data.smoke for debugging the plumbing.
+ */
+export function smokeAnalysis(a: Analysis): Analysis {
+  return {
+    ...a,
+    verdict: 'inconclusive',
+    reason: `Smoke budget: it checks that the study runs end to end, so the verdict is INCONCLUSIVE (smoke) whatever the numbers (taken alone they would say ${a.verdict}: ${a.reason})`,
+    data: { ...a.data, smoke: { analysisVerdict: a.verdict } },
+  };
+}
+
+/** The verdict as a report names it: "NOT SUPPORTED", or "INCONCLUSIVE (smoke)" for any smoke run. */
+export function verdictLabel(verdict: Verdict, budget: Budget): string {
+  return budget === 'smoke' ? 'INCONCLUSIVE (smoke)' : verdict.toUpperCase();
+}
+
 /** The verdict block at the top of a report: verdict and reason, then evidence and caveats. */
 export function verdictMarkdown(study: Pick<Study, 'claim'>, budget: Budget, a: Analysis): string {
   const out = [
     `**Claim.** ${study.claim}`,
     '',
-    `**Verdict: ${a.verdict.toUpperCase()}**${a.verdict === 'inconclusive' ? ' at this scale' : ''} (${budget} budget). ${a.reason}`,
+    `**Verdict: ${verdictLabel(a.verdict, budget)}**${a.verdict === 'inconclusive' && budget !== 'smoke' ? ' at this scale' : ''} (${budget} budget). ${a.reason}`,
     '',
     '**Evidence.**',
     '',

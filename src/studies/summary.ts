@@ -134,6 +134,7 @@ export function writeStudiesSummary(o: SummaryOptions): SummaryResult {
 }
 
 function verdictLabel(v: VerdictFile): string {
+  if (v.label) return v.label;
   const label = v.verdict.toUpperCase();
   return v.budget === 'smoke' && !/smoke/i.test(label) ? `${label} (smoke)` : label;
 }

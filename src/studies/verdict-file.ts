@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { writeFileDurable } from '../base/durable.js';
 import { provenance } from '../base/provenance.js';
 import type { Analysis, Budget, PlanCost, Study } from './study.js';
-import { budgets } from './study.js';
+import { budgets, verdictLabel } from './study.js';
 
 const verdictFileSchema = z.object({
   study: z.string(),
@@ -14,6 +14,8 @@ const verdictFileSchema = z.object({
   sweep: z.string(),
   claim: z.string(),
   verdict: z.enum(['supported', 'not supported', 'inconclusive']),
+  /** The verdict as reports name it ("INCONCLUSIVE (smoke)" for any smoke run). */
+  label: z.string().optional(),
   reason: z.string(),
   evidence: z.array(z.string()),
   caveats: z.array(z.string()),
@@ -47,7 +49,7 @@ export function writeVerdictFile(path: string, v: VerdictFileInput): VerdictFile
   const a = v.analysis;
   const order = a.keyFigure ? [...a.figures.filter((f) => f.id === a.keyFigure), ...a.figures.filter((f) => f.id !== a.keyFigure)] : a.figures;
   const file: VerdictFile = {
-    study: v.study.name, budget: v.budget, sweep: v.sweep, claim: v.study.claim, verdict: a.verdict, reason: a.reason,
+    study: v.study.name, budget: v.budget, sweep: v.sweep, claim: v.study.claim, verdict: a.verdict, label: verdictLabel(a.verdict, v.budget), reason: a.reason,
     evidence: a.evidence, caveats: a.caveats, runs: v.runs, data: a.data,
     writtenAt: (v.now ?? new Date()).toISOString(),
     source: provenance(),

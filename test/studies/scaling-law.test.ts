@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { coarseGrid } from '../../src/lab/fit/index.js';
 import { runStudy } from '../../src/studies/run.js';
 import { expandStudy } from '../../src/studies/study.js';
-import { analyseScaling, planSizes, scalingLaw } from '../../src/studies/scaling-law.js';
+import { analyseScaling, heldOutRatio, naiveBaseline, planSizes, scalingLaw } from '../../src/studies/scaling-law.js';
 import { rng, syntheticStudy, type SyntheticRun } from './synthetic.js';
 
 const tempDirs: string[] = [];
@@ -19,6 +19,9 @@ test('plan: 5+ sizes with 5+ token budgets each (small, full); one WSD trunk per
   for (const budget of ['small', 'full'] as const) {
     const sizes = planSizes(scalingLaw.budgets[budget]);
     assert.ok(sizes.length >= 5);
+    // The held-out model is an extrapolation: at least 4x the largest fitted one in N.
+    const Ns = sizes.map((s) => s.N).sort((a, b) => a - b);
+    assert.ok(Ns[Ns.length - 1] >= heldOutRatio * Ns[Ns.length - 2], `${budget}: ${Ns[Ns.length - 1]} vs ${Ns[Ns.length - 2]}`);
     assert.ok(sizes.every((s) => s.lengths.length >= 5));
     const runs = expandStudy(scalingLaw.plan(budget));
     for (const s of sizes) {
@@ -77,13 +80,16 @@ test('smoke end to end: 3 sizes x 3 budgets trained (6 of them branched), fitted
   tempDirs.push(dir);
   const r = await runStudy(scalingLaw, { budget: 'smoke', runsDir: dir, db: join(dir, 'windtunnel.db') });
   assert.deepEqual(r.unfinished, []);
-  assert.ok(['supported', 'not supported', 'inconclusive'].includes(r.analysis!.verdict));
+  assert.equal(r.analysis!.verdict, 'inconclusive', 'a smoke run is plumbing, whatever its numbers');
   const md = readFileSync(r.report!.markdown, 'utf8');
-  assert.match(md.split('\n')[0], /^# Study scaling-law \(smoke\): /);
+  assert.match(md.split('\n')[0], /^# Study scaling-law \(smoke\): INCONCLUSIVE \(smoke\)/);
   assert.match(md, /\*\*Claim\.\*\* A scaling law/);
-  assert.match(md, /\*\*Verdict: [A-Z ]+\*\*/);
+  assert.match(md, /\*\*Verdict: INCONCLUSIVE \(smoke\)\*\*/);
   assert.ok(existsSync(r.report!.html));
   const d = JSON.parse(readFileSync(r.verdictFile!, 'utf8'));
+  assert.equal(d.verdict, 'inconclusive');
+  assert.equal(d.label, 'INCONCLUSIVE (smoke)');
+  assert.ok(['supported', 'not supported', 'inconclusive'].includes(d.data.smoke.analysisVerdict));
   assert.equal(d.data.points.length, 9);
   assert.equal(d.data.heldOut.length, 3);
 });

@@ -2,7 +2,7 @@
 // plan costs (a branch counts only its decay), and the verdict block every report opens with.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { expandStudy, gcd, planCost, planSweep, studyBase, verdictMarkdown, type Analysis, type PlannedRun } from '../../src/studies/study.js';
+import { expandStudy, gcd, planCost, planSweep, smokeAnalysis, studyBase, verdictLabel, verdictMarkdown, type Analysis, type PlannedRun } from '../../src/studies/study.js';
 
 const base = studyBase({ dModel: 16, nLayer: 1, nHead: 2, batchSize: 4, context: 32, lr: 1e-3, evalBatches: 2, categories: ['news'] });
 const wsd = (steps: number, decaySteps: number) => ({ kind: 'wsd', warmupSteps: 2, decayShape: '1-sqrt', decaySteps, minLrRatio: 0 });
@@ -44,5 +44,18 @@ test('verdictMarkdown: the claim, then the verdict with its reason, then the evi
   const md = verdictMarkdown({ claim: 'A claim.' }, 'small', a).split('\n');
   assert.deepEqual(md.slice(0, 3), ['**Claim.** A claim.', '', '**Verdict: NOT SUPPORTED** (small budget). Because.']);
   assert.ok(md.includes('- x = 1 [0, 2]') && md.includes('- small'));
-  assert.match(verdictMarkdown({ claim: 'c' }, 'smoke', { ...a, verdict: 'inconclusive' }), /INCONCLUSIVE\*\* at this scale[^]*- The smoke budget only checks/);
+  assert.match(verdictMarkdown({ claim: 'c' }, 'small', { ...a, verdict: 'inconclusive' }), /INCONCLUSIVE\*\* at this scale/);
+  assert.match(verdictMarkdown({ claim: 'c' }, 'smoke', { ...a, verdict: 'inconclusive' }), /INCONCLUSIVE \(smoke\)\*\* \(smoke budget\)[^]*- The smoke budget only checks/);
+});
+
+test('smoke budget: whatever the analysis says, the verdict is INCONCLUSIVE (smoke), the analysis\'s own verdict kept aside', () => {
+  for (const verdict of ['supported', 'not supported', 'inconclusive'] as const) {
+    const a: Analysis = { verdict, reason: 'Because.', evidence: [], caveats: [], figures: [], tables: [], data: { x: 1 } };
+    const s = smokeAnalysis(a);
+    assert.equal(s.verdict, 'inconclusive');
+    assert.match(s.reason, new RegExp(`INCONCLUSIVE \\(smoke\\) whatever the numbers \\(taken alone they would say ${verdict}: Because\\.\\)`));
+    assert.deepEqual(s.data, { x: 1, smoke: { analysisVerdict: verdict } });
+    assert.equal(verdictLabel(verdict, 'smoke'), 'INCONCLUSIVE (smoke)');
+    assert.equal(verdictLabel(verdict, 'full'), verdict.toUpperCase());
+  }
 });

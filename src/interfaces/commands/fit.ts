@@ -7,7 +7,8 @@
 
 import type { Command } from 'commander';
 import {
-  chinchillaGrid, coarseGrid, filterPoints, fitScaling, pointsFromStore, readTable, type ScalingFit, type ScalingPoint,
+  chinchillaGrid, coarseGrid, filterPoints, fitScaling, flopConventions, isFlopConvention, pointsFromStore, readTable,
+  type BootstrapBy, type BootstrapMethod, type BootstrapStarts, type FlopConvention, type ScalingFit, type ScalingPoint,
 } from '../../lab/fit/index.js';
 import { scalingFitRows } from '../../lab/fit/figure-rows.js';
 import { writeScalingFitFigure } from '../../lab/presentation/fit-figure.js';
@@ -28,7 +29,11 @@ interface FitScalingOptions extends StoreOptions {
   compute?: string[];
   bootstrap: string;
   bootstrapBy: string;
+  bootstrapMethod: string;
+  bootstrapStarts: string;
   bootstrapGrid?: boolean;
+  flops?: string;
+  seedNoise?: string;
   seed: string;
   grid: string;
   isoflopTol: string;
@@ -67,8 +72,12 @@ export function registerFit(program: Command): void {
     .option('--min-tokens <D>', 'drop points with fewer tokens')
     .option('--compute <C...>', 'compute budgets in FLOPs for the compute-optimal allocation (default: the largest 6ND in the data)')
     .option('--bootstrap <n>', 'bootstrap resamples for the intervals (0: none)', '200')
-    .option('--bootstrap-by <unit>', 'resample points or runs (runs: a run\'s points stay together)', 'points')
-    .option('--bootstrap-grid', 'refit every resample from the whole grid of starts (slow) instead of the full fit\'s optima')
+    .option('--bootstrap-by <unit>', 'bootstrap clusters: auto (runs when the table has a run column or the points come from a sweep, else points), points, runs, or sizes (a model size\'s points together)', 'auto')
+    .option('--bootstrap-method <m>', 'auto (wild cluster bootstrap with fewer than 10 clusters, else resampling), resample, or wild', 'auto')
+    .option('--bootstrap-starts <s>', 'where refits start: restart (the full fit\'s optima and a small grid), warm (the optima only), grid (the whole grid; slow)', 'restart')
+    .option('--bootstrap-grid', 'the same as --bootstrap-starts grid')
+    .option('--flops <convention>', `the FLOP convention for compute: ${flopConventions.join(', ')} (default: attention when every point carries its attention FLOPs, as from --sweep or an attention_flops_per_token column; else non-embedding)`)
+    .option('--seed-noise <sd>', 'a measured seed-to-seed standard deviation of log loss, added to the prediction noise')
     .option('--seed <s>', 'bootstrap seed', '0')
     .option('--grid <name>', 'starting grid of approach 3: chinchilla (4500 starts) or coarse (243)', 'chinchilla')
     .option('--isoflop-tol <r>', 'approach 2: relative compute tolerance within an IsoFLOP level', '0.1')
@@ -83,14 +92,20 @@ export function registerFit(program: Command): void {
     .action(action(async (o: FitScalingOptions) => {
       if ((o.input === undefined) === (o.sweep === undefined)) throw new Error('give exactly one of --input FILE or --sweep NAME');
       const { points, notes } = loadPoints(o);
-      if (o.bootstrapBy !== 'points' && o.bootstrapBy !== 'runs') throw new Error(`--bootstrap-by must be points or runs, got "${o.bootstrapBy}"`);
+      if (!['auto', 'points', 'runs', 'sizes'].includes(o.bootstrapBy)) throw new Error(`--bootstrap-by must be auto, points, runs or sizes, got "${o.bootstrapBy}"`);
+      if (!['auto', 'resample', 'wild'].includes(o.bootstrapMethod)) throw new Error(`--bootstrap-method must be auto, resample or wild, got "${o.bootstrapMethod}"`);
+      if (!['restart', 'warm', 'grid'].includes(o.bootstrapStarts)) throw new Error(`--bootstrap-starts must be restart, warm or grid, got "${o.bootstrapStarts}"`);
+      if (o.flops !== undefined && !isFlopConvention(o.flops)) throw new Error(`--flops must be one of ${flopConventions.join(', ')}, got "${o.flops}"`);
       if (o.grid !== 'chinchilla' && o.grid !== 'coarse') throw new Error(`--grid must be chinchilla or coarse, got "${o.grid}"`);
       const result = fitScaling(points, {
         computes: o.compute?.map((c) => positiveNumber(c, '--compute')),
         bootstrap: nonNegInt(o.bootstrap, '--bootstrap'),
         seed: nonNegInt(o.seed, '--seed'),
-        bootstrapBy: o.bootstrapBy,
-        bootstrapStarts: o.bootstrapGrid ? 'grid' : 'warm',
+        bootstrapBy: o.bootstrapBy as BootstrapBy,
+        bootstrapMethod: o.bootstrapMethod as 'auto' | BootstrapMethod,
+        bootstrapStarts: o.bootstrapGrid ? 'grid' : o.bootstrapStarts as BootstrapStarts,
+        flops: o.flops as FlopConvention | undefined,
+        seedNoise: o.seedNoise === undefined ? undefined : positiveNumber(o.seedNoise, '--seed-noise'),
         grid: o.grid === 'coarse' ? coarseGrid : chinchillaGrid,
         approach1: { levels: o.levels === undefined ? undefined : positiveInt(o.levels, '--levels') },
         approach2: { tolerance: positiveNumber(o.isoflopTol, '--isoflop-tol'), window: o.isoflopWindow === undefined ? undefined : positiveNumber(o.isoflopWindow, '--isoflop-window') },
@@ -147,11 +162,19 @@ export function formatFit(r: ScalingFit): string {
   out.push(`scaling fit: ${inp.points} points, ${inp.distinctN} model sizes (N ${num(inp.range.N[0])}..${num(inp.range.N[1])}), ` +
     `${inp.distinctD} token counts (D ${num(inp.range.D[0])}..${num(inp.range.D[1])})${inp.runs !== null ? `, ${inp.runs} runs` : ''}`);
   for (const n of inp.notes) out.push(`  ${n}`);
+  out.push(`  compute (${r.compute.convention}): ${r.compute.description}`);
+  const bs = a3.bootstrap;
+  if (bs.samples > 0) {
+    out.push(`  bootstrap: ${bs.method === 'wild' ? 'wild cluster' : 'resampling'} by ${bs.by} (${bs.clusters} clusters), ${bs.samples} replicates from ${bs.starts} starts: ` +
+      `${bs.completed} completed (${bs.unconverged} short of convergence, kept), ${bs.failed} failed (${(100 * bs.failedFraction).toFixed(1)}%)`);
+  }
+  out.push(`  prediction noise: log-loss sd ${num(a3.noise.logSd)} (${a3.noise.source})`);
   out.push('', `approach 3: L(N, D) = E + A / N^alpha + B / D^beta  (Huber ${a3.huberDelta} on log loss; ${a3.starts} starts, ${a3.atBest} reached the best; ` +
     `${a3.bootstrap.completed} bootstrap refits, 95% intervals)`);
   out.push(table(['', 'fit', '95% interval'], (['E', 'A', 'B', 'alpha', 'beta'] as const).map((k) => [`  ${k}`, num(a3[k]), a3.ci ? `[${num(a3.ci[k][0])}, ${num(a3.ci[k][1])}]` : '-'])));
   out.push(`  rms log residual ${num(a3.rmsLogResidual)}, condition number ${num(a3.conditionNumber)}`);
   out.push('', 'compute-optimal frontier: N_opt ∝ C^a, D_opt ∝ C^b');
+  out.push(`  intervals of approaches 1 and 2: ${r.approach1.ciMethod ?? '-'}`);
   out.push(table(['  approach', 'a', 'b', 'levels used'], [
     [`  1 lowest loss per compute (${r.approach1.method})`, withCi(r.approach1.a, r.approach1.ci.a), withCi(r.approach1.b, r.approach1.ci.b), `${r.approach1.levels.filter((l) => l.used).length}/${r.approach1.levels.length}`],
     ['  2 IsoFLOP parabolas', withCi(r.approach2.a, r.approach2.ci.a), withCi(r.approach2.b, r.approach2.ci.b), `${r.approach2.parabolas.filter((p) => p.used).length}/${r.approach2.parabolas.length}`],

@@ -27,6 +27,7 @@ import { isPlainObject, readConfigFile } from '../../base/config-file.js';
 import { ConfigError, fieldIssues, type FieldIssue } from '../../base/errors.js';
 import { evaluate, ExprError, parseExpr, references, type Node } from './expr.js';
 import { countParams, parseModelConfig } from '../../models/config.js';
+import { labFlopConvention, modelComputeShape, trainingFlops, type ComputeShape } from '../fit/flops.js';
 import { tokensPerStep, totalSteps, type TrainConfig } from '../../training/config.js';
 // The run-config check `windtunnel train` applies: model presets expanded, vocabSize from the
 // tokenizer, the data section validated, defaults filled.
@@ -323,7 +324,8 @@ function setPath(obj: Config, path: string, value: unknown, fail: (field: string
 // ---------------------------------------------------------------------------------------------
 // Cost estimate: params N from the model config (countParams of src/models/config.ts), tokens D
 // from the run's budget (steps x tokens per step, or the token budget rounded up to whole steps),
-// FLOPs = D * (6 * N_matmul + 12 * nLayer * context * dModel), the PaLM / nanoGPT count that
+// FLOPs by the lab's one FLOP convention (src/lab/fit/flops.ts, labFlopConvention):
+// D * (6 * N_matmul + 12 * nLayer * context * dModel), the PaLM / nanoGPT count that
 // ../shared/bench uses: N_matmul is every parameter a token is multiplied by (non-embedding, plus
 // the tied output head), the second term is attention's QK^T and AV.
 
@@ -334,6 +336,8 @@ export interface RunCost {
   nonEmbeddingParams: number | null;
   tokens: number | null;
   flops: number | null;
+  /** What every FLOP convention needs to know about the model (absent without a model). */
+  shape?: Required<ComputeShape>;
   /** Why a field is null. */
   note?: string;
 }
@@ -354,8 +358,8 @@ export function runCost(config: Config): RunCost {
   }
   const m = c.model, pc = countParams(m);
   const tokens = totalSteps(c) * tokensPerStep(c);
-  const perToken = 6 * (pc.nonEmbedding + (m.tiedEmbeddings ? m.vocabSize * m.dModel : 0)) + 12 * m.nLayer * c.context * m.dModel;
-  return { params: pc.total, nonEmbeddingParams: pc.nonEmbedding, tokens, flops: perToken * tokens };
+  const shape = modelComputeShape(pc, m, c.context);
+  return { params: pc.total, nonEmbeddingParams: pc.nonEmbedding, tokens, flops: trainingFlops(shape, tokens, labFlopConvention), shape };
 }
 
 export interface SweepCost {

@@ -197,3 +197,32 @@ export function computeOptimal(p: LawParams, C: number): Allocation {
   const N = Math.exp(logG + (p.beta / s) * logC6), D = Math.exp(-logG + (p.alpha / s) * logC6);
   return { compute: C, N, D, tokensPerParam: D / N, loss: predictLoss(p, N, D) };
 }
+
+/**
+ * The compute-optimal split of C under any FLOP convention: the N minimising L(N, C / f(N)),
+ * where f(N) is the training FLOPs per token of a model of N non-embedding parameters. With
+ * f(N) = 6N this is computeOptimal's closed form; otherwise it is found numerically (a scan of
+ * ln N over 25 decades around `near`, then golden-section refinement between the scan's
+ * neighbours of the best). NaN fields when the law has a non-positive exponent.
+ */
+export function computeOptimalBy(p: LawParams, C: number, perToken: (N: number) => number, near: number): Allocation {
+  if (!(p.alpha > 0 && p.beta > 0)) return { compute: C, N: NaN, D: NaN, tokensPerParam: NaN, loss: NaN };
+  const loss = (x: number): number => {
+    const N = Math.exp(x), D = C / perToken(N);
+    return D > 0 && Number.isFinite(D) ? predictLoss(p, N, D) : Infinity;
+  };
+  const lo = Math.log(near) - 10 * Math.LN10, hi = Math.log(near) + 15 * Math.LN10, K = 500;
+  let best = 0, bestL = Infinity;
+  for (let k = 0; k <= K; k++) {
+    const l = loss(lo + ((hi - lo) * k) / K);
+    if (l < bestL) { bestL = l; best = k; }
+  }
+  let a = lo + ((hi - lo) * Math.max(0, best - 1)) / K, b = lo + ((hi - lo) * Math.min(K, best + 1)) / K;
+  const g = (Math.sqrt(5) - 1) / 2;
+  let c = b - g * (b - a), d = a + g * (b - a), fc = loss(c), fd = loss(d);
+  for (let i = 0; i < 100 && b - a > 1e-10; i++) {
+    if (fc < fd) { b = d; d = c; fd = fc; c = b - g * (b - a); fc = loss(c); } else { a = c; c = d; fc = fd; d = a + g * (b - a); fd = loss(d); }
+  }
+  const N = Math.exp((a + b) / 2), D = C / perToken(N);
+  return { compute: C, N, D, tokensPerParam: D / N, loss: predictLoss(p, N, D) };
+}

@@ -1,4 +1,5 @@
-// Chinchilla's first approach: at each compute level C (= 6 N D), the lowest loss any run
+// Chinchilla's first approach: at each compute level C (6 N D by default; any FLOP
+// convention of flops.ts through perToken), the lowest loss any run
 // reached, and the N and D that reached it; then N_opt ∝ C^a and D_opt ∝ C^b by least squares
 // in log space.
 //
@@ -38,17 +39,19 @@ export interface Approach1Options {
   levels?: number;
   /** Budgets at which to evaluate the fitted N_opt(C), D_opt(C). */
   computes?: number[];
+  /** Training FLOPs per token of a point's model (default 6 N: the non-embedding convention). */
+  perToken?: (p: ScalingPoint) => number;
 }
 
 export function approach1(points: readonly ScalingPoint[], opts: Approach1Options = {}): Approach1Result {
   const byRun = points.every((p) => p.run !== undefined) && new Set(points.map((p) => p.run)).size > 1;
-  const levels = byRun ? envelopeLevels(points, opts.levels ?? 40) : binLevels(points, opts.levels ?? Math.max(3, Math.min(20, Math.floor(points.length / 4))));
+  const perToken = opts.perToken ?? ((p: ScalingPoint) => 6 * p.params);
+  const levels = byRun ? envelopeLevels(points, opts.levels ?? 40, perToken) : binLevels(points, opts.levels ?? Math.max(3, Math.min(20, Math.floor(points.length / 4))), perToken);
   return { method: byRun ? 'envelope' : 'bins', levels, ...fitFrontier(levels, 'approach 1', opts.computes ?? []) };
 }
 
-const computeOf = (p: ScalingPoint): number => 6 * p.params * p.tokens;
-
-function envelopeLevels(points: readonly ScalingPoint[], k: number): Level[] {
+function envelopeLevels(points: readonly ScalingPoint[], k: number, perToken: (p: ScalingPoint) => number): Level[] {
+  const computeOf = (p: ScalingPoint): number => perToken(p) * p.tokens;
   const runs = new Map<string, ScalingPoint[]>();
   for (const p of points) {
     // A run has one model size; a table that reuses a run name across sizes gets split by size.
@@ -57,14 +60,14 @@ function envelopeLevels(points: readonly ScalingPoint[], k: number): Level[] {
   }
   const curves = [...runs.values()].map((ps) => {
     const sorted = [...ps].sort((p, q) => computeOf(p) - computeOf(q));
-    return { N: sorted[0].params, logC: sorted.map((p) => Math.log(computeOf(p))), logL: sorted.map((p) => Math.log(p.loss)) };
+    return { N: sorted[0].params, perToken: perToken(sorted[0]), logC: sorted.map((p) => Math.log(computeOf(p))), logL: sorted.map((p) => Math.log(p.loss)) };
   }).filter((c) => c.logC.length >= 2);
   if (curves.length < 2) return [];
   const lo = Math.min(...curves.map((c) => c.logC[0])), hi = Math.max(...curves.map((c) => c.logC[c.logC.length - 1]));
   const out: Level[] = [];
   for (let i = 0; i < k; i++) {
     const logC = lo + ((hi - lo) * i) / (k - 1);
-    const cands: { N: number; logL: number }[] = [];
+    const cands: { N: number; perToken: number; logL: number }[] = [];
     for (const c of curves) {
       const n = c.logC.length;
       if (logC < c.logC[0] || logC > c.logC[n - 1]) continue;
@@ -72,17 +75,18 @@ function envelopeLevels(points: readonly ScalingPoint[], k: number): Level[] {
       while (j < n - 1 && c.logC[j] < logC) j++;
       const x0 = c.logC[j - 1], x1 = c.logC[j];
       const t = x1 > x0 ? (logC - x0) / (x1 - x0) : 0;
-      cands.push({ N: c.N, logL: c.logL[j - 1] + t * (c.logL[j] - c.logL[j - 1]) });
+      cands.push({ N: c.N, perToken: c.perToken, logL: c.logL[j - 1] + t * (c.logL[j] - c.logL[j - 1]) });
     }
     if (cands.length === 0) continue;
     const win = cands.reduce((a, b) => (b.logL < a.logL ? b : a));
     const C = Math.exp(logC);
-    out.push({ compute: C, N: win.N, D: C / (6 * win.N), loss: Math.exp(win.logL), candidates: cands.length, ...edgeCheck(win.N, cands.map((c) => c.N)) });
+    out.push({ compute: C, N: win.N, D: C / win.perToken, loss: Math.exp(win.logL), candidates: cands.length, ...edgeCheck(win.N, cands.map((c) => c.N)) });
   }
   return out;
 }
 
-function binLevels(points: readonly ScalingPoint[], k: number): Level[] {
+function binLevels(points: readonly ScalingPoint[], k: number, perToken: (p: ScalingPoint) => number): Level[] {
+  const computeOf = (p: ScalingPoint): number => perToken(p) * p.tokens;
   const logC = points.map((p) => Math.log(computeOf(p)));
   const lo = Math.min(...logC), hi = Math.max(...logC), w = (hi - lo) / k;
   const bins: ScalingPoint[][] = Array.from({ length: k }, () => []);

@@ -24,6 +24,11 @@ export interface ApproachResult {
   /** The power laws evaluated at each requested compute budget, with t-intervals on the mean. */
   allocation: FrontierPoint[];
   warnings: string[];
+  /**
+   * How ci and the allocation intervals were made: the least-squares t-intervals (not valid: the
+   * levels share runs, so they are not independent), or a cluster bootstrap of the whole approach.
+   */
+  ciMethod?: string;
 }
 
 export interface FrontierPoint {

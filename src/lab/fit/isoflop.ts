@@ -3,7 +3,7 @@
 // then fit N* ∝ C^a (and D* ∝ C^b) across levels.
 //
 // Levels: the points' own `flops` when every point has one (a planned IsoFLOP grid), else
-// C = 6 N D; either way points whose compute lies within a relative tolerance of the first
+// C = 6 N D or the compute of the FLOP convention the caller passes (flops.ts); either way points whose compute lies within a relative tolerance of the first
 // point of a level (sorted by compute) join it, and the level's compute is their geometric
 // mean. D* is read off the level's own points (ln D fitted linearly in ln N, evaluated at N*),
 // so it stays consistent when `flops` counts more than 6 N D.
@@ -30,7 +30,8 @@ export interface Parabola {
 }
 
 export interface Approach2Result extends ApproachResult {
-  grouping: 'flops' | '6ND';
+  /** 'flops': the points' own flops column; otherwise the FLOP convention computed from N and D. */
+  grouping: string;
   tolerance: number;
   parabolas: Parabola[];
 }
@@ -41,12 +42,17 @@ export interface Approach2Options {
   /** Fit each parabola only to points within this many decades of N of the level's lowest loss (default: all). */
   window?: number;
   computes?: number[];
+  /** Training FLOPs per token of a point's model, when the points carry no flops (default 6 N). */
+  perToken?: (p: ScalingPoint) => number;
+  /** The name of that convention, for `grouping` (default '6ND'). */
+  convention?: string;
 }
 
 export function approach2(points: readonly ScalingPoint[], opts: Approach2Options = {}): Approach2Result {
   const tolerance = opts.tolerance ?? 0.1;
   const byFlops = points.length > 0 && points.every((p) => p.flops !== undefined);
-  const computeOf = (p: ScalingPoint): number => (byFlops ? p.flops! : 6 * p.params * p.tokens);
+  const perToken = opts.perToken ?? ((p: ScalingPoint) => 6 * p.params);
+  const computeOf = (p: ScalingPoint): number => (byFlops ? p.flops! : perToken(p) * p.tokens);
   const groups = groupLevels(points, computeOf, tolerance);
   const parabolas = groups.map((g) => fitParabola(g.compute, g.points, opts.window));
   const frontier = fitFrontier(parabolas, 'approach 2', opts.computes ?? []);
@@ -57,7 +63,7 @@ export function approach2(points: readonly ScalingPoint[], opts: Approach2Option
   }
   const unbracketed = parabolas.filter((p) => p.note?.startsWith('vertex')).length;
   if (unbracketed > 0) frontier.warnings.push(`approach 2: ${unbracketed} IsoFLOP level(s) have their minimum outside the model sizes tried; extend those levels to bracket the optimum`);
-  return { grouping: byFlops ? 'flops' : '6ND', tolerance, parabolas, ...frontier };
+  return { grouping: byFlops ? 'flops' : opts.convention ?? '6ND', tolerance, parabolas, ...frontier };
 }
 
 /** Sorted by compute; a level collects points within (1 + tolerance) of its first point's compute. */

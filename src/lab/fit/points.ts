@@ -1,14 +1,17 @@
 // The points a scaling fit reads, and how they come from a table: CSV (RFC 4180, header row)
 // or JSON (an array of objects). Columns: params (non-embedding parameters N), tokens (D),
-// loss; optionally flops (an IsoFLOP level's compute), step (for warm-up exclusion) and run
-// (which points are one training run). Other columns are ignored. Each row is checked with
+// loss; optionally flops (an IsoFLOP level's compute), step (for warm-up exclusion), run
+// (which points are one training run or cluster: the bootstrap resamples them together), and
+// what the other FLOP conventions need (flops.ts): total_params, matmul_params,
+// attention_flops_per_token. Other columns are ignored. Each row is checked with
 // zod and every bad cell is reported by row and column, so a typo is found in one pass.
 
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { z } from 'zod';
+import type { ComputeShape } from './flops.js';
 
-export interface ScalingPoint {
+export interface ScalingPoint extends ComputeShape {
   /** Non-embedding parameters N. */
   params: number;
   /** Training tokens seen D. */
@@ -29,9 +32,15 @@ export interface Columns {
   flops: string;
   step: string;
   run: string;
+  totalParams: string;
+  matmulParams: string;
+  attentionFlopsPerToken: string;
 }
 
-export const defaultColumns: Columns = { params: 'params', tokens: 'tokens', loss: 'loss', flops: 'flops', step: 'step', run: 'run' };
+export const defaultColumns: Columns = {
+  params: 'params', tokens: 'tokens', loss: 'loss', flops: 'flops', step: 'step', run: 'run',
+  totalParams: 'total_params', matmulParams: 'matmul_params', attentionFlopsPerToken: 'attention_flops_per_token',
+};
 
 export class FitInputError extends Error {
   constructor(message: string) {
@@ -53,6 +62,9 @@ const rowSchema = z.object({
   flops: positive.optional(),
   step: z.preprocess(blankToUndefined, z.number().int().nonnegative().optional()),
   run: z.preprocess((v) => (v === null || v === '' ? undefined : typeof v === 'number' ? String(v) : v), z.string().optional()),
+  totalParams: positive.optional(),
+  matmulParams: positive.optional(),
+  attentionFlopsPerToken: positive.optional(),
 });
 
 /** One table row as read (cells as strings for CSV, any JSON value for JSON). */
@@ -81,6 +93,7 @@ export function pointsFromRows(rows: RawRow[], columns: Partial<Columns> = {}, w
       if (r.data.flops !== undefined) p.flops = r.data.flops;
       if (r.data.step !== undefined) p.step = r.data.step;
       if (r.data.run !== undefined) p.run = r.data.run;
+      for (const k of ['totalParams', 'matmulParams', 'attentionFlopsPerToken'] as const) if (r.data[k] !== undefined) p[k] = r.data[k];
       points.push(p);
       return;
     }

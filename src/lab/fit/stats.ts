@@ -171,3 +171,18 @@ export function symmetricEigenvalues(S: readonly (readonly number[])[]): number[
   }
   return a.map((r, i) => r[i]).sort((x, y) => x - y);
 }
+
+/**
+ * Holm's step-down procedure: which of k hypotheses to reject at family-wise level alpha. The
+ * p-values sorted ascending, the j-th (from 0) is rejected while p <= alpha / (k - j); the first
+ * that is not stops the procedure. Returns a flag per hypothesis, in the input order.
+ */
+export function holm(pValues: readonly number[], alpha: number): boolean[] {
+  const order = pValues.map((p, i) => ({ p, i })).sort((a, b) => a.p - b.p);
+  const reject = pValues.map(() => false);
+  for (let j = 0; j < order.length; j++) {
+    if (!(order[j].p <= alpha / (order.length - j))) break;
+    reject[order[j].i] = true;
+  }
+  return reject;
+}

@@ -10,6 +10,19 @@
 import { evalSeries, queryRuns } from '../results/query.js';
 import type { RunStatus, Store } from '../results/store.js';
 import type { ScalingPoint } from './points.js';
+import { modelComputeShape, type ComputeShape } from './flops.js';
+import { countParams } from '../../models/config.js';
+import { resolveRunConfig } from '../../training/assemble.js';
+
+/** Every FLOP convention's view of a run's model, or null when its config does not resolve. */
+function shapeOf(config: unknown): Required<ComputeShape> | null {
+  try {
+    const c = resolveRunConfig(config as Parameters<typeof resolveRunConfig>[0]);
+    return modelComputeShape(countParams(c.model), c.model, c.context);
+  } catch {
+    return null;
+  }
+}
 
 export interface StorePointOptions {
   sweep: string;
@@ -55,12 +68,13 @@ export function pointsFromStore(store: Store, o: StorePointOptions): { points: S
     const perStep = cfg.batchSize && cfg.context ? cfg.batchSize * cfg.context * (cfg.gradAccum ?? 1) : null;
     const warmup = o.excludeWarmup === 'config' ? (cfg.schedule?.warmupSteps ?? 0) : o.excludeWarmup;
     const chosen = o.finalOnly ? withLoss.slice(-1) : withLoss;
+    const shape = shapeOf(r.config);
     for (const [step, v] of chosen) {
       const tokens = v.tokens ?? (perStep !== null ? step * perStep : undefined);
       if (tokens === undefined) { noTokens++; continue; }
       if (warmup !== undefined && step <= warmup) { warmupDropped++; continue; }
       if (!(tokens > 0) || (o.minTokens !== undefined && tokens < o.minTokens)) { fewTokens++; continue; }
-      points.push({ params: r.nonEmbeddingParams!, tokens, loss: v.loss!, step, run: r.id });
+      points.push({ ...(shape ?? {}), params: r.nonEmbeddingParams!, tokens, loss: v.loss!, step, run: r.id });
     }
   }
   if (noEvals) notes.push(`${noEvals} run(s) have no ${split} ${key} evaluations`);

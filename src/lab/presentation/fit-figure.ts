@@ -1,5 +1,5 @@
 // The figure of a scaling fit (`windtunnel fit scaling --figure FILE`) from the rows of
-// src/lab/fit/figure-rows.ts: the observed loss against compute C = 6ND coloured by model size,
+// src/lab/fit/figure-rows.ts: the observed loss against compute C (the fit's FLOP convention) coloured by model size,
 // the fitted law drawn along each size's tokens, the compute-optimal frontier, and below it the
 // log residuals. One
 // Vega-Lite spec (two stacked panels) rendered with renderSvg; an .html file wraps that SVG
@@ -13,7 +13,7 @@ import type { ScalingFitRows } from '../fit/figure-rows.js';
 
 /** The fit as one Vega-Lite spec: loss against compute (law and frontier) over the residuals. */
 export function scalingFitSpec(rows: ScalingFitRows): TopLevelSpec {
-  const x = { field: 'x', type: 'quantitative', title: 'compute C = 6ND (FLOPs)', scale: { type: 'log', nice: false } };
+  const x = { field: 'x', type: 'quantitative', title: rows.computeTitle, scale: { type: 'log', nice: false } };
   const colour = { field: 'series', type: 'nominal', title: 'model size', sort: null, scale: { scheme: 'viridis' } };
   const tooltip = [{ field: 'series', title: 'size' }, { field: 'x', title: 'compute', format: '.3~e' }, { field: 'y', format: '.4~g' }];
   return {

@@ -53,7 +53,10 @@ test('the CLI fits a CSV table and prints valid JSON with all three approaches; 
     assert.equal(fit.approach3.ci![k].length, 2);
   }
   assert.equal(fit.approach3.residuals.length, pts.length);
-  assert.deepEqual(Object.keys(fit.approach3.residuals[0]), ['params', 'tokens', 'observed', 'predicted', 'logResidual']);
+  assert.deepEqual(Object.keys(fit.approach3.residuals[0]), ['params', 'tokens', 'observed', 'predicted', 'logResidual', 'compute']);
+  assert.equal(fit.compute.convention, 'non-embedding', 'a table without attention FLOPs is counted as 6ND over non-embedding N');
+  assert.equal(fit.approach3.bootstrap.by, 'points', 'no run column: points are resampled');
+  assert.match(fit.approach1.ciMethod!, /bootstrap by points/);
   assert.deepEqual(fit.approach3.allocation.map((a) => a.compute), [1e14, 3e15]);
   assert.ok(fit.approach3.allocation.every((a) => a.ci && a.ci.N[0] <= a.N && a.N <= a.ci.N[1]));
   assert.equal(typeof fit.approach1.a, 'number');
@@ -116,7 +119,7 @@ test('--figure draws the fit (observed points, the law per size, the frontier, r
   const svg = readFileSync(svgPath, 'utf8');
   assert.match(svg, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<svg /);
   assert.equal(XMLValidator.validate(svg), true);
-  for (const text of ['Loss against compute', 'Residuals', 'compute C = 6ND (FLOPs)', 'log residual', 'model size', 'N=100K']) assert.ok(svg.includes(text), `the figure shows "${text}"`);
+  for (const text of ['Loss against compute', 'Residuals', 'compute C (FLOPs; non-embedding convention)', 'log residual', 'model size', 'N=100K']) assert.ok(svg.includes(text), `the figure shows "${text}"`);
   // one observed point per row in each panel, and the law and frontier as lines
   const fit = JSON.parse((await fitCmd('scaling', '--input', join(dir, 't.json'), '--grid', 'coarse', '--bootstrap', '0', '--json')).out) as ScalingFit;
   const rows = scalingFitRows(fit);
