@@ -69,7 +69,15 @@ const fields = z.object({
   dropout: z.number().min(0).lt(1).default(0),
   /** Std of the normal init of every matrix and embedding (biases 0, norm weights 1). */
   initStd: z.number().positive().default(0.02),
-  /** GPT-2's init: residual projections (attn.proj, mlp.proj) use initStd / sqrt(2 * nLayer). */
+  /**
+   * How weight matrices are initialised. Absent or 'constant-std': every matrix and embedding
+   * draws from N(0, initStd^2) (GPT-2's choice). 'fan-in': Tensor Programs V's standard
+   * parametrization, variance 1/fan-in for every linear weight and the untied head ([out, in]:
+   * std 1/sqrt(in); under muP the base model's fan-in, then muP's own scaling); the embedding
+   * tables keep initStd. Absent unless set, so existing configs and run ids stay put.
+   */
+  initScheme: z.enum(['constant-std', 'fan-in']).optional(),
+  /** GPT-2's init: residual projections (attn.proj, mlp.proj) use initStd / sqrt(2 * nLayer) (with 'fan-in', the fan-in std / sqrt(2 * nLayer)). */
   scaledResidualInit: z.boolean().default(false),
   /** muP relative to a base shape (mup.ts); null or absent: the standard parametrization. */
   mup: mupFields.nullable().optional(),

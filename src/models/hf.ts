@@ -267,7 +267,7 @@ export function fromHF(cfg: Json, hfTensors: Map<string, Tensor>, dtype: FloatDT
 // ---- directories ------------------------------------------------------------------------
 
 /** Training-only settings HF configs lack (or store differently); kept in the safetensors metadata. */
-const trainingFields = ['dropout', 'initStd', 'scaledResidualInit', 'mlpRatio'] as const;
+const trainingFields = ['dropout', 'initStd', 'initScheme', 'scaledResidualInit', 'mlpRatio'] as const;
 
 /**
  * Writes `dir`/config.json and `dir`/model.safetensors (each atomically). A muP model is written

@@ -53,10 +53,13 @@ export function initParams(c: ModelConfig, seed: number, dtype: FloatDType = 'fl
   const rng = new Rng(seed);
   const residualStd = c.initStd / Math.sqrt(2 * c.nLayer);
   const mupScales = c.mup ? mupInitScales(c) : null;
+  const baseShapes = c.initScheme === 'fan-in' && c.mup ? mupBaseShapes(c) : null;
   const params = new Map<string, Tensor>();
   for (const s of paramSpecs(c)) {
     const data = dtype === 'float64' ? new Float64Array(s.shape.reduce((p, n) => p * n, 1)) : new Float32Array(s.shape.reduce((p, n) => p * n, 1));
-    const std = s.init === 'residual' ? residualStd : c.initStd;
+    const std = c.initScheme === 'fan-in' && isLinearWeight(s.name)
+      ? (1 / Math.sqrt((baseShapes?.[s.name] ?? s.shape)[1])) / (s.init === 'residual' ? Math.sqrt(2 * c.nLayer) : 1)
+      : s.init === 'residual' ? residualStd : c.initStd;
     if (s.init === 'normal' || s.init === 'residual') rng.fillNormal(data, mupScales ? std * mupScales.get(s.name)! : std);
     else if (s.init === 'ones') data.fill(1);
     else if (s.init === 'custom') s.fill!(data, rng);
@@ -66,6 +69,11 @@ export function initParams(c: ModelConfig, seed: number, dtype: FloatDType = 'fl
     params.set(s.name, t);
   }
   return params;
+}
+
+/** A weight that multiplies activations (a linear layer or the untied head), as opposed to an embedding table: what 'fan-in' init scales. */
+export function isLinearWeight(name: string): boolean {
+  return name === 'lm_head.weight' || /^blocks\.\d+\.(attn|mlp)\.\w+\.weight$/.test(name);
 }
 
 /** Throws listing every missing, unexpected or misshapen parameter. */

@@ -4,12 +4,17 @@
 //
 // Every run trains the same number of tokens (steps = tokens / (B x context)) with WSD: warm-up
 // over 10% of its steps (the same tokens for every batch size; a warm-up of a few steps leaves
-// large batches stuck on the unigram plateau at high lr), a 20% 1-sqrt decay. Loss: final validation loss, averaged over seeds.
+// large batches stuck on the unigram plateau at high lr), a 20% 1-sqrt decay. Loss: final
+// validation loss, averaged over seeds, on the same validation sequences for every batch size
+// (evalBatches = evalSequences / B). A cell with any diverged seed counts as diverged (as in
+// mup-transfer): averaging the survivors would flatter an lr past the edge of stability.
+// Every run logs the gradient noise scale (the trainer's noiseScale option).
 //
 // Best learning rate of a batch size: the vertex of the parabola in log2(lr) through the grid's
 // lowest mean loss and its two neighbours. At an edge of the grid the optimum is not bracketed:
-// the batch size is reported but left out of the power law. Its interval (seeds >= 2): the 95%
-// percentile interval of the vertex over a bootstrap of the seeds (cells re-averaged).
+// the batch size is reported but left out of the power law. Its interval (seeds >= 5; fewer give
+// too few distinct resamples to call anything 95%): the percentile interval of the vertex over a
+// bootstrap of the seeds (cells re-averaged).
 // The power law: least squares of ln lr* on ln B over the bracketed batch sizes, with a 95%
 // t-interval on k (3 or more batch sizes).
 //
@@ -18,16 +23,24 @@
 // otherwise. Whether the square-root rule (k = 1/2, Adam) or the linear rule (k = 1, SGD) lies in
 // the interval is reported as evidence.
 //
-// Critical batch size, as used here: more batch (fewer, larger steps over the same tokens) pays
-// off as long as it costs no loss; B_crit is the batch size, log-interpolated between grid
-// points above the best one, at which the best loss reached has risen 1% above the lowest best
-// loss of any batch size. "Not reached" when no batch size tried is 1% worse.
+// Critical batch size, as McCandlish et al. 2018 define it: for each batch size at its best grid
+// lr, the steps S to reach a target loss (the training loss, a centred mean over 5% of the run's
+// steps, first at or below the target) and the examples E = S B; the trade-off (S/S_min - 1)(E/E_min - 1) = 1 is
+// S = S_min + E_min / B, a straight line in 1/B, so S_min and E_min come from least squares and
+// B_crit = E_min / S_min (sequences). The target is the highest loss every batch size reaches
+// before its decay starts (WSD's stable phase, where the lr is constant; in the decay every run
+// reaches its loss at the same token count, which says nothing about the trade-off). Beside it,
+// the gradient noise scale B_simple = tr(Sigma) / |G|^2 measured in those runs (the mean of the
+// trace estimates over the mean of the |G|^2 estimates, over the stable phase's second half),
+// which McCandlish et al. find predicts B_crit. And, as before, the loss-based batch size at which
+// the best loss at this fixed token budget has risen 1% above the lowest (a different quantity).
 
 import { fitLine, predictLine, percentileInterval } from '../lab/fit/stats.js';
 import type { Figure, TopLevelSpec } from '../lab/presentation/plots.js';
 import { figureConfig } from '../lab/presentation/plots.js';
 import type { ReportTable } from '../lab/presentation/report.js';
 import type { Store } from '../lab/results/store.js';
+import { metricSeries } from '../lab/results/query.js';
 import { Rng } from '../base/random.js';
 import { linesAndPoints, type BandRow, type LineRow, type PointRow } from './figures.js';
 import { bestLr, finalOf, fmt, v } from './stats.js';
@@ -37,7 +50,8 @@ import { fmtCount } from '../base/format.js';
 export interface BatchLrBudget {
   model: { dModel: number; nLayer: number; nHead: number };
   context: number;
-  evalBatches: number;
+  /** Validation sequences every batch size is scored on (a multiple of every batch size). */
+  evalSequences: number;
   /** Tokens every run trains. */
   tokens: number;
   /** Sequences per step. */
@@ -47,21 +61,27 @@ export interface BatchLrBudget {
   categories?: string[];
 }
 
-/** The loss rise that marks the critical batch size. */
+/** The loss rise that marks the loss-based batch size. */
 export const criticalRise = 0.01;
+/** Seeds needed before a seed bootstrap is called a 95% interval (2 seeds have 3 distinct resamples). */
+export const minBootstrapSeeds = 5;
+/** Noise-scale measurements per run. */
+const noiseMeasurements = 50;
+/** Decay fraction of every run's WSD schedule. */
+const decayFraction = 0.2;
 
 const budgets: Record<Budget, BatchLrBudget> = {
   smoke: {
-    model: { dModel: 16, nLayer: 1, nHead: 2 }, context: 32, evalBatches: 2, tokens: 2560,
+    model: { dModel: 16, nLayer: 1, nHead: 2 }, context: 32, evalSequences: 8, tokens: 2560,
     batchSizes: [4, 8], lrs: [4e-3, 1.6e-2, 6.4e-2], seeds: [0], categories: ['news'],
   },
   small: {
-    model: { dModel: 48, nLayer: 2, nHead: 4 }, context: 64, evalBatches: 16, tokens: 1_000_000,
+    model: { dModel: 48, nLayer: 2, nHead: 4 }, context: 64, evalSequences: 256, tokens: 1_000_000,
     batchSizes: [4, 8, 16, 32, 64], lrs: [5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2], seeds: [0, 1],
   },
   full: {
-    model: { dModel: 128, nLayer: 4, nHead: 4 }, context: 128, evalBatches: 32, tokens: 2_000_000,
-    batchSizes: [4, 8, 16, 32, 64, 128], lrs: [5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2], seeds: [0, 1],
+    model: { dModel: 128, nLayer: 4, nHead: 4 }, context: 128, evalSequences: 512, tokens: 2_000_000,
+    batchSizes: [4, 8, 16, 32, 64, 128], lrs: [5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2], seeds: [0, 1, 2, 3, 4],
   },
 };
 
@@ -70,15 +90,19 @@ const claim = 'At a fixed token budget the best learning rate grows with the bat
 
 function plan(budget: Budget): ReturnType<typeof planSweep> {
   const b = budgets[budget];
-  const base = studyBase({ ...b.model, batchSize: b.batchSizes[0], context: b.context, lr: b.lrs[0], evalBatches: b.evalBatches, categories: b.categories });
+  const base = studyBase({ ...b.model, batchSize: b.batchSizes[0], context: b.context, lr: b.lrs[0], evalBatches: 1, categories: b.categories });
   const runs: PlannedRun[] = [];
   for (const B of b.batchSizes) {
+    if (b.evalSequences % B !== 0) throw new Error(`batch-lr ${budget}: evalSequences ${b.evalSequences} is not a multiple of batch size ${B}`);
     const steps = Math.max(1, Math.round(b.tokens / (B * b.context)));
     for (const lr of b.lrs) {
       for (const seed of b.seeds) {
         runs.push({
           run: `B${B}-lr${lr}-s${seed}`,
-          set: { batchSize: B, lr, seed, steps, schedule: { kind: 'wsd', warmupSteps: Math.max(1, Math.round(0.1 * steps)), decayFraction: 0.2, decayShape: '1-sqrt', minLrRatio: 0 } },
+          set: {
+            batchSize: B, lr, seed, steps, evalBatches: b.evalSequences / B, noiseScale: { every: Math.max(1, Math.round(steps / noiseMeasurements)) },
+            schedule: { kind: 'wsd', warmupSteps: Math.max(1, Math.round(0.1 * steps)), decayFraction, decayShape: '1-sqrt', minLrRatio: 0 },
+          },
           vars: { batch: B, lr, seed },
         });
       }
@@ -104,14 +128,16 @@ interface BatchResult {
   gridBestLr: number;
 }
 
-/** Cell means by (batch, lr) for one resample of seeds (weights per seed). */
-type Table = Map<number, Map<number, Map<number, number>>>;
+/** Final losses by batch, lr and seed; null for a seed that diverged or failed. Runs without a result yet are absent. */
+type Table = Map<number, Map<number, Map<number, number | null>>>;
+
+const finished = (r: StudyRun): boolean => r.record.status === 'done' || r.record.status === 'failed';
 
 function lossTable(runs: StudyRun[]): Table {
   const t: Table = new Map();
   for (const r of runs) {
+    if (!finished(r)) continue;
     const loss = finalOf(r);
-    if (loss === null) continue;
     const B = v<number>(r, 'batch')!, lr = v<number>(r, 'lr')!, seed = v<number>(r, 'seed')!;
     const byLr = t.get(B) ?? t.set(B, new Map()).get(B)!;
     const bySeed = byLr.get(lr) ?? byLr.set(lr, new Map()).get(lr)!;
@@ -120,12 +146,17 @@ function lossTable(runs: StudyRun[]): Table {
   return t;
 }
 
-function cellsOf(byLr: Map<number, Map<number, number>>, lrs: number[], weight?: Map<number, number>): { lr: number; loss: number; n: number }[] {
+/** Mean loss per lr (seed weights for a resample); NaN where any counted seed diverged, or none finished. */
+function cellsOf(byLr: Map<number, Map<number, number | null>>, lrs: number[], weight?: Map<number, number>): { lr: number; loss: number; n: number }[] {
   return lrs.map((lr) => {
     const bySeed = byLr.get(lr);
-    let s = 0, w = 0;
-    for (const [seed, loss] of bySeed ?? []) { const k = weight ? weight.get(seed) ?? 0 : 1; s += k * loss; w += k; }
-    return { lr, loss: w > 0 ? s / w : NaN, n: bySeed?.size ?? 0 };
+    let s = 0, w = 0, diverged = false;
+    for (const [seed, loss] of bySeed ?? []) {
+      const k = weight ? weight.get(seed) ?? 0 : 1;
+      if (k === 0) continue;
+      if (loss === null) diverged = true; else { s += k * loss; w += k; }
+    }
+    return { lr, loss: diverged || w === 0 ? NaN : s / w, n: bySeed?.size ?? 0 };
   });
 }
 
@@ -146,7 +177,69 @@ export function criticalBatch(best: { batch: number; loss: number }[]): { batch:
   return { batch: pts[pts.length - 1].batch, reached: false };
 }
 
-function analyse(_store: Store, runs: StudyRun[]): Analysis {
+/** S = S_min + E_min / B (McCandlish et al.'s (S/S_min - 1)(E/E_min - 1) = 1 with E = S B), least squares in 1/B; B_crit = E_min / S_min. */
+export function fitCriticalBatch(pts: readonly { batch: number; steps: number }[]): { sMin: number; eMin: number; bCrit: number; r2: number } | null {
+  if (new Set(pts.map((p) => p.batch)).size < 2) return null;
+  const f = fitLine(pts.map((p) => 1 / p.batch), pts.map((p) => p.steps));
+  return { sMin: f.intercept, eMin: f.slope, bCrit: f.intercept > 0 && f.slope > 0 ? f.slope / f.intercept : NaN, r2: f.r2 };
+}
+
+/** Centred moving mean: each point averaged with those within `halfWidth` steps either side (no lag on a straight trend). */
+export function centredMean(xs: readonly number[], ys: readonly number[], halfWidth: number): number[] {
+  const out: number[] = [];
+  let lo = 0, hi = 0, sum = 0;
+  for (let i = 0; i < xs.length; i++) {
+    while (hi < xs.length && xs[hi] <= xs[i] + halfWidth) sum += ys[hi++];
+    while (xs[lo] < xs[i] - halfWidth) sum -= ys[lo++];
+    out.push(sum / (hi - lo));
+  }
+  return out;
+}
+
+interface TradeOff {
+  batch: number;
+  lr: number;
+  /** Steps to the target loss (NaN: not reached in the stable phase). */
+  steps: number;
+  examples: number;
+  /** Gradient noise scale in sequences (NaN: not measured). */
+  bSimple: number;
+}
+
+/**
+ * For each batch size at its best grid lr: the seed-mean training-loss curve in the stable phase,
+ * smoothed by a centred mean over 5% of the run's steps; the target is the highest of their minima (every batch size
+ * reaches it before its decay); the steps to it; and the noise scale over the stable phase's
+ * second half (mean of the trace estimates over the mean of the |G|^2 estimates, all seeds).
+ */
+function tradeOffs(store: Store, runs: StudyRun[], best: { batch: number; lr: number }[]): { target: number; rows: TradeOff[] } | null {
+  const curves = best.flatMap(({ batch, lr }) => {
+    const mine = runs.filter((r) => v(r, 'batch') === batch && v(r, 'lr') === lr && finalOf(r) !== null);
+    if (!mine.length) return [];
+    const steps = (mine[0].record.config as { steps?: number }).steps ?? 0;
+    const stable = steps - Math.round(decayFraction * steps);
+    const series = metricSeries(store, { runs: mine.map((r) => r.id), keys: ['loss', 'gns_trace', 'gns_grad_sq'], toStep: stable });
+    const byStep = new Map<number, number[]>();
+    for (const p of series) if (p.key === 'loss' && p.value !== null) (byStep.get(p.step) ?? byStep.set(p.step, []).get(p.step)!).push(p.value);
+    const xs = [...byStep.keys()].sort((a, b) => a - b).filter((st) => byStep.get(st)!.length === mine.length);
+    if (!xs.length) return [];
+    const ys = centredMean(xs, xs.map((st) => byStep.get(st)!.reduce((a, b) => a + b, 0) / mine.length), 0.025 * steps);
+    const late = (key: string) => series.filter((p) => p.key === key && p.value !== null && p.step > stable / 2).map((p) => p.value!);
+    const tr = late('gns_trace'), g2 = late('gns_grad_sq');
+    const bSimple = tr.length && g2.length ? (tr.reduce((a, b) => a + b, 0) / tr.length) / (g2.reduce((a, b) => a + b, 0) / g2.length) : NaN;
+    return [{ batch, lr, xs, ys, bSimple }];
+  });
+  if (curves.length < 2) return null;
+  const target = Math.max(...curves.map((c) => Math.min(...c.ys)));
+  const rows = curves.map((c) => {
+    const i = c.ys.findIndex((y) => y <= target);
+    const steps = i >= 0 ? c.xs[i] : NaN;
+    return { batch: c.batch, lr: c.lr, steps, examples: steps * c.batch, bSimple: c.bSimple };
+  });
+  return { target, rows };
+}
+
+function analyse(store: Store, runs: StudyRun[]): Analysis {
   const table = lossTable(runs);
   const batches = [...new Set(runs.map((r) => v<number>(r, 'batch')!))].sort((a, b) => a - b);
   const lrs = [...new Set(runs.map((r) => v<number>(r, 'lr')!))].sort((a, b) => a - b);
@@ -155,7 +248,7 @@ function analyse(_store: Store, runs: StudyRun[]): Analysis {
 
   // Bootstrap over seeds: each resample re-weights the seeds, re-averages the cells, re-finds the vertices.
   const rng = new Rng(11);
-  const resamples: Map<number, number>[] = seeds.length >= 2 ? Array.from({ length: B }, () => {
+  const resamples: Map<number, number>[] = seeds.length >= minBootstrapSeeds ? Array.from({ length: B }, () => {
     const w = new Map<number, number>();
     for (let i = 0; i < seeds.length; i++) { const s = seeds[rng.scaledInt(seeds.length)]; w.set(s, (w.get(s) ?? 0) + 1); }
     return w;
@@ -185,6 +278,10 @@ function analyse(_store: Store, runs: StudyRun[]): Analysis {
   const critCi: Interval | null = critBoot.length >= 20 ? percentileInterval(critBoot.map((c) => Math.log(c.batch))).map(Math.exp) as Interval : null;
   const critNotReached = critBoot.filter((c) => !c.reached).length;
 
+  // McCandlish et al.'s critical batch size from the steps-examples trade-off, and the noise scale.
+  const trade = tradeOffs(store, runs, results.filter((r) => Number.isFinite(r.gridBestLr)).map((r) => ({ batch: r.batch, lr: r.gridBestLr })));
+  const tradeFit = trade ? fitCriticalBatch(trade.rows.filter((t) => Number.isFinite(t.steps))) : null;
+
   let verdict: Verdict, reason: string;
   const kText = kCi ? `k = ${fmt(k, 3)} [${fmt(kCi[0], 3)}, ${fmt(kCi[1], 3)}]` : Number.isFinite(k) ? `k = ${fmt(k, 3)} (no interval)` : 'k cannot be estimated';
   if (!kCi) {
@@ -207,33 +304,51 @@ function analyse(_store: Store, runs: StudyRun[]): Analysis {
       `${r.bestLrCi ? ` [${fmt(r.bestLrCi[0], 3)}, ${fmt(r.bestLrCi[1], 3)}]` : ''}${r.bracketed ? '' : ' (at the edge of the grid: not bracketed, left out of the fit)'}, best loss ${fmt(r.bestLoss)}.`),
     `Power law lr* ∝ B^k: ${kText}${fit ? `, R² ${fmt(fit.r2, 3)}` : ''}` +
       (kCi ? `; the square-root rule (k = 0.5) is ${inCi(0.5)} the interval, the linear rule (k = 1) ${inCi(1)}.` : '; without an interval neither the square-root nor the linear rule can be tested.'),
-    crit === null ? 'Critical batch size: too few batch sizes with data.'
-      : crit.reached ? `Critical batch size (best loss ${criticalRise * 100}% above the lowest): about ${fmt(crit.batch, 3)} sequences (${fmtCount(crit.batch * contextOf(runs))} tokens) per step` +
+    !trade || !tradeFit ? 'Critical batch size (McCandlish et al.): too few batch sizes with training curves to fit the steps-examples trade-off.'
+      : `Critical batch size (McCandlish et al.: S = S_min + E_min / B fitted to the steps each batch size at its best grid lr needs to reach training loss ${fmt(trade.target)} in its stable phase): ` +
+        `${Number.isFinite(tradeFit.bCrit) ? `B_crit = E_min / S_min = ${fmt(tradeFit.bCrit, 3)} sequences (${fmtCount(tradeFit.bCrit * contextOf(runs))} tokens)` : `not identified (S_min ${fmt(tradeFit.sMin, 3)}, E_min ${fmt(tradeFit.eMin, 3)}: the steps do not fall with the batch size as the trade-off says)`}, ` +
+        `S_min ${fmt(tradeFit.sMin, 3)} steps, E_min ${fmt(tradeFit.eMin, 3)} sequences, R² ${fmt(tradeFit.r2, 3)}; point estimate, no interval. Steps to target by batch size: ${trade.rows.map((t) => `${t.batch}: ${Number.isFinite(t.steps) ? t.steps : 'not reached'}`).join(', ')}.`,
+    trade && trade.rows.some((t) => Number.isFinite(t.bSimple))
+      ? `Gradient noise scale B_simple = tr(Sigma)/|G|^2 (McCandlish et al.'s unbiased estimates from half and whole batches, averaged over the stable phase's second half at each batch size's best lr): ${trade.rows.map((t) => `B=${t.batch}: ${Number.isFinite(t.bSimple) ? fmt(t.bSimple, 3) : '-'}`).join(', ')} sequences${tradeFit && Number.isFinite(tradeFit.bCrit) ? `; the fitted B_crit is ${fmt(tradeFit.bCrit, 3)}` : ''}.`
+      : 'Gradient noise scale: not measured in these runs.',
+    crit === null ? 'Loss-based batch size: too few batch sizes with data.'
+      : crit.reached ? `Loss-based batch size (a different quantity: where the best loss at this fixed token budget is ${criticalRise * 100}% above the lowest): about ${fmt(crit.batch, 3)} sequences (${fmtCount(crit.batch * contextOf(runs))} tokens) per step` +
         `${critCi ? ` [${fmt(critCi[0], 3)}, ${fmt(critCi[1], 3)}] over a seed bootstrap${critNotReached ? ` (${critNotReached} of ${critBoot.length} resamples never reach it)` : ''}` : ''}.`
-        : `Critical batch size: not reached; every batch size up to ${crit.batch} gets within ${criticalRise * 100}% of the lowest best loss at this token budget.`,
+        : `Loss-based batch size: not reached; every batch size up to ${crit.batch} gets within ${criticalRise * 100}% of the lowest best loss at this token budget.`,
   ];
   // Exploratory, not the verdict: the scaling rules are meant for batches below the critical size.
-  const below = crit?.reached ? used.filter((r) => r.batch <= crit.batch) : [];
+  const bCrit = tradeFit && Number.isFinite(tradeFit.bCrit) ? tradeFit.bCrit : null;
+  const below = bCrit !== null ? used.filter((r) => r.batch <= bCrit) : [];
   if (below.length >= 3 && below.length < used.length) {
     const fb = fitLine(below.map((r) => Math.log(r.batch)), below.map((r) => Math.log(r.bestLr!)));
-    evidence.push(`Exploratory (not part of the verdict): over the ${below.length} batch sizes below the critical one, k = ${fmt(fb.slope, 3)}` +
+    evidence.push(`Exploratory (not part of the verdict): over the ${below.length} batch sizes at or below the critical batch size, k = ${fmt(fb.slope, 3)}` +
       `${Number.isFinite(fb.slopeCi[0]) ? ` [${fmt(fb.slopeCi[0], 3)}, ${fmt(fb.slopeCi[1], 3)}]` : ''}.`);
   }
-  const failed = runs.filter((r) => finalOf(r) === null);
+  const failed = runs.filter((r) => r.record.status === 'failed');
   const caveats = [
     `Every run trains ${fmtCount(tokensOf(runs))} tokens; a different budget moves both the best learning rates and the critical batch size (it grows as the loss falls).`,
     `The grid spaces learning rates by factors of ${lrs.length > 1 ? fmt(lrs[1] / lrs[0], 2) : '-'}; a best lr between grid points comes from a three-point parabola in log lr.`,
-    ...(seeds.length < 2 ? ['One seed: no intervals on the best learning rates or the critical batch size; the t-interval on k reflects only the scatter of the vertices.'] : []),
-    ...(failed.length ? [`${failed.length} run(s) failed or diverged (${failed.slice(0, 6).map((r) => r.name).join(', ')}${failed.length > 6 ? ', ...' : ''}); their cells count as missing (a diverged learning rate is past the optimum).`] : []),
+    ...(seeds.length < minBootstrapSeeds ? [`${seeds.length} seed(s): fewer than ${minBootstrapSeeds}, so no seed-bootstrap intervals on the best learning rates or the loss-based batch size (with 2 seeds a bootstrap has 3 distinct resamples); the t-interval on k reflects only the scatter of the vertices.`] : []),
+    'The critical batch size is a point estimate, and is measured on the WSD runs\' stable phase at each batch size\'s best grid lr for the final loss, not a separately tuned constant-lr run per batch size as McCandlish et al. do.',
+    `Every batch size is scored on the same ${fmtCount(evalTokensOf(runs))} validation tokens.`,
+    ...(failed.length ? [`${failed.length} run(s) failed or diverged (${failed.slice(0, 6).map((r) => r.name).join(', ')}${failed.length > 6 ? ', ...' : ''}); a cell with any diverged seed counts as diverged (a diverged learning rate is past the optimum).`] : []),
   ];
   return {
     verdict, reason, evidence, caveats,
     figures: figures(results, fit, crit, lrs),
     tables: tables(results, lrs),
-    data: { batches: results, powerLaw: { k, ci: kCi, points: used.length, r2: fit?.r2 ?? null }, critical: crit && { ...crit, ci: critCi, rise: criticalRise } },
+    data: {
+      batches: results, powerLaw: { k, ci: kCi, points: used.length, r2: fit?.r2 ?? null },
+      critical: tradeFit && trade && { ...tradeFit, target: trade.target, tradeOffs: trade.rows },
+      lossBased: crit && { ...crit, ci: critCi, rise: criticalRise },
+    },
   };
 }
 
+const evalTokensOf = (runs: StudyRun[]): number => {
+  const c = runs[0]?.record.config as { evalBatches?: number; batchSize?: number; context?: number } | undefined;
+  return (c?.evalBatches ?? 0) * (c?.batchSize ?? 0) * (c?.context ?? 0);
+};
 const contextOf = (runs: StudyRun[]): number => (runs[0]?.record.config as { context?: number } | undefined)?.context ?? 0;
 const tokensOf = (runs: StudyRun[]): number => {
   const c = runs[0]?.record.config as { steps?: number; batchSize?: number; context?: number } | undefined;
@@ -276,10 +391,10 @@ function figures(results: BatchResult[], fit: ReturnType<typeof fitLine> | null,
   const lossLines: LineRow[] = lossPts.map((p) => ({ series: 'best loss', run: 'best', x: p.x, y: p.y }));
   const lo = Math.min(...lossPts.map((p) => p.y));
   if (Number.isFinite(lo)) for (const p of lossPts) lossLines.push({ series: `lowest + ${criticalRise * 100}%`, run: 'limit', x: p.x, y: lo * (1 + criticalRise) });
-  const critPts: PointRow[] = crit?.reached ? [{ series: 'critical batch size', x: crit.batch, y: lo * (1 + criticalRise) }] : [];
+  const critPts: PointRow[] = crit?.reached ? [{ series: 'loss-based batch size', x: crit.batch, y: lo * (1 + criticalRise) }] : [];
   figs.push({
     id: 'best-loss', title: 'Best loss reached at each batch size (fixed tokens)',
-    caption: `The critical batch size is where the best loss crosses ${criticalRise * 100}% above the lowest.`,
+    caption: `The loss-based batch size is where the best loss crosses ${criticalRise * 100}% above the lowest (not McCandlish et al.'s critical batch size, which is in the evidence).`,
     spec: linesAndPoints(lossLines, [...lossPts, ...critPts], { xTitle: 'batch size (sequences)', yTitle: 'best final validation loss', logX: true, colorTitle: '' }),
   });
   figs.push({ id: 'grid', title: 'The grid: mean final validation loss', caption: 'Blank cells diverged or failed.', spec: heatmap(results, lrs) });
@@ -316,7 +431,7 @@ function tables(results: BatchResult[], lrs: number[]): ReportTable[] {
   return [
     {
       title: 'Best learning rate and loss per batch size',
-      caption: 'Best lr: parabola vertex in log lr through the grid minimum and its neighbours; interval: 95% over a seed bootstrap (two or more seeds).',
+      caption: `Best lr: parabola vertex in log lr through the grid minimum and its neighbours; interval: 95% over a seed bootstrap (${minBootstrapSeeds} or more seeds; none with fewer).`,
       header: ['batch size', 'best lr', '95% interval', 'bracketed', 'best loss', 'at grid lr'],
       rows: results.map((r) => [String(r.batch), r.bestLr === null ? '-' : fmt(r.bestLr, 3), r.bestLrCi ? `[${fmt(r.bestLrCi[0], 3)}, ${fmt(r.bestLrCi[1], 3)}]` : '-',
         r.bracketed ? 'yes' : 'no', fmt(r.bestLoss), fmt(r.gridBestLr, 3)]),

@@ -14,12 +14,17 @@
 // store as metrics act_rms/<hook> and act_drms/<hook> at the step (so they are measured once,
 // and show in the dashboard).
 //
-// Verdict, on the last measured step: per parametrization and hook, the slope of ln RMS(Δx) on
-// ln width (least squares over every width and seed, 95% t-interval). "Flat" = the interval lies
-// within +-0.25 (over an 8x width range, less than a 1.7x change); "grows" = it lies wholly
-// above 0.25. Supported: every muP hook flat and some SP hook grows. Not supported: some muP
-// hook's interval lies wholly outside +-0.25. Inconclusive otherwise (including a check too
-// gentle to make SP grow: then it shows nothing). A passing coord check is not evidence that
+// Verdict, on every measured step: per parametrization, hook, seed and step, the slope of
+// ln RMS(Δx) on ln width (least squares over the widths); per step, the mean slope over seeds
+// with a t-interval over seeds (seeds are the independent replicates; the widths of one seed share
+// its data order). The intervals are Bonferroni-corrected over the measured steps (level
+// 1 - 0.05 / steps), since a layer is judged at each. "Flat" = the interval lies within +-0.25
+// (over an 8x width range, less than a 1.7x change); "grows" = it lies wholly above 0.25.
+// A muP layer is flat when it is flat at every step, and breaks the claim when at some step
+// (its worst) the interval lies wholly outside +-0.25; an SP layer grows when it grows at the last
+// step. Supported: every muP hook flat and some SP hook grows. Not supported: some muP hook breaks.
+// Inconclusive otherwise (including a check too gentle to make SP grow: then it shows nothing).
+// One seed gives no interval, so nothing is decided. A passing coord check is not evidence that
 // hyperparameters transfer; `study mup-transfer` tests that.
 
 import { existsSync } from 'node:fs';
@@ -33,7 +38,7 @@ import { Transformer } from '../models/transformer.js';
 import { loadRun, openData, readRunConfig, readRunTokenizer, validationBatches } from '../training/assemble.js';
 import { listCheckpoints } from '../training/checkpoint.js';
 import { intervalChart, linesAndPoints, type IntervalRow, type LineRow, type PointRow } from './figures.js';
-import { fmt, v } from './stats.js';
+import { estimate, fmt, v } from './stats.js';
 import { planSweep, studyBase, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';
 
 export interface CoordBudget {
@@ -56,7 +61,8 @@ export const flatSlope = 0.25;
 const budgets: Record<Budget, CoordBudget> = {
   smoke: { widths: [16, 32], nLayer: 1, nHead: 2, batchSize: 4, context: 32, lr: 1e-2, steps: 3, every: 1, seeds: [0], categories: ['news'] },
   small: { widths: [32, 64, 128, 256], nLayer: 2, nHead: 4, batchSize: 16, context: 64, lr: 1e-2, steps: 10, every: 1, seeds: [0, 1, 2, 3, 4] },
-  full: { widths: [64, 128, 256, 512], nLayer: 2, nHead: 4, batchSize: 32, context: 128, lr: 1e-2, steps: 16, every: 4, seeds: [0, 1, 2] },
+  // The budget with the most compute never has fewer seeds than a smaller one (the interval is over seeds).
+  full: { widths: [64, 128, 256, 512], nLayer: 2, nHead: 4, batchSize: 32, context: 128, lr: 1e-2, steps: 16, every: 4, seeds: [0, 1, 2, 3, 4] },
 };
 
 const claim = `Under muP the size of every layer's activation update after the first training steps stays flat as the width grows ` +
@@ -144,7 +150,10 @@ function rmsDiff(x: Float32Array, y: Float32Array): number {
 /** One measurement: a hook's activation size at a step, in one run. */
 export interface CoordPoint { param: Param; width: number; seed: number; step: number; hook: string; rms: number; drms: number }
 
-interface Slope { param: Param; hook: string; slope: number; ci: [number, number] | null; n: number; result: 'flat' | 'grows' | 'shrinks' | 'unclear' }
+/** A layer's slope at one step: the mean over seeds of each seed's slope, with its (Bonferroni) interval over seeds. */
+interface StepSlope { step: number; slope: number; ci: [number, number] | null; seeds: number }
+/** A layer's verdict over the steps; slope and ci are those of the deciding step (muP: the worst; SP: the last). */
+interface Slope { param: Param; hook: string; slope: number; ci: [number, number] | null; n: number; step: number; steps: StepSlope[]; result: 'flat' | 'grows' | 'shrinks' | 'unclear' }
 
 function analyse(store: Store, runs: StudyRun[]): Analysis {
   const done = runs.filter((r) => r.record.status === 'done');
@@ -170,73 +179,110 @@ function analyse(store: Store, runs: StudyRun[]): Analysis {
   return analysis;
 }
 
+/** Where an interval lies against +-flatSlope. */
+function classify(ci: [number, number] | null): Slope['result'] {
+  if (!ci) return 'unclear';
+  return ci[0] >= -flatSlope && ci[1] <= flatSlope ? 'flat' : ci[0] > flatSlope ? 'grows' : ci[1] < -flatSlope ? 'shrinks' : 'unclear';
+}
+
+/** Per step: each seed's least-squares slope of ln RMS(Δx) on ln width, then their mean with a t-interval over seeds. */
+export function stepSlopes(pts: CoordPoint[], level: number): StepSlope[] {
+  const out: StepSlope[] = [];
+  for (const step of [...new Set(pts.map((p) => p.step))].sort((a, b) => a - b)) {
+    const perSeed: number[] = [];
+    for (const seed of [...new Set(pts.map((p) => p.seed))].sort((a, b) => a - b)) {
+      const mine = pts.filter((p) => p.step === step && p.seed === seed);
+      if (new Set(mine.map((p) => p.width)).size < 2) continue;
+      perSeed.push(fitLine(mine.map((p) => Math.log(p.width)), mine.map((p) => Math.log(p.drms))).slope);
+    }
+    if (!perSeed.length) continue;
+    const e = estimate(perSeed, level);
+    out.push({ step, slope: e.mean, ci: e.ci, seeds: perSeed.length });
+  }
+  return out;
+}
+
 /** The verdict from the measurements alone (the tests feed it synthetic ones). */
 export function judgeCoords(points: CoordPoint[]): Analysis {
-  const last = Math.max(0, ...points.map((p) => p.step));
-  const atLast = points.filter((p) => p.step === last && p.drms > 0);
+  const measured = points.filter((p) => p.step > 0 && p.drms > 0);
+  const stepList = [...new Set(measured.map((p) => p.step))].sort((a, b) => a - b);
+  const last = stepList.length ? stepList[stepList.length - 1] : 0;
+  const level = 1 - 0.05 / Math.max(1, stepList.length);
   const hooks = orderHooks([...new Set(points.map((p) => p.hook))]);
   const slopes: Slope[] = [];
   for (const param of ['sp', 'mup'] as const) {
     for (const hook of hooks) {
-      const pts = atLast.filter((p) => p.param === param && p.hook === hook);
-      if (new Set(pts.map((p) => p.width)).size < 2) continue;
-      const f = fitLine(pts.map((p) => Math.log(p.width)), pts.map((p) => Math.log(p.drms)));
-      const ci: [number, number] | null = Number.isFinite(f.slopeCi[0]) ? f.slopeCi : null;
-      const result = !ci ? 'unclear' : ci[0] >= -flatSlope && ci[1] <= flatSlope ? 'flat' : ci[0] > flatSlope ? 'grows' : ci[1] < -flatSlope ? 'shrinks' : 'unclear';
-      slopes.push({ param, hook, slope: f.slope, ci, n: pts.length, result });
+      const steps = stepSlopes(measured.filter((p) => p.param === param && p.hook === hook), level);
+      if (!steps.length) continue;
+      let decide: StepSlope;
+      let result: Slope['result'];
+      if (param === 'mup') {
+        // The worst step: the one whose interval lies furthest from flat (by its nearer end), else the largest |slope|.
+        const outside = (s: StepSlope): number => (s.ci ? Math.max(s.ci[0] - flatSlope, -flatSlope - s.ci[1]) : -Infinity);
+        decide = steps.reduce((w, s) => (outside(s) > outside(w) || (outside(s) === outside(w) && Math.abs(s.slope) > Math.abs(w.slope)) ? s : w));
+        const each = steps.map((s) => classify(s.ci));
+        result = each.some((r) => r === 'grows' || r === 'shrinks') ? classify(decide.ci) : each.every((r) => r === 'flat') ? 'flat' : 'unclear';
+      } else {
+        decide = steps[steps.length - 1];
+        result = decide.step === last ? classify(decide.ci) : 'unclear';
+      }
+      slopes.push({ param, hook, slope: decide.slope, ci: decide.ci, n: decide.seeds, step: decide.step, steps, result });
     }
   }
   const mup = slopes.filter((s) => s.param === 'mup'), sp = slopes.filter((s) => s.param === 'sp');
   const mupBad = mup.filter((s) => s.result === 'grows' || s.result === 'shrinks');
   const spGrows = sp.filter((s) => s.result === 'grows');
   let verdict: Verdict, reason: string;
-  const show = (s: Slope): string => `${s.hook} ${fmt(s.slope, 2)}${s.ci ? ` [${fmt(s.ci[0], 2)}, ${fmt(s.ci[1], 2)}]` : ''}`;
+  const show = (s: Slope): string => `${s.hook} ${fmt(s.slope, 2)}${s.ci ? ` [${fmt(s.ci[0], 2)}, ${fmt(s.ci[1], 2)}]` : ''} at step ${s.step}`;
+  const pct = `${fmt(level * 100, 3)}%`;
   if (mup.length === 0) {
     verdict = 'inconclusive';
     reason = 'No muP measurements over two or more widths.';
   } else if (mupBad.length) {
     verdict = 'not supported';
-    reason = `Under muP, ${mupBad.length} of ${mup.length} layers' updates change with width beyond +-${flatSlope} at step ${last}: ${mupBad.map(show).join('; ')}.`;
+    reason = `Under muP, ${mupBad.length} of ${mup.length} layers' updates change with width beyond +-${flatSlope} at their worst measured step (${pct} intervals over seeds): ${mupBad.map(show).join('; ')}.`;
   } else if (mup.every((s) => s.result === 'flat') && spGrows.length) {
     verdict = 'supported';
-    reason = `At step ${last}, every muP layer's update is flat across width (slopes within +-${flatSlope}, 95% intervals), while under SP ${spGrows.length} of ${sp.length} layers grow (${spGrows.slice(0, 3).map(show).join('; ')}).`;
+    reason = `At every measured step (1..${last}), every muP layer's update is flat across width (slopes within +-${flatSlope}, ${pct} intervals over seeds), while under SP ${spGrows.length} of ${sp.length} layers grow at step ${last} (${spGrows.slice(0, 3).map(show).join('; ')}).`;
   } else {
     verdict = 'inconclusive';
     const open = mup.filter((s) => s.result !== 'flat');
     reason = mup.every((s) => s.ci === null)
-      ? `No interval on the slopes (one point per width): muP ${mup.map(show).join('; ')}; SP ${sp.map(show).join('; ')}.`
+      ? `No interval on the slopes (one seed: the interval is over seeds): muP ${mup.map(show).join('; ')}; SP ${sp.map(show).join('; ')}.`
       : open.length
-      ? `At step ${last} the intervals of ${open.length} muP layer(s) straddle +-${flatSlope} (${open.slice(0, 3).map(show).join('; ')}${open.length > 3 ? '; ...' : ''}): more widths or seeds are needed.`
+      ? `At some measured step the intervals of ${open.length} muP layer(s) straddle +-${flatSlope} (${open.slice(0, 3).map(show).join('; ')}${open.length > 3 ? '; ...' : ''}): more widths or seeds are needed.`
       : `Under muP every layer is flat, but no SP layer clearly grows at step ${last}: the check is too gentle at this lr and step count to tell the parametrizations apart.`;
   }
   const widths = [...new Set(points.map((p) => p.width))].sort((a, b) => a - b);
   const seeds = new Set(points.map((p) => p.seed)).size;
   const evidence = [
-    `${widths.length} widths (${widths.join(', ')}), ${seeds} seed(s), measured after each of steps 1..${last} on a fixed validation batch.`,
-    ...(['mup', 'sp'] as const).map((param) => {
-      const ss = slopes.filter((s) => s.param === param);
-      return `${paramName(param)}, slope of ln RMS(Δx) on ln width at step ${last}: ${ss.map(show).join('; ')}.`;
-    }),
+    `${widths.length} widths (${widths.join(', ')}), ${seeds} seed(s), measured at steps ${stepList.join(', ')} on a fixed validation batch; one slope per seed and step, ${pct} t-intervals over seeds (95% Bonferroni-corrected over ${stepList.length} steps).`,
+    `muP, slope of ln RMS(Δx) on ln width at each layer's worst step: ${mup.map(show).join('; ')}.`,
+    `SP, slope at the last step: ${sp.map(show).join('; ')}.`,
+    ...(['mup', 'sp'] as const).map((param) => `${paramName(param)}, largest |slope| of any layer at each step: ${stepList.map((st) => {
+      const at = slopes.filter((s) => s.param === param).flatMap((s) => s.steps.filter((x) => x.step === st));
+      return at.length ? `${st}: ${fmt(at.reduce((w, x) => (Math.abs(x.slope) > Math.abs(w.slope) ? x : w)).slope, 2)}` : `${st}: -`;
+    }).join(', ')}.`),
   ];
   const caveats = [
     'A flat coordinate check is necessary, not sufficient, for hyperparameters to transfer across width; `study mup-transfer` tests the transfer itself.',
     'The widths share the base model\'s head count (dHead grows with width); muP\'s attention scale is 1/dHead anchored at the base head size.',
-    ...(seeds < 2 && widths.length < 3 ? ['Two points per line: no interval on the slopes, so nothing can be concluded.'] : []),
+    ...(seeds < 2 ? ['One seed: the interval on each slope is over seeds, so there is none and nothing can be concluded.'] : []),
   ];
   return {
     verdict, reason, evidence, caveats,
     figures: figures(points, slopes, last, hooks),
     tables: [{
-      title: `Slopes of ln RMS(Δx) on ln width at step ${last}`,
-      caption: `Flat: the 95% interval within +-${flatSlope}; grows: wholly above it.`,
-      header: ['layer', 'SP slope [95%]', 'SP', 'muP slope [95%]', 'muP'],
+      title: 'Slopes of ln RMS(Δx) on ln width: SP at the last step, muP at each layer\'s worst step',
+      caption: `Mean of the per-seed slopes with a ${pct} t-interval over seeds. Flat: the interval within +-${flatSlope}; grows: wholly above it.`,
+      header: ['layer', 'SP slope [interval]', 'SP', 'muP slope [interval]', 'muP step', 'muP'],
       rows: hooks.map((h) => {
         const a = sp.find((s) => s.hook === h), b = mup.find((s) => s.hook === h);
         const cell = (s?: Slope): string => (s ? `${fmt(s.slope, 3)}${s.ci ? ` [${fmt(s.ci[0], 3)}, ${fmt(s.ci[1], 3)}]` : ''}` : '-');
-        return [h, cell(a), a?.result ?? '-', cell(b), b?.result ?? '-'];
+        return [h, cell(a), a?.result ?? '-', cell(b), b ? String(b.step) : '-', b?.result ?? '-'];
       }),
     } satisfies ReportTable],
-    data: { step: last, flatSlope, slopes },
+    data: { step: last, steps: stepList, level, flatSlope, slopes },
   };
 }
 
@@ -292,8 +338,8 @@ function figures(points: CoordPoint[], slopes: Slope[], last: number, hooks: str
   const rows: IntervalRow[] = slopes.map((s) => ({ series: paramName(s.param), x: s.hook, y: s.slope, lo: s.ci?.[0] ?? s.slope, hi: s.ci?.[1] ?? s.slope }));
   if (rows.length) {
     figs.push({
-      id: 'slopes', title: `Slope of ln RMS(Δx) on ln width at step ${last}, per layer`,
-      caption: `95% t-intervals over widths and seeds. Flat means within +-${flatSlope}.`,
+      id: 'slopes', title: 'Slope of ln RMS(Δx) on ln width per layer (SP: last step; muP: its worst step)',
+      caption: `Mean of the per-seed slopes, Bonferroni-corrected t-intervals over seeds. Flat means within +-${flatSlope}.`,
       spec: intervalChart(rows, { xTitle: 'layer', yTitle: 'slope', colorTitle: 'parametrization', connect: false, width: 520 }),
     });
   }

@@ -7,6 +7,7 @@ import { scalingLaw } from './scaling-law.js';
 import { batchLr } from './batch-lr.js';
 import { coordCheck } from './coord-check.js';
 import { mupTransfer } from './mup-transfer.js';
+import { mupAblation } from './mup-ablation.js';
 import { layerRedundancy } from './layer-redundancy.js';
 import { cotExpressivity } from './cot-expressivity.js';
 import { minicpmRecipe } from './minicpm-recipe.js';
@@ -19,6 +20,7 @@ export const studies: Record<string, Study> = {
   [batchLr.name]: batchLr,
   [coordCheck.name]: coordCheck,
   [mupTransfer.name]: mupTransfer,
+  [mupAblation.name]: mupAblation,
   [layerRedundancy.name]: layerRedundancy,
   [cotExpressivity.name]: cotExpressivity,
   [minicpmRecipe.name]: minicpmRecipe,

@@ -67,14 +67,30 @@ export interface StudyResult {
 }
 
 export async function runStudy(study: Study, o: RunStudyOptions): Promise<StudyResult> {
-  const sweep = study.plan(o.budget);
-  const runs = expandStudy(sweep);
+  let sweep = study.plan(o.budget);
+  let runs = expandStudy(sweep);
   const emit = o.onEvent ?? (() => {});
   const store = Store.open(o.db);
   try {
     recordSweep(store, sweep, runs, o.runsDir);
     let stopped = false;
-    if (!o.analyseOnly) stopped = o.queue ? await trainOnQueue(store, sweep, runs, o, emit) : await trainLocally(store, sweep, runs, o, emit);
+    const train = () => (o.queue ? trainOnQueue(store, sweep, runs, o, emit) : trainLocally(store, sweep, runs, o, emit));
+    if (!o.analyseOnly) stopped = await train();
+    // Adaptive plans: the study may add runs after seeing the results (a grid extended past an
+    // optimum at its edge); repeat until it adds none. Analysing only, the added runs are those
+    // trained before (the rest stay pending, and the analysis leaves pending runs out).
+    for (let extension = 1; study.extend && !stopped && extension <= maxExtensions; extension++) {
+      const next = study.plan(o.budget, studyRuns(queryRuns(store, { sweep: sweep.name }), runs));
+      const more = expandStudy(next);
+      const known = new Set(runs.map((r) => r.id));
+      const added = more.filter((r) => !known.has(r.id));
+      if (!added.length) break;
+      emit({ type: 'log', message: `extension ${extension}: the plan adds ${added.length} run(s) (${added.slice(0, 4).map((r) => r.name).join(', ')}${added.length > 4 ? ', ...' : ''})` });
+      sweep = next;
+      runs = more;
+      recordSweep(store, sweep, runs, o.runsDir);
+      if (!o.analyseOnly) stopped = await train();
+    }
     recordSweep(store, sweep, runs, o.runsDir);
     const records = queryRuns(store, { sweep: sweep.name });
     const unfinished = records.filter((r) => r.status !== 'done').map((r) => ({ name: r.name, status: r.status, error: r.error }));
@@ -105,6 +121,8 @@ function trainingSeconds(records: RunRecord[]): number {
   }
   return s;
 }
+/** How many times an adaptive study may extend its plan in one run (each extension is one more round of training). */
+export const maxExtensions = 4;
 
 /** The store's records of a study's runs, with the plan's names and points. */
 export function studyRuns(records: RunRecord[], planned: ExpandedRun[]): StudyRun[] {

@@ -68,7 +68,14 @@ export interface Study<P = unknown> {
   /** The claim under test, one or two sentences. */
   claim: string;
   budgets: Record<Budget, P>;
-  plan(budget: Budget): Sweep;
+  /**
+   * The runs of a budget. An adaptive study (extend: true) is called again with the results so
+   * far and may return a larger plan (the same runs plus more, e.g. a grid extended past an
+   * optimum at its edge); run.ts trains the additions and asks again until nothing is added.
+   */
+  plan(budget: Budget, results?: StudyRun[]): Sweep;
+  /** The plan grows with the results (see plan). */
+  extend?: boolean;
   analyse(store: Store, runs: StudyRun[]): Analysis | Promise<Analysis>;
 }
 

@@ -187,7 +187,7 @@ export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOpt
     model, optimizer, train,
     schedule: o.resume ? undefined : { config: config.schedule, lr: config.lr, totalSteps: steps },
     eval: { batches: () => validationBatches(config, data, config.evalBatches), bytesPerToken: data.bytesPerToken },
-    gradAccum: config.gradAccum, clip: config.clip,
+    gradAccum: config.gradAccum, clip: config.clip, noiseScaleEvery: config.noiseScale?.every ?? 0,
     evalInterval: config.evalInterval, checkpointInterval: config.checkpointInterval, keepCheckpoints: config.keepCheckpoints,
     logInterval: config.logInterval, config,
     // Seeded by the step, with its own RNG (inside generate), and dropout off: training is unchanged.

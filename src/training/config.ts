@@ -45,6 +45,11 @@ export const trainConfigFields = z.object({
   gradAccum: posInt.default(1),
   /** Max global gradient norm; 0 turns clipping off. */
   clip: z.number().nonnegative().default(1),
+  /**
+   * Log the gradient noise scale B_simple (McCandlish et al. 2018) every `every` steps into
+   * metrics.jsonl (trainer.ts noiseScaleEvery). Absent: not measured (and run ids unchanged).
+   */
+  noiseScale: z.object({ every: posInt }).strict().optional(),
 
   /** Length of the run: optimizer steps, or a token budget (exactly one). */
   steps: posInt.optional(),
@@ -104,6 +109,9 @@ export const trainConfigSchema = trainConfigFields.superRefine((c, ctx) => {
   }
   if (c.optimizer === 'sgd' && c.nesterov && c.momentum === 0) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['nesterov'], message: 'Nesterov momentum needs momentum > 0' });
+  }
+  if (c.noiseScale && c.gradAccum === 1 && c.batchSize % 2 !== 0) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['noiseScale'], message: `the noise scale compares a small and a big batch: with gradAccum 1 the step is split in two equal halves, so batchSize must be even (got ${c.batchSize}); or use gradAccum >= 2` });
   }
   const total = c.steps ?? (c.tokens !== undefined ? Math.ceil(c.tokens / (c.batchSize * c.context * c.gradAccum)) : 1);
   if (c.schedule.warmupSteps > total) {

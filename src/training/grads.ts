@@ -4,6 +4,7 @@
 
 import { Tensor, backend } from '../engine/index.js';
 import type { ResolvedParam } from './optimizers.js';
+import type { Batch } from '../data/index.js';
 
 type ParamList = readonly ResolvedParam[] | ReadonlyMap<string, Tensor> | readonly Tensor[];
 
@@ -68,9 +69,11 @@ export function scaleGradients(params: ParamList, scale: number): void {
  * the accumulated gradient is the mean of the micro-batch gradients: for equal-sized micro-batches
  * with a token-mean loss, exactly the gradient of the whole batch up to float rounding.
  * `inspect` sees each unscaled loss before its backward (the trainer checks for NaN there, while
- * the graph still exists for findFirstNonFinite). Returns the mean of the micro-batch losses.
+ * the graph still exists for findFirstNonFinite); `afterBackward` runs once each micro-batch's
+ * gradient has been added (the noise-scale estimate reads the first one there). Returns the
+ * mean of the micro-batch losses.
  */
-export function accumulateGradients(microSteps: number, forward: (micro: number) => Tensor, inspect?: (loss: Tensor, micro: number) => void): number {
+export function accumulateGradients(microSteps: number, forward: (micro: number) => Tensor, inspect?: (loss: Tensor, micro: number) => void, afterBackward?: (micro: number) => void): number {
   if (!Number.isInteger(microSteps) || microSteps < 1) throw new Error(`accumulateGradients: microSteps must be a positive integer, got ${microSteps}`);
   let sum = 0;
   for (let k = 0; k < microSteps; k++) {
@@ -80,6 +83,34 @@ export function accumulateGradients(microSteps: number, forward: (micro: number)
     sum += loss.item();
     const seed = loss.dtype === 'float64' ? new Float64Array([1 / microSteps]) : new Float32Array([1 / microSteps]);
     loss.backward({ grad: new Tensor(seed, loss.shape) });
+    afterBackward?.(k);
   }
   return sum / microSteps;
+}
+
+// ---- gradient noise scale ---------------------------------------------------------------------
+
+/**
+ * The unbiased estimates of McCandlish et al. 2018 ("An Empirical Model of Large-Batch
+ * Training", appendix A.1) from the squared norms of one gradient over a small batch and one over
+ * a big batch (sizes in examples, small < big): E|G_B|^2 = |G|^2 + tr(Sigma)/B gives
+ *   |G|^2     ~ (big |G_big|^2 - small |G_small|^2) / (big - small)
+ *   tr(Sigma) ~ (|G_small|^2 - |G_big|^2) / (1/small - 1/big)
+ * and the simple noise scale B_simple = tr(Sigma) / |G|^2, in examples. Each estimate is noisy
+ * (either may come out negative); average many before taking the ratio, as the paper does.
+ */
+export function noiseScaleEstimates(small: number, smallSq: number, big: number, bigSq: number): { gradSq: number; trace: number; bSimple: number } {
+  if (!(small > 0 && big > small)) throw new Error(`noiseScaleEstimates: need 0 < small < big, got ${small} and ${big}`);
+  const gradSq = (big * bigSq - small * smallSq) / (big - small);
+  const trace = (smallSq - bigSq) / (1 / small - 1 / big);
+  return { gradSq, trace, bSimple: trace / gradSq };
+}
+
+/** Rows [from, to) of a batch, as a batch of its own (for a step split in two to measure the noise scale). */
+export function batchRows(b: Batch, from: number, to: number): Batch {
+  const n = b.T;
+  return {
+    inputs: b.inputs.subarray(from * n, to * n), targets: b.targets.subarray(from * n, to * n),
+    ...(b.docIds ? { docIds: b.docIds.subarray(from * n, to * n) } : {}), B: to - from, T: b.T,
+  };
 }

@@ -16,7 +16,7 @@
 import { mkdirSync } from 'node:fs';
 import { BufferPool, findFirstNonFinite, type Tensor } from '../engine/index.js';
 import type { Batch } from '../data/index.js';
-import { accumulateGradients, clipGradients } from './grads.js';
+import { accumulateGradients, batchRows, clipGradients, globalGradNorm, noiseScaleEstimates } from './grads.js';
 import type { Optimizer } from './optimizers.js';
 import { ScheduleConfig, createSchedule, type ScheduleInput } from './schedules.js';
 import { checkBaseShapes, currentEngine, matchSavedEngine, latestStep, listCheckpoints, loadCheckpoint, restoreParams, saveCheckpoint, type CheckpointState } from './checkpoint.js';
@@ -58,6 +58,15 @@ export interface TrainerOptions {
   gradAccum?: number;
   /** Max global gradient norm; null or 0: no clipping (default 1). */
   clip?: number | null;
+  /**
+   * Log the gradient noise scale every N steps (McCandlish et al. 2018, grads.ts
+   * noiseScaleEstimates): the step's gradient over its first micro-batch (small) and over the
+   * whole step (big). With one micro-batch per step the measured step's batch (an even number
+   * of rows) is split in two equal halves, each a backward pass at half weight, so the update is the same gradient up to float
+   * rounding and only the metric is extra. Logged on that step's train line: gns_small,
+   * gns_big (examples), gns_small_sq, gns_big_sq, gns_grad_sq, gns_trace, gns_b_simple.
+   */
+  noiseScaleEvery?: number;
   /** Evaluate every N steps (0: only at the end; default 0). */
   evalInterval?: number;
   /** Checkpoint every N steps (0: only at the end and on stop; default 0). */
@@ -131,14 +140,14 @@ const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 export class Trainer {
   private stopRequested = false;
-  private readonly o: Required<Pick<TrainerOptions, 'gradAccum' | 'evalInterval' | 'checkpointInterval' | 'keepCheckpoints' | 'logInterval' | 'sampleInterval'>> & TrainerOptions;
+  private readonly o: Required<Pick<TrainerOptions, 'gradAccum' | 'evalInterval' | 'checkpointInterval' | 'keepCheckpoints' | 'logInterval' | 'sampleInterval' | 'noiseScaleEvery'>> & TrainerOptions;
 
   constructor(opts: TrainerOptions) {
-    this.o = { gradAccum: 1, evalInterval: 0, checkpointInterval: 0, keepCheckpoints: 3, logInterval: 1, sampleInterval: 0, ...opts };
+    this.o = { gradAccum: 1, evalInterval: 0, checkpointInterval: 0, keepCheckpoints: 3, logInterval: 1, sampleInterval: 0, noiseScaleEvery: 0, ...opts };
     for (const k of ['gradAccum', 'logInterval'] as const) {
       if (!Number.isInteger(this.o[k]) || this.o[k] < 1) throw new Error(`Trainer: ${k} must be a positive integer, got ${this.o[k]}`);
     }
-    for (const k of ['evalInterval', 'checkpointInterval', 'keepCheckpoints', 'sampleInterval'] as const) {
+    for (const k of ['evalInterval', 'checkpointInterval', 'keepCheckpoints', 'sampleInterval', 'noiseScaleEvery'] as const) {
       if (!Number.isInteger(this.o[k]) || this.o[k] < 0) throw new Error(`Trainer: ${k} must be a non-negative integer, got ${this.o[k]}`);
     }
   }
@@ -260,18 +269,35 @@ export class Trainer {
         const lr = lrAt(step);
         const t0 = performance.now();
         let stepTokens = 0;
+        // A noise-scale step with one micro-batch is taken as two halves of the same batch.
+        const measure = o.noiseScaleEvery > 0 && (step + 1) % o.noiseScaleEvery === 0;
+        const split = measure && o.gradAccum === 1;
+        let whole: Batch | null = null;
+        let rows = 0, smallRows = 0, smallSq = NaN;
         // Everything allocated for this step's activations and gradients is recycled by the
         // pool for the next one; only numbers leave this block.
         const { loss, clip } = pool.run(() => {
           optimizer.zeroGrad();
           for (const t of params.values()) t.grad = null; // parameters outside the optimizer (frozen) too
-          const meanLoss = accumulateGradients(o.gradAccum, () => {
-            const b = o.train.next();
+          const micros = split ? 2 : o.gradAccum;
+          const meanLoss = accumulateGradients(micros, (k) => {
+            let b: Batch;
+            if (split) {
+              whole ??= o.train.next();
+              if (whole.B % 2 !== 0) throw new Error(`noise scale: a step of ${whole.B} sequences cannot be split in two equal halves; use an even batchSize or gradAccum >= 2`);
+              const half = Math.floor(whole.B / 2);
+              b = k === 0 ? batchRows(whole, 0, half) : batchRows(whole, half, whole.B);
+            } else b = o.train.next();
             stepTokens += b.B * b.T;
+            rows += b.B;
+            if (k === 0) smallRows = b.B;
             return batchLoss(model, b, true);
           }, (l: Tensor, micro: number) => {
             const v = l.item();
             if (!Number.isFinite(v)) throw new NonFiniteError(step + 1, 'loss', v, findFirstNonFinite(l), o.gradAccum > 1 ? micro : null, goodCheckpoint());
+          }, (k) => {
+            // After the first micro-batch the gradient holds its own gradient / micros.
+            if (measure && k === 0) smallSq = (globalGradNorm(optimizer.params) * micros) ** 2;
           });
           const c = clipGradients(optimizer.params, o.clip === undefined ? 1 : o.clip);
           if (!Number.isFinite(c.norm)) throw new NonFiniteError(step + 1, 'gradient norm', c.norm, null, null, goodCheckpoint());
@@ -284,10 +310,16 @@ export class Trainer {
         const dt = (performance.now() - t0) / 1000;
         const tokensPerSec = dt > 0 ? stepTokens / dt : 0;
         const secPerStep = (performance.now() - sessionStart) / 1000 / (step - sessionStep0);
-        if (step % o.logInterval === 0 || step === total) {
+        if (step % o.logInterval === 0 || step === total || measure) {
+          let gns = {};
+          if (measure) {
+            const bigSq = clip.norm ** 2;
+            const e = noiseScaleEstimates(smallRows, smallSq, rows, bigSq);
+            gns = { gns_small: smallRows, gns_big: rows, gns_small_sq: smallSq, gns_big_sq: bigSq, gns_grad_sq: e.gradSq, gns_trace: e.trace, gns_b_simple: e.bSimple };
+          }
           metrics.log({
             type: 'train', step, tokens: tokensSeen, loss, lr, grad_norm: clip.norm, clipped: clip.clipped,
-            time: elapsed(), tokens_per_s: tokensPerSec,
+            time: elapsed(), tokens_per_s: tokensPerSec, ...gns,
           });
         }
         emit({

@@ -40,6 +40,23 @@ test('init is deterministic for a seed, and follows initStd and the scaled resid
   assert.ok(Math.abs(Math.sqrt(plain.get('blocks.0.mlp.proj.weight')!.toArray().reduce((s, v) => s + v * v, 0) / (64 * 256)) / 0.02 - 1) < 0.05);
 });
 
+test('initScheme fan-in (Tensor Programs V\'s SP): linear weights std 1/sqrt(fan-in), embeddings initStd; absent leaves the config as it was; under muP the base fan-in', () => {
+  const c = tinyConfig('llama', { nLayer: 2, dModel: 64, nHead: 4 });
+  assert.equal('initScheme' in c, false, 'absent unless set, so run ids stay put');
+  const f = tinyConfig('llama', { nLayer: 2, dModel: 64, nHead: 4, initScheme: 'fan-in' });
+  const p = initParams(f, 7);
+  const std = (name: string) => { const x = p.get(name)!.toArray(); return Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length); };
+  assert.ok(Math.abs(std('blocks.0.attn.qkv.weight') * Math.sqrt(64) - 1) < 0.05);
+  assert.ok(Math.abs(std('blocks.0.mlp.proj.weight') * Math.sqrt(f.dMlp) - 1) < 0.05, 'fan-in of the down projection is dMlp');
+  assert.ok(Math.abs(std('lm_head.weight') * Math.sqrt(64) - 1) < 0.05);
+  assert.ok(Math.abs(std('wte.weight') / 0.02 - 1) < 0.05, 'embedding keeps initStd');
+  // muP at 4x the base: the base's fan-in std, times muP's 1/sqrt(m) for a hidden matrix
+  const m = tinyConfig('llama', { nLayer: 2, dModel: 128, nHead: 4, initScheme: 'fan-in', mup: { baseWidth: 32 } });
+  const q = initParams(m, 7).get('blocks.0.attn.qkv.weight')!.toArray();
+  assert.ok(Math.abs(Math.sqrt(q.reduce((s, v) => s + v * v, 0) / q.length) / (1 / Math.sqrt(32) / 2) - 1) < 0.05);
+  assert.throws(() => tinyConfig('llama', { initScheme: 'xavier' as 'fan-in' }), /initScheme/);
+});
+
 for (const layout of layouts) {
   test(`${layout}: forward shapes, loss = mean cross-entropy with ignoreIndex -1, lossWeights, lastLogitsOnly`, () => {
     const m = new Transformer(tinyConfig(layout), { seed: 3 });

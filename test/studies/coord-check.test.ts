@@ -9,7 +9,7 @@ import { metricSeries, queryRuns } from '../../src/lab/results/query.js';
 import { Store } from '../../src/lab/results/store.js';
 import { runStudy } from '../../src/studies/run.js';
 import { expandStudy } from '../../src/studies/study.js';
-import { coordCheck, judgeCoords, type CoordPoint } from '../../src/studies/coord-check.js';
+import { coordCheck, judgeCoords, stepSlopes, type CoordPoint } from '../../src/studies/coord-check.js';
 import { rng } from './synthetic.js';
 
 const tempDirs: string[] = [];
@@ -27,21 +27,40 @@ test('plan: SP and muP (base width = the narrowest) at every width and seed, che
   assert.ok(b.widths[b.widths.length - 1] / b.widths[0] >= 8);
 });
 
-/** Synthetic measurements: RMS(Δx) ∝ width^slope(param, hook), with seed noise. */
-function points(slope: (param: 'sp' | 'mup', hook: string) => number): CoordPoint[] {
+/** Synthetic measurements at steps 1..last: RMS(Δx) ∝ width^slope(param, hook, step), with seed noise. */
+function points(slope: (param: 'sp' | 'mup', hook: string, step: number) => number, o: { last?: number; seeds?: number[] } = {}): CoordPoint[] {
   const r = rng(9), out: CoordPoint[] = [];
-  for (const param of ['sp', 'mup'] as const) for (const width of [32, 64, 128, 256]) for (const seed of [0, 1, 2]) {
+  for (const param of ['sp', 'mup'] as const) for (const width of [32, 64, 128, 256]) for (const seed of o.seeds ?? [0, 1, 2]) {
     for (const hook of ['hook_embed', 'blocks.0.hook_attn_out', 'blocks.0.hook_resid_post', 'logits']) {
-      const drms = 0.1 * (width / 32) ** slope(param, hook) * (1 + 0.05 * (r() - 0.5));
-      out.push({ param, width, seed, step: 10, hook, rms: 1, drms });
       out.push({ param, width, seed, step: 0, hook, rms: 1, drms: 0 });
+      for (let step = 1; step <= (o.last ?? 10); step++) {
+        const drms = 0.1 * (width / 32) ** slope(param, hook, step) * (1 + 0.05 * (r() - 0.5));
+        out.push({ param, width, seed, step, hook, rms: 1, drms });
+      }
     }
   }
   return out;
 }
 
+test('plan: the full budget has at least as many seeds as the small one', () => {
+  assert.ok(coordCheck.budgets.full.seeds.length >= coordCheck.budgets.small.seeds.length);
+  assert.ok(coordCheck.budgets.small.seeds.length >= 3);
+});
+
+test('stepSlopes: one least-squares slope per seed, their mean and a t-interval over seeds, per step', () => {
+  const pts: CoordPoint[] = [];
+  // seed 0: slope 1 exactly; seed 1: slope 0 exactly -> mean 0.5, interval wide (two seeds)
+  for (const [seed, k] of [[0, 1], [1, 0]] as const) for (const width of [32, 64, 128]) pts.push({ param: 'sp', width, seed, step: 3, hook: 'logits', rms: 1, drms: (width / 32) ** k });
+  const [s] = stepSlopes(pts, 0.95);
+  assert.equal(s.step, 3);
+  assert.equal(s.seeds, 2);
+  assert.ok(Math.abs(s.slope - 0.5) < 1e-12);
+  // t(0.975, 1) = 12.706, sd = 0.7071, n = 2: half width 12.706 * 0.7071 / sqrt(2) = 6.353
+  assert.ok(Math.abs((s.ci![1] - s.ci![0]) / 2 - 6.353) < 1e-2, `${s.ci}`);
+});
+
 test('judgeCoords: muP flat and SP growing -> supported; a muP layer growing -> not supported; SP flat too -> inconclusive', () => {
-  const grows = (param: 'sp' | 'mup', hook: string): number => (param === 'sp' && hook !== 'hook_embed' ? 1 : 0);
+  const grows = (param: 'sp' | 'mup', hook: string, _step?: number): number => (param === 'sp' && hook !== 'hook_embed' ? 1 : 0);
   const a = judgeCoords(points(grows));
   assert.equal(a.verdict, 'supported', a.reason);
   const b = judgeCoords(points((param, hook) => (hook === 'logits' ? 0.8 : grows(param, hook))));
@@ -50,6 +69,17 @@ test('judgeCoords: muP flat and SP growing -> supported; a muP layer growing -> 
   const c = judgeCoords(points(() => 0));
   assert.equal(c.verdict, 'inconclusive');
   assert.match(c.reason, /too gentle/);
+  // one seed: no interval over seeds, so nothing is decided, however clean the picture
+  assert.equal(judgeCoords(points(grows, { seeds: [0] })).verdict, 'inconclusive');
+});
+
+test('judgeCoords: every measured step counts; a muP layer that grows only at an early step breaks the claim at that step', () => {
+  const early = (param: 'sp' | 'mup', hook: string, step: number): number => (param === 'sp' && hook !== 'hook_embed' ? 1 : param === 'mup' && hook === 'logits' && step === 2 ? 0.9 : 0);
+  const a = judgeCoords(points(early));
+  assert.equal(a.verdict, 'not supported', a.reason);
+  assert.match(a.reason, /logits 0\.9\d* \[[^\]]+\] at step 2/);
+  // the same world judged at the last step alone would have passed
+  assert.equal(judgeCoords(points(early).filter((p) => p.step === 0 || p.step === 10)).verdict, 'supported');
 });
 
 test('smoke end to end: trains SP and muP, measures activations from the checkpoints into the store; SP\'s update grows with width, muP\'s less', async () => {

@@ -14,15 +14,25 @@ import { rng, syntheticStudy, type SyntheticRun } from './synthetic.js';
 const tempDirs: string[] = [];
 after(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
 
-test('plan: 7+ log-spaced lrs at 4+ widths spanning 8x or more, SP and muP (small, full)', () => {
+test('plan: 7+ log-spaced lrs at 4+ widths spanning 8x or more in every arm; clipping off, untied head, muP with zero readout and query, TP5 SP with fan-in init', () => {
   for (const budget of ['small', 'full'] as const) {
     const b = mupTransfer.budgets[budget];
     assert.ok(b.lrs.length >= 7 && b.widths.length >= 4 && b.widths[b.widths.length - 1] / b.widths[0] >= 8);
     const ratios = b.lrs.slice(1).map((x, i) => x / b.lrs[i]);
     assert.ok(ratios.every((q) => Math.abs(q - ratios[0]) < 1e-9), 'log-spaced');
     const runs = expandStudy(mupTransfer.plan(budget));
-    assert.equal(runs.length, 2 * b.widths.length * b.lrs.length * b.seeds.length);
+    assert.equal(runs.length, b.arms.length * b.widths.length * b.lrs.length * b.seeds.length);
+    for (const r of runs) {
+      const c = r.config as { clip: number; model: { tiedEmbeddings: boolean; initScheme?: string; mup?: { baseWidth: number; readoutZeroInit: boolean; queryZeroInit: boolean } } };
+      assert.equal(c.clip, 0);
+      assert.equal(c.model.tiedEmbeddings, false);
+      if (r.point.$param === 'mup') assert.deepEqual([c.model.mup!.baseWidth, c.model.mup!.readoutZeroInit, c.model.mup!.queryZeroInit], [b.widths[0], true, true]);
+      else assert.equal(c.model.mup, undefined);
+      assert.equal(c.model.initScheme, r.point.$param === 'sp-tp5' ? 'fan-in' : undefined);
+    }
   }
+  assert.deepEqual(mupTransfer.budgets.full.arms, ['sp', 'sp-tp5', 'mup']);
+  assert.ok(mupTransfer.budgets.full.seeds.length >= 5, 'the full budget bootstraps seeds');
 });
 
 /** Loss: a width curve plus a parabola in log2 lr around lr*(param, width), with seed noise. */
@@ -60,7 +70,53 @@ test('analysis: muP drifting like SP -> not supported; a diverged wider muP mode
   } finally { t.dispose(); }
 });
 
-test('smoke end to end: both parametrizations train over the grid; the report states claim and verdict', async () => {
+test('adaptive grid: an optimum at the edge extends that arm-width\'s grid one step at a time, up to maxExtend; the plan is a function of the results', () => {
+  // SP's optimum at width 256 lies at 0.1, above the grid's top (3.2e-2)
+  const edge = (r: SyntheticRun) => {
+    const w = r.point.$width as number, lr = r.point.$lr as number, p = r.point.$param as string;
+    const best = p === 'sp' && w === 256 ? 0.1 : 4e-3;
+    return 2.5 + 0.03 * (Math.log2(lr) - Math.log2(best)) ** 2;
+  };
+  const s = syntheticStudy(mupTransfer.plan('small'), edge);
+  try {
+    const next = expandStudy(mupTransfer.plan('small', s.runs));
+    const added = next.filter((r) => !s.runs.some((x) => x.name === r.name)).map((r) => r.name).sort();
+    assert.deepEqual(added, ['sp-w256-lr0.064-s0', 'sp-w256-lr0.064-s1']);
+  } finally { s.dispose(); }
+  // with every extension trained (0.064, 0.128, then 0.256), the optimum is bracketed and the plan stops growing
+  const grown = (() => {
+    let plan = mupTransfer.plan('small');
+    for (let i = 0; i < 5; i++) {
+      const t = syntheticStudy(plan, edge);
+      try { plan = mupTransfer.plan('small', t.runs); } finally { t.dispose(); }
+    }
+    return expandStudy(plan);
+  })();
+  const lrs = [...new Set(grown.filter((r) => r.point.$param === 'sp' && r.point.$width === 256).map((r) => r.point.$lr as number))].sort((a, b) => a - b);
+  assert.deepEqual(lrs.slice(-3), [0.064, 0.128, 0.256], 'extended until the optimum (0.1, nearest grid lr 0.128) is bracketed');
+  assert.equal(new Set(grown.filter((r) => r.point.$param === 'mup').map((r) => r.point.$lr)).size, mupTransfer.budgets.small.lrs.length, 'other grids unchanged');
+});
+
+test('analysis: an optimum still at the edge is kept as evidence (muP cannot "stay"); regret is 0 where the lr transfers and large where it drifts', async () => {
+  const s = syntheticStudy(mupTransfer.plan('small'), (r) => {
+    const w = r.point.$width as number, lr = r.point.$lr as number, p = r.point.$param as string;
+    const best = p === 'mup' ? (w === 256 ? 0.5 : 8e-3) : 8e-3 * (w / 32) ** -1;
+    return 2 + 0.6 * (32 / w) ** 0.3 + 0.03 * (Math.log2(lr) - Math.log2(best)) ** 2 + 0.001 * ((r.point.$seed as number) - 0.5);
+  });
+  try {
+    const a = await mupTransfer.analyse(s.store, s.runs);
+    const d = a.data as { drift: { mup: { edges: number[]; result: string } }; regrets: { param: string; width: number; regret: number }[] };
+    assert.deepEqual(d.drift.mup.edges, [256]);
+    assert.notEqual(d.drift.mup.result, 'stays');
+    const regret = (p: string, w: number) => d.regrets.find((g) => g.param === p && g.width === w)!.regret;
+    assert.ok(Math.abs(regret('mup', 64)) < 1e-3, `muP regret at 64: ${regret('mup', 64)}`);
+    assert.ok(regret('sp', 256) > 0.1, `SP regret at 256: ${regret('sp', 256)}`);
+    assert.match(a.evidence.join('\n'), /transfer regret/);
+    assert.match(a.evidence.join('\n'), /parametric bootstrap/);
+  } finally { s.dispose(); }
+});
+
+test('smoke end to end: every arm trains over the grid; the report names each arm\'s parametrization and states claim and verdict', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wt-study-mup-'));
   tempDirs.push(dir);
   const r = await runStudy(mupTransfer, { budget: 'smoke', runsDir: dir, db: join(dir, 'windtunnel.db') });
@@ -68,9 +124,11 @@ test('smoke end to end: both parametrizations train over the grid; the report st
   const md = readFileSync(r.report!.markdown, 'utf8');
   assert.match(md, /^# Study mup-transfer \(smoke\): /);
   assert.match(md, /\*\*Claim\.\*\* Under muP the best learning rate stays put/);
+  assert.match(md, /SP \(constant std 0\.02\).*SP \(TP5: variance 1\/fan-in\).*muP \(zero readout and query\)/);
   assert.equal(r.analysis!.verdict, 'inconclusive', 'one seed and two widths decide nothing');
-  // At the base width muP is SP, bit for bit.
   const widths = (r.analysis!.data as { widths: { param: string; width: number; cells: { loss: number }[] }[] }).widths;
-  const base = (p: string) => widths.find((w) => w.param === p && w.width === 16)!.cells.map((c) => c.loss);
-  assert.deepEqual(base('mup'), base('sp'));
+  const at = (p: string) => widths.find((w) => w.param === p && w.width === 16)!.cells.map((c) => c.loss);
+  // the three arms are different models at the base width (init differs), all finite
+  assert.ok(['sp', 'sp-tp5', 'mup'].every((p) => at(p).some(Number.isFinite)));
+  assert.notDeepEqual(at('sp'), at('sp-tp5'));
 });

@@ -70,3 +70,10 @@ test('the samples section: defaults (greedy, start of a document), bad values na
     { every: 5, prompts: [''], maxTokens: 64, temperature: 0.8, topK: 3, topP: 0.9, atStart: true });
   assert.deepEqual(issues({ ...base, samples: { every: 5, temperature: Infinity } }), ['samples.temperature: must be a finite number, got Infinity']);
 });
+
+test('noiseScale: absent by default (run ids stay put); with one micro-batch the batch must split into equal halves', () => {
+  assert.equal('noiseScale' in parseTrainConfig(base), false);
+  assert.deepEqual(parseTrainConfig({ ...base, noiseScale: { every: 10 } }).noiseScale, { every: 10 });
+  assert.throws(() => parseTrainConfig({ ...base, batchSize: 7, noiseScale: { every: 10 } }), (e: unknown) => e instanceof TrainConfigError && /noiseScale/.test(JSON.stringify((e as TrainConfigError).issues)) && /even/.test(JSON.stringify((e as TrainConfigError).issues)));
+  assert.equal(parseTrainConfig({ ...base, batchSize: 7, gradAccum: 2, noiseScale: { every: 10 } }).noiseScale!.every, 10);
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, Tensor, crossEntropy, linear, embedding, tensor, zeros } from '../../src/engine/index.js';
-import { accumulateGradients, clipGradients, clipScale, globalGradNorm, scaleGradients } from '../../src/training/grads.js';
+import { accumulateGradients, clipGradients, clipScale, globalGradNorm, noiseScaleEstimates, scaleGradients } from '../../src/training/grads.js';
 import { AdamW } from '../../src/training/optimizers.js';
 
 function randn(rng: Rng, shape: number[], std = 1): Tensor {
@@ -80,4 +80,25 @@ test('gradient accumulation: two half-batches give the gradient of the full batc
   assert.ok(Math.abs(normFull - globalGradNorm(params)) < 1e-6);
   gFull.forEach((g, k) => g.forEach((x, i) => assert.ok(Math.abs(x - gHalf[k][i]) < 1e-6, `param ${k}[${i}]: ${x} vs ${gHalf[k][i]}`)));
   assert.throws(() => accumulateGradients(0, () => lossOf([0, B])), /positive integer/);
+});
+
+test('noiseScaleEstimates: recovers |G|^2 and tr(Sigma) from E|G_B|^2 = |G|^2 + tr(Sigma)/B exactly', () => {
+  // |G|^2 = 4, tr(Sigma) = 8: a batch of 2 has 8, a batch of 8 has 5
+  const e = noiseScaleEstimates(2, 8, 8, 5);
+  assert.ok(Math.abs(e.gradSq - 4) < 1e-12 && Math.abs(e.trace - 8) < 1e-12 && Math.abs(e.bSimple - 2) < 1e-12);
+  assert.throws(() => noiseScaleEstimates(4, 1, 4, 1), /small < big/);
+});
+
+test('noiseScaleEstimates on sampled gradients: averaged over many draws, B_simple approaches tr(Sigma)/|G|^2', () => {
+  // per-example gradients g_i = G + noise with per-coordinate variance s^2 in d dims: tr(Sigma) = d s^2
+  const rng = new Rng(5), d = 20, s = 0.5, G = Array.from({ length: d }, (_, i) => (i % 3) * 0.1);
+  const gSq = G.reduce((a, x) => a + x * x, 0), mean = (n: number) => {
+    const g = new Float64Array(d);
+    for (let k = 0; k < n; k++) for (let i = 0; i < d; i++) g[i] += (G[i] + s * rng.normal()) / n;
+    return g.reduce((a, x) => a + x * x, 0);
+  };
+  let gs = 0, tr = 0;
+  for (let k = 0; k < 4000; k++) { const e = noiseScaleEstimates(4, mean(4), 16, mean(16)); gs += e.gradSq; tr += e.trace; }
+  const truth = (d * s * s) / gSq;
+  assert.ok(Math.abs(tr / gs / truth - 1) < 0.1, `${tr / gs} vs ${truth}`);
 });

@@ -200,3 +200,28 @@ test('WSD branching: cool down from a stable-phase checkpoint into a new run; eq
   assert.throws(() => branchWsd({ from: src, step: 6, to: branch }), /not empty/);
   assert.throws(() => branchWsd({ from: ref, step: 9, to: join(ref, 'y') }), /ckpt-9|latest|stable/);
 }));
+
+test('noise scale: a measured step split in two halves takes the same update up to rounding, and logs McCandlish\'s estimates on its train line', withDirs(3, async (plain, split, accum) => {
+  const train = () => new RandomWindowSampler(trainSource, { B: 4, T, seed: 7 });
+  const a = setup(plain, { schedule: cosine(4), gradAccum: 1, clip: 0, train: train() });
+  const b = setup(split, { schedule: cosine(4), gradAccum: 1, clip: 0, train: train(), noiseScaleEvery: 2 });
+  await a.trainer.run();
+  await b.trainer.run();
+  const la = losses(a.events), lb = losses(b.events);
+  assert.equal(la[0], lb[0], 'step 1 is not measured: bit for bit');
+  for (let i = 0; i < la.length; i++) assert.ok(Math.abs(la[i] - lb[i]) < 1e-5, `step ${i + 1}: ${la[i]} vs ${lb[i]}`);
+  const rows = readMetrics(join(split, 'metrics.jsonl')).filter((r) => r.type === 'train') as unknown as Record<string, number>[];
+  const measured = rows.filter((r) => r.gns_big !== undefined);
+  assert.deepEqual(measured.map((r) => r.step), [2, 4]);
+  for (const r of measured) {
+    assert.deepEqual([r.gns_small, r.gns_big], [2, 4]);
+    assert.ok(Math.abs(r.gns_big_sq - r.grad_norm ** 2) < 1e-9 * r.gns_big_sq);
+    assert.ok(Math.abs(r.gns_grad_sq - (4 * r.gns_big_sq - 2 * r.gns_small_sq) / 2) < 1e-9 * Math.abs(r.gns_grad_sq) + 1e-12);
+    assert.ok(Math.abs(r.gns_b_simple - r.gns_trace / r.gns_grad_sq) < 1e-9 * Math.abs(r.gns_b_simple) + 1e-12);
+  }
+  // with micro-batches the first one is the small batch
+  const c = setup(accum, { schedule: cosine(2), gradAccum: 2, clip: 0, noiseScaleEvery: 1 });
+  await c.trainer.run();
+  const m = readMetrics(join(accum, 'metrics.jsonl')).filter((r) => r.type === 'train') as unknown as Record<string, number>[];
+  assert.deepEqual(m.map((r) => [r.gns_small, r.gns_big]), [[B, 2 * B], [B, 2 * B]]);
+}));
