@@ -116,6 +116,12 @@ export interface ForwardOptions {
   kvCache?: KVCache;
   /** Compute logits for the last position only ([B, 1, V]); for sampling. */
   lastLogitsOnly?: boolean;
+  /**
+   * Batches of unequal prompts, left-padded: row b's first leftPad[b] columns (counted over the
+   * cache and this call) are padding. No token attends to them, and row b's real tokens take
+   * positions 0, 1, ... from its first real column, so each row computes what it would alone.
+   */
+  leftPad?: readonly number[];
 }
 
 export interface ForwardResult {
@@ -231,6 +237,11 @@ export class Transformer {
       if (t && (t.ndim !== 2 || t.shape[0] !== B || t.shape[1] !== T)) throw new Error(`forward: ${name} must be [${B}, ${T}] like ids, got ${fmtShape(t.shape)}`);
     }
     if (opts.docIds && cache) throw new Error('forward: docIds cannot be combined with a KV cache');
+    const pads = opts.leftPad ?? null;
+    if (pads) {
+      if (pads.length !== B || pads.some((n) => !(Number.isInteger(n) && n >= 0))) throw new Error(`forward: leftPad must be ${B} non-negative integers, one per row`);
+      if (opts.docIds) throw new Error('forward: leftPad cannot be combined with docIds');
+    }
     if (opts.targets && opts.lastLogitsOnly) throw new Error('forward: targets need logits at every position; drop lastLogitsOnly');
     const hooks = compileHooks(opts.hooks, this.points);
     const at = hooks ? (name: string, x: Tensor) => runHooks(hooks, name, x) : (_: string, x: Tensor) => x;
@@ -238,13 +249,14 @@ export class Transformer {
     const drop = opts.training && p > 0 ? (x: Tensor) => dropout(x, p, rng, true) : (x: Tensor) => x;
 
     let x = at(topHookNames.embed, embedding(ids, this.wte)); // [B, T, C]
+    const padding = pads ? paddingOf(pads, B, T, pos0) : null;
     if (this.wpe) {
-      const positions = tensor(arange(T).i.map((i) => i + pos0), [T], { dtype: 'int32' });
-      x = add(x, at(topHookNames.posEmbed, embedding(positions, this.wpe))); // [B, T, C] + [T, C]
+      const positions = padding ? padding.positions : tensor(arange(T).i.map((i) => i + pos0), [T], { dtype: 'int32' });
+      x = add(x, at(topHookNames.posEmbed, embedding(positions, this.wpe))); // [B, T, C] + [T, C] or [B, T, C]
     }
     x = drop(x);
     for (let l = 0; l < this.blocks.length; l++) {
-      x = this.block(this.blocks[l], x, { l, pos0, cache, docIds: opts.docIds ?? null, at, hooks, drop });
+      x = this.block(this.blocks[l], x, { l, pos0, cache, docIds: opts.docIds ?? null, padding, at, hooks, drop });
     }
     if (cache) cache.length += T;
     if (opts.lastLogitsOnly && T > 1) x = slice(x, 1, T - 1, T); // [B, 1, C]
@@ -313,7 +325,12 @@ export class Transformer {
     let q = s.at(h.q, reshape(q0, [B, T, H, D])); // [B, T, H, D]
     let k = s.at(h.k, reshape(k0, [B, T, H, D])); // [B, T, H, D]
     let v = s.at(h.v, reshape(v0, [B, T, H, D])); // [B, T, H, D]
-    if (this.rotary) {
+    if (this.rotary && s.padding) {
+      // Per-row positions: rotate all B*T rows as one sequence against tables gathered at each row's positions.
+      const tables = s.padding.ropeTables(this.rotary);
+      q = s.at(h.rotQ, reshape(rope(reshape(q, [1, B * T, H, D]), tables, 0), [B, T, H, D])); // [B, T, H, D]
+      k = s.at(h.rotK, reshape(rope(reshape(k, [1, B * T, H, D]), tables, 0), [B, T, H, D])); // [B, T, H, D]
+    } else if (this.rotary) {
       q = s.at(h.rotQ, rope(q, this.rotary, s.pos0)); // [B, T, H, D]
       k = s.at(h.rotK, rope(k, this.rotary, s.pos0)); // [B, T, H, D]
     }
@@ -323,9 +340,11 @@ export class Transformer {
       s.cache.k[s.l] = k; s.cache.v[s.l] = v;
     }
     const doc = s.docIds;
+    // Left padding as documents: padding is document 0, real tokens document 1, so real queries never see padding keys.
+    const docQ = s.padding ? s.padding.realQ : doc, docK = s.padding ? s.padding.realK(k.shape[1]) : doc;
     const z = s.at(h.z, s.hooks?.has(h.pattern) || s.hooks?.has(h.attnScores)
-      ? attentionUnfused(q, k, v, doc, (pat) => s.at(h.pattern, pat), this.attnScale, (sc) => s.at(h.attnScores, sc))
-      : attention(q, k, v, { mask: { kind: 'causal' }, docQ: doc, docK: doc, scale: this.attnScale })); // [B, T, H, D]
+      ? attentionUnfused(q, k, v, docQ && docK ? { q: docQ, k: docK } : null, (pat) => s.at(h.pattern, pat), this.attnScale, (sc) => s.at(h.attnScores, sc))
+      : attention(q, k, v, { mask: { kind: 'causal' }, docQ, docK, scale: this.attnScale })); // [B, T, H, D]
     if (!s.hooks?.has(h.result)) return linear(reshape(z, [B, T, C]), b.proj.weight, b.proj.bias); // [B, T, C]
     // Per head: result[b, t, h] = z[b, t, h] W_O[:, hD:(h+1)D]^T; their sum (plus the bias) is the projection.
     const wo = permute(reshape(b.proj.weight, [C, H, D]), [1, 2, 0]); // [H, D, C]
@@ -355,11 +374,50 @@ export class Transformer {
   }
 }
 
+/** What left padding (ForwardOptions.leftPad) means for one forward call of T tokens from column pos0. */
+interface Padding {
+  /** int32 [B, T]: each token's position within its own row (0 for padding). */
+  positions: Tensor;
+  /** int32 [B, T]: 1 for real query tokens, 0 for padding. */
+  realQ: Tensor;
+  /** int32 [B, Tk] over the keys (cache and this call): 1 for real tokens. */
+  realK(Tk: number): Tensor;
+  /** Rotary tables gathered at `positions`, one row per (b, t). */
+  ropeTables(t: { cos: Tensor; sin: Tensor }): { cos: Tensor; sin: Tensor };
+}
+
+function paddingOf(pads: readonly number[], B: number, T: number, pos0: number): Padding {
+  const positions = new Int32Array(B * T), realQ = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) {
+    const col = pos0 + t;
+    realQ[b * T + t] = col >= pads[b] ? 1 : 0;
+    positions[b * T + t] = Math.max(0, col - pads[b]);
+  }
+  const realK = (Tk: number): Tensor => {
+    const m = new Int32Array(B * Tk);
+    for (let b = 0; b < B; b++) for (let j = 0; j < Tk; j++) m[b * Tk + j] = j >= pads[b] ? 1 : 0;
+    return new Tensor(m, [B, Tk]);
+  };
+  let gathered: { cos: Tensor; sin: Tensor } | null = null;
+  const ropeTablesAt = (t: { cos: Tensor; sin: Tensor }) => {
+    if (gathered) return gathered;
+    const half = t.cos.shape[1];
+    const pick = (src: Tensor) => {
+      const out = src.dtype === 'float64' ? new Float64Array(B * T * half) : new Float32Array(B * T * half);
+      for (let r = 0; r < B * T; r++) out.set(src.f.subarray(positions[r] * half, (positions[r] + 1) * half), r * half);
+      return new Tensor(out, [B * T, half]);
+    };
+    return (gathered = { cos: pick(t.cos), sin: pick(t.sin) });
+  };
+  return { positions: new Tensor(positions, [B, T]), realQ: new Tensor(realQ, [B, T]), realK, ropeTables: ropeTablesAt };
+}
+
 interface BlockState {
   l: number;
   pos0: number;
   cache: KVCache | null;
   docIds: Tensor | null;
+  padding: Padding | null;
   at: (name: string, x: Tensor) => Tensor;
   hooks: HookTable | null;
   drop: (x: Tensor) => Tensor;
@@ -371,15 +429,16 @@ interface BlockState {
  * `scale` defaults to 1/sqrt(D), as the kernel's does. `onScores` sees the masked scores before softmax (hook_attn_scores).
  */
 export function attentionUnfused(
-  q: Tensor, k: Tensor, v: Tensor, docIds: Tensor | null, onPattern: (p: Tensor) => Tensor = (p) => p, scale?: number,
+  q: Tensor, k: Tensor, v: Tensor, docIds: Tensor | { q: Tensor; k: Tensor } | null, onPattern: (p: Tensor) => Tensor = (p) => p, scale?: number,
   onScores: (s: Tensor) => Tensor = (s) => s,
 ): Tensor {
   const [B, Tq, , D] = q.shape;
   const Tk = k.shape[1];
+  const docQ = docIds instanceof Tensor ? docIds : docIds?.q ?? null, docK = docIds instanceof Tensor ? docIds : docIds?.k ?? null;
   const blocked = new Float32Array(B * Tq * Tk); // 1 where query i may not see key j
   for (let b = 0; b < B; b++) for (let i = 0; i < Tq; i++) for (let j = 0; j < Tk; j++) {
     const pos = Tk - Tq + i;
-    const otherDoc = docIds !== null && docIds.i[b * Tq + i] !== docIds.i[b * Tk + j];
+    const otherDoc = docQ !== null && docK !== null && docQ.i[b * Tq + i] !== docK.i[b * Tk + j];
     blocked[(b * Tq + i) * Tk + j] = j > pos || otherDoc ? 1 : 0;
   }
   const qh = permute(q, [0, 2, 1, 3]); // [B, H, Tq, D]
