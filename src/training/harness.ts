@@ -109,32 +109,9 @@ export function scoreItems(model: Transformer, tokenizer: Tokenizer, items: read
   });
   const results: ItemResult[] = items.map((it) => ({ ...(it.group !== undefined ? { group: it.group } : {}), completion: '', exact: false, correctTokens: 0, targetTokens: 0, logProb: 0, brier: 0 }));
 
-  noGrad(() => {
-    // ---- teacher-forced ----
-    const order = enc.map((_, i) => i);
-    for (const idx of chunks(order, B)) {
-      const L = Math.max(...idx.map((i) => enc[i].prompt.length + enc[i].target.length - 1));
-      const ids = new Int32Array(idx.length * L).fill(eot);
-      idx.forEach((i, r) => ids.set([...enc[i].prompt, ...enc[i].target].slice(0, L), r * L));
-      const logits = model.forward(new Tensor(ids, [idx.length, L]), {}).logits.f;
-      idx.forEach((i, r) => {
-        const { prompt, target } = enc[i];
-        const res = results[i];
-        for (let k = 0; k < target.length; k++) {
-          const pos = prompt.length - 1 + k; // predicts target[k]
-          const row = logits.subarray((r * L + pos) * V, (r * L + pos + 1) * V);
-          let best = 0, mx = -Infinity;
-          for (let v = 0; v < V; v++) if (row[v] > mx) { mx = row[v]; best = v; }
-          let z = 0, sq = 0;
-          for (let v = 0; v < V; v++) { const e = Math.exp(row[v] - mx); z += e; sq += e * e; }
-          const lp = row[target[k]] - mx - Math.log(z);
-          res.logProb += lp;
-          res.brier += 1 - 2 * Math.exp(lp) + sq / (z * z);
-          if (best === target[k]) res.correctTokens++;
-          res.targetTokens++;
-        }
-      });
-    }
+  // ---- teacher-forced: the target (and its <|endoftext|>) as a continuation of the prompt ----
+  continuationLogProbs(model, enc.map((e) => ({ context: e.prompt, continuation: e.target })), B).forEach((c, i) => {
+    Object.assign(results[i], { logProb: c.logProb, correctTokens: c.correctTokens, targetTokens: enc[i].target.length, brier: c.brier });
   });
   if (o.teacherForcedOnly) return results;
 
@@ -229,11 +206,21 @@ export interface ContinuationRow {
   continuation: readonly number[];
 }
 
+export interface ContinuationScore {
+  /** Sum of the continuation tokens' log-probabilities (nats). */
+  logProb: number;
+  /** Continuation tokens that are the argmax; all of them: greedy. */
+  correctTokens: number;
+  greedy: boolean;
+  /** Sum over the continuation tokens of sum_v (p_v - [v = token])^2. */
+  brier: number;
+}
+
 /**
- * Sum of log-probabilities of each row's continuation, and whether it is the greedy one; rows of
- * similar length share right-padded forward passes (causal attention keeps padding out).
+ * Each row's continuation scored teacher-forced; rows of similar length share right-padded
+ * forward passes (causal attention keeps the padding out of earlier positions).
  */
-export function continuationLogProbs(model: Transformer, rows: readonly ContinuationRow[], batchSize = 64): { logProb: number; greedy: boolean }[] {
+export function continuationLogProbs(model: Transformer, rows: readonly ContinuationRow[], batchSize = 64): ContinuationScore[] {
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`harness: batchSize must be a positive integer, got ${batchSize}`);
   const { nCtx, vocabSize: V } = model.config;
   const len = (r: ContinuationRow) => r.context.length + r.continuation.length - 1;
@@ -242,7 +229,7 @@ export function continuationLogProbs(model: Transformer, rows: readonly Continua
     if (r.continuation.length === 0) throw new Error(`harness: row ${i} has an empty continuation`);
     if (len(r) > nCtx) throw new Error(`harness: row ${i} needs ${len(r)} positions, more than the model's nCtx = ${nCtx}`);
   });
-  const out = rows.map(() => ({ logProb: 0, greedy: true }));
+  const out: ContinuationScore[] = rows.map(() => ({ logProb: 0, correctTokens: 0, greedy: true, brier: 0 }));
   const order = rows.map((_, i) => i).sort((a, b) => len(rows[a]) - len(rows[b]) || a - b);
   noGrad(() => {
     for (const idx of chunks(order, batchSize)) {
@@ -257,10 +244,13 @@ export function continuationLogProbs(model: Transformer, rows: readonly Continua
           const row = logits.subarray((r * L + pos) * V, (r * L + pos + 1) * V);
           let best = 0, mx = -Infinity;
           for (let v = 0; v < V; v++) if (row[v] > mx) { mx = row[v]; best = v; }
-          let z = 0;
-          for (let v = 0; v < V; v++) z += Math.exp(row[v] - mx);
-          out[i].logProb += row[continuation[k]] - mx - Math.log(z);
-          if (best !== continuation[k]) out[i].greedy = false;
+          let z = 0, sq = 0;
+          for (let v = 0; v < V; v++) { const e = Math.exp(row[v] - mx); z += e; sq += e * e; }
+          const lp = row[continuation[k]] - mx - Math.log(z);
+          out[i].logProb += lp;
+          out[i].brier += 1 - 2 * Math.exp(lp) + sq / (z * z);
+          if (best === continuation[k]) out[i].correctTokens++;
+          else out[i].greedy = false;
         }
       });
     }
