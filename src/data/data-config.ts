@@ -13,6 +13,7 @@ import { writeFileDurable } from '../base/durable.js';
 import { defaultSplit, getTask, resolveTaskOptions, taskNames } from './tasks/generate.js';
 import { taskFormats, type TaskFormat } from './tasks/format.js';
 import { defaultFactWorld } from './fact-world.js';
+import { parseEvalTaskRef } from './evals/index.js';
 
 const posInt = z.number().int().positive();
 
@@ -44,19 +45,33 @@ const factsCorpus = z.object({
   questions: z.boolean().default(false),
 }).strict();
 /**
+ * Evaluation-task items as text documents (data/evals; corpora.ts EvalsCorpusSpec): `train` items
+ * of each task from its train split, never a test item, so `eval --tasks` stays held out.
+ */
+const evalsCorpus = z.object({
+  kind: z.literal('evals'),
+  tasks: z.array(z.string().superRefine((ref, ctx) => {
+    try { parseEvalTaskRef(ref); } catch (e) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message }); }
+  })).nonempty(),
+  train: posInt,
+  valid: posInt.default(50),
+  itemsPerDocument: posInt.default(8),
+  seed: z.number().int().default(0),
+}).strict();
+/**
  * A weighted mixture: each component split on its own, training documents repeated so that each
  * component's share of training bytes is weight / total (corpora.ts MixCorpusSpec).
  */
 const mixCorpus = z.object({
   kind: z.literal('mix'),
   components: z.array(z.object({
-    corpus: z.discriminatedUnion('kind', [brownCorpus, textCorpus, jsonlCorpus, factsCorpus]),
+    corpus: z.discriminatedUnion('kind', [brownCorpus, textCorpus, jsonlCorpus, factsCorpus, evalsCorpus]),
     weight: z.number().positive().finite(),
   }).strict()).nonempty(),
 }).strict();
 
 const corpusSchema = z.discriminatedUnion('kind', [
-  brownCorpus, textCorpus, jsonlCorpus, factsCorpus, mixCorpus,
+  brownCorpus, textCorpus, jsonlCorpus, factsCorpus, evalsCorpus, mixCorpus,
   /**
    * Reasoning task instances drawn from a seed (data/tasks): `train` of each of `sizes` for
    * training, `test` distinct ones of each of `testSizes` (default: sizes) for validation; the

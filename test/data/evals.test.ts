@@ -101,3 +101,23 @@ test('task references', () => {
   assert.throws(() => parseEvalTaskRef('addition:0'), /addition: size \(digits per operand\) must be an integer in 1\.\.7/);
   assert.throws(() => parseEvalTaskRef('sorting'), /unknown evaluation task "sorting"/);
 });
+
+test('the evals corpus: train items as documents, a component of mix, never a test item; bad refs are named', async () => {
+  const { loadSplit } = await import('../../src/data/corpora.js');
+  const { dataConfigSchema } = await import('../../src/data/data-config.js');
+  const spec = { kind: 'evals' as const, tasks: ['addition:2', 'icl-mapping:3'], train: 40, valid: 8, itemsPerDocument: 4 };
+  const train = loadSplit(spec, 'train');
+  assert.equal(train.length, 20);
+  assert.match(train[0].text, /^\d+\+\d+=\d+\n/);
+  const tests = new Set(drawEvalItems(getEvalTask('addition'), { size: 2, count: 1000, seed: 0, split: 'test' }).map(itemDocument));
+  const lines = train.flatMap((d) => d.text.split('\n'));
+  assert.equal(lines.length, 80);
+  assert.ok(lines.every((l) => !tests.has(l)));
+  const mix = loadSplit({ kind: 'mix', components: [{ corpus: { kind: 'text', path: 'README.md' }, weight: 3 }, { corpus: spec, weight: 1 }] }, 'train');
+  const bytes = (pred: (id: string) => boolean) => mix.filter((d) => pred(d.id)).reduce((n, d) => n + Buffer.byteLength(d.text), 0);
+  const share = bytes((id) => id.startsWith('1/')) / bytes(() => true);
+  assert.ok(Math.abs(share - 0.25) < 0.05, `task share ${share}`);
+  const parsed = dataConfigSchema.parse({ corpus: { kind: 'mix', components: [{ corpus: { kind: 'brown' }, weight: 9 }, { corpus: spec, weight: 1 }] } });
+  assert.equal(parsed.corpus.kind, 'mix');
+  assert.throws(() => dataConfigSchema.parse({ corpus: { kind: 'evals', tasks: ['addition:0'], train: 10 } }), /addition: size/);
+});
