@@ -7,6 +7,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { brownVersion, loadBrown } from './brown.js';
 import { buildFactWorld, factDocuments, type FactWorldConfig } from './fact-world.js';
 import { drawEvalItems, itemDocument, parseEvalTaskRef } from './evals/index.js';
+import { DEFAULT_SPLIT, isValidationDoc, type SplitOptions } from './doc-split.js';
 import { UsageError } from '../base/errors.js';
 
 /** A corpus that cannot be read as asked: a missing path, a file that is not UTF-8 (bad input, exit 2). */
@@ -105,14 +106,7 @@ export interface Doc {
 
 export type SplitName = 'train' | 'valid' | 'all';
 
-export interface SplitOptions {
-  /** Expected fraction of documents in validation (default 0.1). */
-  validFraction?: number;
-  /** Changing the salt draws a different (still deterministic) split. */
-  salt?: string;
-}
-
-export const DEFAULT_SPLIT: Required<SplitOptions> = { validFraction: 0.1, salt: 'windtunnel-split-v1' };
+export { DEFAULT_SPLIT, isValidationDoc, type SplitOptions } from './doc-split.js';
 
 /** Files under path with the extension, sorted, so document order never depends on the file system. */
 function listFiles(path: string, ext: string): { file: string; id: string }[] {
@@ -189,13 +183,6 @@ export function corpusFingerprint(spec: CorpusSpec): string {
     .join('\n');
 }
 
-/** Whether a document goes to validation: a hash of (salt, id), so it is stable and independent of other docs. */
-export function isValidationDoc(id: string, opts: SplitOptions = {}): boolean {
-  const { validFraction, salt } = { ...DEFAULT_SPLIT, ...opts };
-  if (!(validFraction >= 0 && validFraction <= 1)) throw new Error(`validFraction must be in [0, 1], got ${validFraction}`);
-  const h = createHash('sha256').update(salt).update('\0').update(id).digest();
-  return h.readUIntBE(0, 6) / 2 ** 48 < validFraction;
-}
 
 export function splitDocuments(docs: readonly Doc[], opts: SplitOptions = {}): { train: Doc[]; valid: Doc[] } {
   const train: Doc[] = [], valid: Doc[] = [];

@@ -9,7 +9,7 @@
 // held out; train items (few-shot examples, mixed-in training documents) from the others.
 
 import { detokenize, brownDir, brownCategories } from '../brown.js';
-import { isValidationDoc } from '../corpora.js';
+import { isValidationDoc } from '../doc-split.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Rng } from '../../base/random.js';
