@@ -10,6 +10,8 @@ import type { Tokenizer } from '../data/tokenizer.js';
 import { drawEvalItems, withShots, type EvalTask } from '../data/evals/index.js';
 import type { Transformer } from '../models/transformer.js';
 import { scoreChoices, scoreItems, summarize, summarizeChoices } from './harness.js';
+import { listCheckpoints } from './checkpoint.js';
+import { loadRun } from './assemble.js';
 
 export interface TaskEvalOptions {
   /** Test items per task (default 200). */
@@ -39,6 +41,15 @@ export const choiceMetrics = ['acc', 'acc_norm_tokens', 'acc_norm_chars', 'corre
 export const higherIsBetter = (metric: string): boolean => metric !== 'brier';
 
 export function evaluateEvalTask(model: Transformer, tokenizer: Tokenizer, task: EvalTask, size: number, o: TaskEvalOptions = {}): EvalTaskResult {
+  try {
+    return evaluateOne(model, tokenizer, task, size, o);
+  } catch (e) {
+    const hint = /nCtx/.test((e as Error).message) ? ' (fewer --shots or a smaller size fit a shorter context)' : '';
+    throw new Error(`${task.name}:${size} with ${o.shots ?? 0} shots: ${(e as Error).message}${hint}`);
+  }
+}
+
+function evaluateOne(model: Transformer, tokenizer: Tokenizer, task: EvalTask, size: number, o: TaskEvalOptions): EvalTaskResult {
   const t0 = performance.now();
   const seed = o.seed ?? 0, shots = o.shots ?? 0;
   const items = withShots(task, drawEvalItems(task, { size, count: o.count ?? 200, seed, split: 'test' }), { shots, seed });
@@ -58,4 +69,27 @@ export function evaluateEvalTask(model: Transformer, tokenizer: Tokenizer, task:
     metrics: { exact_match: s.exactMatch, forced_exact_match: s.forcedExactMatch, token_accuracy: s.tokenAccuracy, target_logprob: s.meanTargetLogProb, token_logprob: s.meanTokenLogProb, brier: s.brier },
     chance: { exact_match: 0, forced_exact_match: 0 },
   };
+}
+
+/** Scores of one checkpoint of a run on every requested task. */
+export interface CheckpointTaskEvals {
+  step: number;
+  results: EvalTaskResult[];
+}
+
+/**
+ * A run folder's checkpoints (`steps`: 'latest', 'all' or a list) each evaluated on every task;
+ * one model in memory at a time.
+ */
+export function evaluateRunCheckpoints(
+  runDir: string, refs: readonly { task: EvalTask; size: number }[], o: TaskEvalOptions & { steps: 'latest' | 'all' | readonly number[] },
+): CheckpointTaskEvals[] {
+  const available = listCheckpoints(runDir);
+  if (available.length === 0) throw new Error(`${runDir} has no checkpoints to evaluate`);
+  const steps = o.steps === 'latest' ? [available[available.length - 1]] : o.steps === 'all' ? available : [...o.steps];
+  for (const s of steps) if (!available.includes(s)) throw new Error(`${runDir} has no checkpoint at step ${s} (it has ${available.join(', ')})`);
+  return steps.map((step) => {
+    const run = loadRun(runDir, step);
+    return { step, results: refs.map((r) => evaluateEvalTask(run.model, run.tokenizer, r.task, r.size, o)) };
+  });
 }
