@@ -106,46 +106,84 @@ function toRows(prompt: Tensor | number[] | number[][]): number[][] {
     return Array.from({ length: B }, (_, b) => Array.from(prompt.i.subarray(b * T, (b + 1) * T)));
   }
   const rows = prompt.length > 0 && Array.isArray(prompt[0]) ? (prompt as number[][]) : [prompt as number[]];
-  if (rows.some((r) => r.length !== rows[0].length)) throw new Error('generate: prompts in a batch must have the same length');
   return rows.map((r) => [...r]);
 }
 
 const batch = (rows: number[][]) => tensor(Int32Array.from(rows.flat()), [rows.length, rows[0].length], { dtype: 'int32' });
 
-/** Continues each prompt by up to maxNewTokens tokens; returns int32 [B, T + generated]. */
+/** Continues each prompt by up to maxNewTokens tokens; returns int32 [B, T + generated] (prompts of one length). */
 export function generate(model: Transformer, prompt: Tensor | number[] | number[][], o: GenerateOptions): Tensor {
+  const seqs = toRows(prompt);
+  if (seqs.some((r) => r.length !== seqs[0].length)) throw new Error('generate: prompts in a batch must have the same length (generateRagged takes unequal ones)');
+  return batch(decode(model, seqs, o));
+}
+
+/**
+ * Prompts of any lengths in one batch (left-padded inside, see ForwardOptions.leftPad); returns
+ * each row's generated tokens alone. Each row gets the tokens it would get decoded by itself.
+ */
+export function generateRagged(model: Transformer, prompts: readonly (readonly number[])[], o: GenerateOptions): number[][] {
+  if (prompts.length === 0) return [];
+  const lengths = prompts.map((p) => p.length);
+  if (model.takesLeftPadding || lengths.every((n) => n === lengths[0])) return decode(model, prompts.map((p) => [...p]), o).map((row, b) => row.slice(lengths[b]));
+  // Recurrent and block-sparse mixers cannot skip padding: decode each group of equal lengths as its own batch.
+  const out: number[][] = new Array(prompts.length);
+  for (const n of [...new Set(lengths)]) {
+    const idx = lengths.flatMap((m, b) => (m === n ? [b] : []));
+    decode(model, idx.map((b) => [...prompts[b]]), o).forEach((row, j) => { out[idx[j]] = row.slice(n); });
+  }
+  return out;
+}
+
+/** The decoding loop; rows of unequal length are left-padded (with id 0, never attended to). */
+function decode(model: Transformer, seqs: number[][], o: GenerateOptions): number[][] {
   checkSampling(o);
   if (!(Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 0)) throw new Error(`generate: maxNewTokens must be a non-negative integer, got ${o.maxNewTokens}`);
-  const seqs = toRows(prompt);
-  if (seqs[0].length === 0) throw new Error('generate: the prompt is empty');
+  if (seqs.some((s) => s.length === 0)) throw new Error('generate: the prompt is empty');
   const { nCtx, nLayer, vocabSize: V } = model.config;
   const rng = new Rng(o.seed ?? 0);
   const useCache = o.useKVCache ?? true;
   if (o.sinks && !useCache) throw new Error('generate: attention sinks need the KV cache (useKVCache true)');
   const done = seqs.map(() => false);
+  const width = Math.max(...seqs.map((s) => s.length));
+  const ragged = seqs.some((s) => s.length !== width);
+  if (ragged && o.sinks) throw new Error('generate: attention sinks take prompts of one length');
+  // Rows as they enter the model: padding first, so every row ends at the same column.
+  const padded = seqs.map((s) => [...new Array<number>(width - s.length).fill(0), ...s]);
+  const padCount = seqs.map((s) => width - s.length);
+  const padOf = (b: number, windowStart: number) => Math.max(0, padCount[b] - windowStart);
+  // The window the model sees (the last nCtx columns) and its left padding per row.
+  const window = () => {
+    const start = Math.max(0, padded[0].length - nCtx);
+    return { rows: padded.map((s) => s.slice(start)), pads: ragged ? seqs.map((_, b) => padOf(b, start)) : undefined };
+  };
   let cache = new KVCache(nLayer, o.sinks ? { sinks: o.sinks } : {});
-  let pending = o.sinks ? seqs.map((s) => [...s]) : seqs.map((s) => s.slice(-nCtx)); // tokens not yet run through the cache
+  let w = window();
+  let pending = o.sinks ? seqs.map((s) => [...s]) : w.rows; // tokens not yet run through the cache
+  let pads = w.pads;
   noGrad(() => {
     for (let step = 0; step < o.maxNewTokens; step++) {
       let logits: Tensor;
       if (o.sinks) {
         logits = feed(model, pending, cache, o.sinks.window, true); // [B, 1, V]
       } else if (useCache) {
-        if (cache.length + pending[0].length > nCtx) { cache = new KVCache(nLayer); pending = seqs.map((s) => s.slice(-nCtx)); }
-        logits = model.forward(batch(pending), { kvCache: cache, lastLogitsOnly: true }).logits; // [B, 1, V]
+        if (cache.length + pending[0].length > nCtx) { cache = new KVCache(nLayer); w = window(); pending = w.rows; pads = w.pads; }
+        logits = model.forward(batch(pending), { kvCache: cache, lastLogitsOnly: true, leftPad: pads }).logits; // [B, 1, V]
       } else {
-        logits = model.forward(batch(seqs.map((s) => s.slice(-nCtx))), { lastLogitsOnly: true }).logits; // [B, 1, V]
+        w = window();
+        logits = model.forward(batch(w.rows), { lastLogitsOnly: true, leftPad: w.pads }).logits; // [B, 1, V]
       }
       pending = seqs.map((s, b) => {
         const next = done[b] ? o.stopToken! : sampleToken(logits.f.subarray(b * V, (b + 1) * V), o, rng);
         s.push(next);
+        padded[b].push(next);
         if (next === o.stopToken) done[b] = true;
         return [next];
       });
       if (done.every(Boolean)) break;
     }
   });
-  return batch(seqs);
+  return seqs;
 }
 
 export interface StreamingLossOptions {

@@ -32,8 +32,9 @@ import {
   mean, mul, rmsNorm, ropeTables, silu, slice, split, sqrt,
   square, sub, div, tensor, fmtShape,
 } from '../engine/index.js';
-import { layerPlan, mixerOptionsOf, paramSpecs, parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { layerPlan, layersPattern, mixerOptionsOf, paramSpecs, parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { mixerDef, type Mixer, type MixerState, type SinkCacheOptions } from './mixers/index.js';
+import { paddingOf, type Padding } from './padding.js';
 import { mupAttentionScale, mupBaseShapes, mupInitScales, mupOutputMultiplier, mupZeroQuery } from './mup.js';
 import {
   ActivationCache, blockHookNames, compileHooks, hookPairs, runHooks, topHookNames,
@@ -157,6 +158,12 @@ export interface ForwardOptions {
   kvCache?: KVCache;
   /** Compute logits for the last position only ([B, 1, V]); for sampling. */
   lastLogitsOnly?: boolean;
+  /**
+   * Batches of unequal prompts, left-padded: row b's first leftPad[b] columns (counted over the
+   * cache and this call) are padding. No token attends to them, and row b's real tokens take
+   * positions 0, 1, ... from its first real column, so each row computes what it would alone.
+   */
+  leftPad?: readonly number[];
 }
 
 export interface ForwardResult {
@@ -235,6 +242,14 @@ export class Transformer {
     this.points = this.listHookPoints();
   }
 
+  /**
+   * Whether forward takes leftPad: only attention can leave padding keys out (recurrent mixers
+   * would carry the padding in their state; a block-sparse layout is fixed to absolute columns).
+   */
+  get takesLeftPadding(): boolean {
+    return layerPlan(this.config).every((l) => l.mixer === null || (l.mixer === 'attention' && mixerOptionsOf<{ blockSparse: unknown }>(this.config, 'attention').blockSparse === null));
+  }
+
   /** muP's base shapes by parameter name (what checkpoints store and resume checks); null without muP. */
   baseShapes(): Record<string, number[]> | null {
     return this.config.mup ? mupBaseShapes(this.config) : null;
@@ -286,6 +301,13 @@ export class Transformer {
       if (t && (t.ndim !== 2 || t.shape[0] !== B || t.shape[1] !== T)) throw new Error(`forward: ${name} must be [${B}, ${T}] like ids, got ${fmtShape(t.shape)}`);
     }
     if (opts.docIds && cache) throw new Error('forward: docIds cannot be combined with a KV cache');
+    const pads = opts.leftPad ?? null;
+    if (pads) {
+      if (pads.length !== B || pads.some((n) => !(Number.isInteger(n) && n >= 0))) throw new Error(`forward: leftPad must be ${B} non-negative integers, one per row`);
+      if (opts.docIds) throw new Error('forward: leftPad cannot be combined with docIds');
+      if (cache?.sinks) throw new Error('forward: leftPad cannot be combined with attention sinks');
+      if (pads.some((n) => n > 0) && !this.takesLeftPadding) throw new Error(`forward: leftPad needs attention mixers without a block-sparse layout (this model's layers: ${layersPattern(layerPlan(this.config))}); batch prompts of one length instead`);
+    }
     if (opts.targets && opts.lastLogitsOnly) throw new Error('forward: targets need logits at every position; drop lastLogitsOnly');
     const hooks = compileHooks(opts.hooks, this.points);
     const at = hooks ? (name: string, x: Tensor) => runHooks(hooks, name, x) : (_: string, x: Tensor) => x;
@@ -293,13 +315,14 @@ export class Transformer {
     const drop = opts.training && p > 0 ? (x: Tensor) => dropout(x, p, rng, true) : (x: Tensor) => x;
 
     let x = at(topHookNames.embed, embedding(ids, this.wte)); // [B, T, C]
+    const padding = pads ? paddingOf(pads, B, T, pos0) : null;
     if (this.wpe) {
-      const positions = tensor(arange(T).i.map((i) => i + pos0), [T], { dtype: 'int32' });
-      x = add(x, at(topHookNames.posEmbed, embedding(positions, this.wpe))); // [B, T, C] + [T, C]
+      const positions = padding ? padding.positions : tensor(arange(T).i.map((i) => i + pos0), [T], { dtype: 'int32' });
+      x = add(x, at(topHookNames.posEmbed, embedding(positions, this.wpe))); // [B, T, C] + [T, C] or [B, T, C]
     }
     x = drop(x);
     for (let l = 0; l < this.blocks.length; l++) {
-      x = this.block(this.blocks[l], x, { l, pos0, cache, docIds: opts.docIds ?? null, at, hooks, drop });
+      x = this.block(this.blocks[l], x, { l, pos0, cache, docIds: opts.docIds ?? null, padding, at, hooks, drop });
     }
     if (cache) { cache.length += T; cache.held = pos0 + T; }
     if (opts.lastLogitsOnly && T > 1) x = slice(x, 1, T - 1, T); // [B, 1, C]
@@ -356,7 +379,7 @@ export class Transformer {
     if (b.mixer) {
       const cache = s.cache;
       const mixed = b.mixer.forward(s.at(h.ln1, this.norm(x, b.ln1!, h.ln1Scale, s.hooks, s.at)), {
-        at: s.at, hooks: s.hooks, pos0: s.pos0, docIds: s.docIds,
+        at: s.at, hooks: s.hooks, pos0: s.pos0, docIds: s.docIds, padding: s.padding,
         ...(cache ? { state: cache.state[s.l], setState: (st: MixerState) => { cache.state[s.l] = st; }, sinks: cache.sinks } : {}),
       }); // [B, T, C]
       x = add(x, s.at(b.isAttention ? h.attnOut : h.mixerOut, s.drop(mixed))); // [B, T, C]
@@ -395,6 +418,7 @@ interface BlockState {
   pos0: number;
   cache: KVCache | null;
   docIds: Tensor | null;
+  padding: Padding | null;
   at: (name: string, x: Tensor) => Tensor;
   hooks: HookTable | null;
   drop: (x: Tensor) => Tensor;

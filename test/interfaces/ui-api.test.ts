@@ -26,6 +26,10 @@ before(async () => {
     { step: 500, samples: [{ prompt: '', text: 'the jury' }, { prompt: 'He', text: 'He said' }] },
     { step: 1000, samples: [{ prompt: '', text: 'the grand jury said' }, { prompt: 'He', text: 'He said it' }] },
   ]);
+  store.logTaskEvals('synth-0000', [
+    { step: 500, task: 'addition:2', shots: 2, items: 100, seed: 0, metrics: { exact_match: 0.1, brier: 0.9 } },
+    { step: 1000, task: 'addition:2', shots: 2, items: 100, seed: 0, metrics: { exact_match: 0.4, brier: 0.6 } },
+  ]);
   ui = await startUi({ db, port: 0, pollMs: 50 });
 });
 
@@ -178,6 +182,13 @@ test('hyperparameters (parallel and scatter), comparison, one run, sweeps, and t
     { step: 500, samples: [{ prompt: '', text: 'the jury' }, { prompt: 'He', text: 'He said' }] },
   ]);
   assert.deepEqual(one.samples, []);
+  // Task scores (eval RUN --tasks): a table's rows and one panel per task, shots and metric over the checkpoints.
+  assert.deepEqual(done.taskEvals.map((t: any) => [t.step, t.task, t.shots, t.metric, t.value]), [
+    [500, 'addition:2', 2, 'brier', 0.9], [1000, 'addition:2', 2, 'brier', 0.6], [500, 'addition:2', 2, 'exact_match', 0.1], [1000, 'addition:2', 2, 'exact_match', 0.4],
+  ]);
+  const taskPanel = done.panels.find((p: any) => p.key === 'task/addition:2 2-shot/exact_match');
+  assert.deepEqual(taskPanel.last, { step: 1000, value: 0.4 });
+  assert.deepEqual(one.taskEvals, []);
   assert.ok(isBookkeeping('samples.every') && isBookkeeping('samples.prompts') && !isBookkeeping('seed'), 'the samples section is bookkeeping, not a hyperparameter');
   assert.deepEqual((await get('/api/sweeps')).json().map((s: any) => s.name), ['other', 'synth']);
   assert.deepEqual((await get('/api/tags')).json(), ['synthetic', 'w16', 'w32', 'w64']);

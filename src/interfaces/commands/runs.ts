@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import {
-  compareRuns, evalSeries, findRun, flatten, flattenRun, listSweeps, metricKeys, metricSeries, queryRuns, runSamples, toCsv, toJson, type RunRecord,
+  compareRuns, evalSeries, findRun, flatten, flattenRun, listSweeps, metricKeys, metricSeries, queryRuns, runSamples, runTaskEvals, toCsv, toJson, type RunRecord,
 } from '../../lab/results/query.js';
 import {
   addFilterOptions, addStoreOptions, filterFrom, fmtValue, openStoreForReading, table,
@@ -50,7 +50,8 @@ export function registerRuns(program: Command): void {
         const r = findRun(store, ref);
         const keys = metricKeys(store, r.id);
         const samples = runSamples(store, r.id, 1);
-        if (o.json) return void process.stdout.write(toJson({ ...r, series: keys, samples }));
+        const taskEvals = runTaskEvals(store, r.id);
+        if (o.json) return void process.stdout.write(toJson({ ...r, series: keys, samples, taskEvals }));
         const lines: [string, string][] = [
           ['id', r.id], ['name', r.name], ['status', r.status], ['sweeps', r.sweeps.join(', ') || '-'], ['tags', r.tags.join(', ') || '-'],
           ['dir', r.dir ?? '-'], ['attempts', String(r.attempts)], ['worker', r.worker ?? '-'], ['started', r.startedAt ?? '-'], ['finished', r.finishedAt ?? '-'],
@@ -62,6 +63,21 @@ export function registerRuns(program: Command): void {
         for (const [k, v] of Object.entries(r.final ?? {})) console.log(`  ${k.padEnd(20)} ${fmtValue(v)}`);
         console.log('series');
         for (const k of keys) console.log(`  ${k.key.padEnd(20)} ${k.steps} steps, last ${k.lastStep}`);
+        if (taskEvals.length > 0) {
+          // per task and shots: each metric at the last evaluated checkpoint, and how many checkpoints
+          console.log('task scores');
+          const groups = new Map<string, typeof taskEvals>();
+          for (const t of taskEvals) {
+            const key = `${t.task} ${t.shots}-shot`;
+            groups.set(key, [...(groups.get(key) ?? []), t]);
+          }
+          for (const [key, pts] of groups) {
+            const last = Math.max(...pts.map((p) => p.step));
+            const steps = new Set(pts.map((p) => p.step)).size;
+            const shown = pts.filter((p) => p.step === last).map((p) => `${p.metric} ${fmtValue(p.value)}`).join('  ');
+            console.log(`  ${key.padEnd(24)} step ${last} (${steps} checkpoint${steps === 1 ? '' : 's'}, ${pts[0].items} items)  ${shown}`);
+          }
+        }
         for (const { step, samples: ss } of samples) {
           console.log(`samples (step ${step})`);
           for (const s of ss) console.log(`  ${JSON.stringify(s.prompt)} -> ${s.text.replace(/\n/g, '\n  ')}`);

@@ -5,7 +5,7 @@
 // returns plain JSON (figures as Vega-Lite specs from plots.ts); src/interfaces/ui serves it.
 // Reads only.
 
-import { evalSeries, flatten, metricKeys, metricSeries, queryRuns, runSamples, type RunFilter, type RunRecord } from '../results/query.js';
+import { evalSeries, flatten, metricKeys, metricSeries, queryRuns, runSamples, runTaskEvals, type RunFilter, type TaskEvalPoint, type RunRecord } from '../results/query.js';
 import type { SampleRow, Store } from '../results/store.js';
 import { bands, downsample, labelFor, shortKeys, smoothEma, varyingKeys, type GroupedCurve, type Spread, type XY } from './plots-data.js';
 import { bandChart, curveChart, parallelChart, scatterChart, type CurveRow, type ParallelRun, type ScatterRow, type TopLevelSpec } from './plots.js';
@@ -323,11 +323,13 @@ export interface RunPageView {
   config: { key: string; value: unknown; bookkeeping: boolean }[];
   /** "final" for a finished run; a running or stopped run's values are its latest, never final. */
   valuesAre: 'final' | 'latest';
-  /** One panel per training metric, then one per evaluation metric. */
+  /** One panel per training metric, then one per evaluation metric, then one per task score ("task/<task> <k>-shot/<metric>"). */
   panels: RunPanel[];
   evals: { split: string; key: string; step: number; value: number | null }[];
   /** Text samples logged during training, newest step first. */
   samples: SampleRow[];
+  /** Task scores from the evaluation harness (`eval RUN --tasks`), by task, shots, metric, step. */
+  taskEvals: TaskEvalPoint[];
   /** Steps of the checkpoints in the run folder (empty when the folder is not on this machine). */
   checkpoints: number[];
   /** A command that trains this config again into a new folder. */
@@ -350,6 +352,9 @@ export function runPageView(store: Store, run: RunRecord, checkpoints: number[],
   for (const key of keys) panels.push(panel(key, train.filter((p) => p.key === key)));
   const evalKeys = [...new Set(evals.map((e) => `${e.split}/${e.key}`))];
   for (const k of evalKeys) panels.push(panel(k, evals.filter((e) => `${e.split}/${e.key}` === k)));
+  const taskEvals = runTaskEvals(store, run.id);
+  const taskKey = (t: TaskEvalPoint) => `task/${t.task} ${t.shots}-shot/${t.metric}`;
+  for (const k of [...new Set(taskEvals.map(taskKey))]) panels.push(panel(k, taskEvals.filter((t) => taskKey(t) === k)));
   const flat = flatten(run.config);
   const dir = run.dir;
   return {
@@ -359,6 +364,7 @@ export function runPageView(store: Store, run: RunRecord, checkpoints: number[],
     panels,
     evals: evals.map((e) => ({ split: e.split ?? '', key: e.key, step: e.step, value: e.value })),
     samples: runSamples(store, run.id),
+    taskEvals,
     checkpoints,
     reproduce: dir ? `npx windtunnel train --config ${shellQuote(`${dir}/config.json`)} --run-dir ${shellQuote(`${dir}-again`)}` : null,
     sweeps: run.sweeps.map((name) => ({ name, report: `/report/${encodeURIComponent(name)}` })),

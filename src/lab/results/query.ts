@@ -325,3 +325,23 @@ function toRecord(r: RunRowDb): RunRecord {
     params: r.params, nonEmbeddingParams: r.non_embedding_params, tokens: r.tokens, flops: r.flops,
   };
 }
+
+/** One task score of a run (the evaluation harness; `windtunnel eval RUN --tasks`). */
+export interface TaskEvalPoint {
+  step: number;
+  task: string;
+  shots: number;
+  metric: string;
+  value: number | null;
+  items: number;
+}
+
+/**
+ * A run's task scores ordered by task, shots, metric, step. A store from before task evaluations
+ * (schema < 3) opened read-only has no task_evals table: none, then.
+ */
+export function runTaskEvals(store: Store, run: string): TaskEvalPoint[] {
+  const hasTable = store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'task_evals'").get() !== undefined;
+  if (!hasTable) return [];
+  return store.db.prepare('SELECT step, task, shots, metric, value, items FROM task_evals WHERE run = ? ORDER BY task, shots, metric, step').all(run) as TaskEvalPoint[];
+}

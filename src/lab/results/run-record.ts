@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { JsonlTail, ingestFile, storeLines } from './ingest.js';
-import { Store } from './store.js';
+import { Store, type TaskEvalRow } from './store.js';
 
 export const STORE_FILE = 'windtunnel.db';
 
@@ -92,5 +92,25 @@ export class RunRecorder {
 
   private attempt(fn: () => void): void {
     try { fn(); } catch (e) { this.warn(`recording the run in ${this.store.path}: ${(e as Error).message}`); }
+  }
+}
+
+/**
+ * Writes a run folder's task scores into its store (--db, else storeForRunDir), registering the
+ * run (keyed by its folder, as RunRecorder keys it) when the store does not know it yet.
+ * Returns the store's path and the run's id.
+ */
+export function recordTaskEvals(o: { runDir: string; db?: string; config: unknown; rows: TaskEvalRow[] }): { path: string; id: string } {
+  const path = o.db ?? storeForRunDir(o.runDir);
+  const store = Store.open(path);
+  try {
+    const dir = resolve(o.runDir);
+    const known = store.db.prepare('SELECT id FROM runs WHERE dir = ? ORDER BY rowid LIMIT 1').pluck().get(dir) as string | undefined;
+    const id = known ?? createHash('sha256').update(dir).digest('hex').slice(0, 12);
+    if (!known) store.addRun({ id, name: basename(dir), config: o.config, index: 0, dir });
+    store.logTaskEvals(id, o.rows);
+    return { path, id };
+  } finally {
+    store.close();
   }
 }

@@ -6,7 +6,9 @@
 // by their config hash, metrics by (run, key, step), so a re-delivered job that logs the same
 // steps again changes nothing. Reads (filters, series, export) live in query.ts.
 //
-// Schema (user_version 2; a version-1 file gains the samples table when opened for writing):
+// Schema (user_version 3; opening an older file for writing adds the tables it lacks, which is the
+// whole migration: 1 -> 2 added samples, 2 -> 3 task_evals; read-only opens of old files work and
+// see those tables as empty):
 //   sweeps     name PK, spec JSON (the parsed sweep, base inlined), tags JSON, file, created/updated
 //   runs       id PK (config hash), name, config JSON, dir, status, error, attempts, worker, pid,
 //              created/started/finished/updated_at (ISO), final JSON (last value of each metric),
@@ -19,6 +21,8 @@
 //              rows, and a loss curve of any run still reads only its own rows)
 //   evals      run, split, key, step, value: the same for held-out evaluations
 //   samples    run, step, idx, prompt, text: text generated during training (PK run, step, idx)
+//   task_evals run, step (the checkpoint's), task (NAME:SIZE), shots, metric, value, items, seed:
+//              the evaluation harness's scores (PK run, step, task, shots, metric)
 
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -27,7 +31,7 @@ import { dirname } from 'node:path';
 export type RunStatus = 'pending' | 'running' | 'done' | 'failed' | 'interrupted';
 export const runStatuses: readonly RunStatus[] = ['pending', 'running', 'done', 'failed', 'interrupted'];
 
-const schemaVersion = 2;
+const schemaVersion = 3;
 
 const schema = `
 CREATE TABLE IF NOT EXISTS sweeps (
@@ -97,6 +101,17 @@ CREATE TABLE IF NOT EXISTS samples (
   text TEXT NOT NULL,
   PRIMARY KEY (run, step, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS task_evals (
+  run TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  step INTEGER NOT NULL,
+  task TEXT NOT NULL,
+  shots INTEGER NOT NULL,
+  metric TEXT NOT NULL,
+  value REAL,
+  items INTEGER NOT NULL,
+  seed INTEGER NOT NULL,
+  PRIMARY KEY (run, step, task, shots, metric)
+) WITHOUT ROWID;
 `;
 
 /** A run to register: what a sweep expansion produces, plus where it lives and what it costs. */
@@ -122,6 +137,17 @@ export interface MetricRow {
 
 export interface EvalRow extends MetricRow {
   split: string;
+}
+
+/** One task's scores at one checkpoint (the evaluation harness). */
+export interface TaskEvalRow {
+  step: number;
+  /** NAME:SIZE. */
+  task: string;
+  shots: number;
+  items: number;
+  seed: number;
+  metrics: Record<string, number | null>;
 }
 
 /** The text samples of one step, in prompt order. */
@@ -307,9 +333,20 @@ export class Store {
     });
   }
 
+  /** Upserts task scores keyed by (run, step, task, shots, metric): evaluating again replaces them. */
+  logTaskEvals(run: string, rows: TaskEvalRow[]): void {
+    if (rows.length === 0) return;
+    const up = this.db.prepare(`INSERT INTO task_evals (run, step, task, shots, metric, value, items, seed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (run, step, task, shots, metric) DO UPDATE SET value = excluded.value, items = excluded.items, seed = excluded.seed`);
+    this.write(() => {
+      for (const r of rows) for (const [m, v] of Object.entries(r.metrics)) up.run(run, r.step, r.task, r.shots, m, v === null || !Number.isFinite(v) ? null : v, r.items, r.seed);
+    });
+  }
+
   /** Drops a run's metrics, evals and samples (before it trains again from scratch). */
   clearMetrics(run: string): void {
     this.write(() => {
+      this.db.prepare('DELETE FROM task_evals WHERE run = ?').run(run);
       this.db.prepare('DELETE FROM metrics WHERE run = ?').run(run);
       this.db.prepare('DELETE FROM evals WHERE run = ?').run(run);
       this.db.prepare('DELETE FROM samples WHERE run = ?').run(run);

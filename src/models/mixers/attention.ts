@@ -137,7 +137,12 @@ class AttentionMixer implements Mixer {
       }
       k = kc; v = vc;
     } else {
-      if (rotary) {
+      if (rotary && s.padding) {
+        // Per-row positions: rotate all B*T rows as one sequence against tables gathered at each row's positions.
+        const tables = s.padding.ropeTables(rotary);
+        q = s.at(h.rotQ, reshape(rope(reshape(q, [1, B * T, H, D]), tables, 0), [B, T, H, D])); // [B, T, H, D]
+        k = s.at(h.rotK, reshape(rope(reshape(k, [1, B * T, H, D]), tables, 0), [B, T, H, D])); // [B, T, H, D]
+      } else if (rotary) {
         q = s.at(h.rotQ, rope(q, rotary, s.pos0)); // [B, T, H, D]
         k = s.at(h.rotK, rope(k, rotary, s.pos0)); // [B, T, H, D]
       }
@@ -147,10 +152,11 @@ class AttentionMixer implements Mixer {
         s.setState!(o.window !== null ? new AttentionState(keepEnds(k, 0, o.window - 1), keepEnds(v, 0, o.window - 1)) : new AttentionState(k, v));
       }
     }
-    const doc = s.docIds;
+    // Left padding as documents: padding is document 0, real tokens document 1, so real queries never see padding keys.
+    const docQ = s.padding ? s.padding.realQ : s.docIds, docK = s.padding ? s.padding.realK(k.shape[1]) : s.docIds;
     const z = s.at(h.z, s.hooks?.has(h.pattern) || s.hooks?.has(h.attnScores)
-      ? attentionUnfused(q, k, v, doc, (pat) => s.at(h.pattern, pat), this.b.attnScale, (sc) => s.at(h.attnScores, sc), this.mask)
-      : attention(q, k, v, { mask: this.mask, docQ: doc, docK: doc, scale: this.b.attnScale })); // [B, T, H, D]
+      ? attentionUnfused(q, k, v, docQ && docK ? { q: docQ, k: docK } : null, (pat) => s.at(h.pattern, pat), this.b.attnScale, (sc) => s.at(h.attnScores, sc), this.mask)
+      : attention(q, k, v, { mask: this.mask, docQ, docK, scale: this.b.attnScale })); // [B, T, H, D]
     if (!s.hooks?.has(h.result)) return linear(reshape(z, [B, T, C]), this.proj.weight, this.proj.bias); // [B, T, C]
     // Per head: result[b, t, h] = z[b, t, h] W_O[:, hD:(h+1)D]^T; their sum (plus the bias) is the projection.
     const wo = permute(reshape(this.proj.weight, [C, H, D]), [1, 2, 0]); // [H, D, C]
@@ -176,14 +182,16 @@ function visible(mask: AttentionMask, Tq: number, Tk: number, i: number, j: numb
  * `scale` defaults to 1/sqrt(D), as the kernel's does. `onScores` sees the masked scores before softmax (hook_attn_scores).
  */
 export function attentionUnfused(
-  q: Tensor, k: Tensor, v: Tensor, docIds: Tensor | null, onPattern: (p: Tensor) => Tensor = (p) => p, scale?: number,
+  q: Tensor, k: Tensor, v: Tensor, docIds: Tensor | { q: Tensor; k: Tensor } | null, onPattern: (p: Tensor) => Tensor = (p) => p, scale?: number,
   onScores: (s: Tensor) => Tensor = (s) => s, mask: AttentionMask = { kind: 'causal' },
 ): Tensor {
   const [B, Tq, , D] = q.shape;
   const Tk = k.shape[1];
+  // Document ids of queries and keys (the same tensor for packed sequences; left padding gives two).
+  const docQ = docIds instanceof Tensor ? docIds : docIds?.q ?? null, docK = docIds instanceof Tensor ? docIds : docIds?.k ?? null;
   const blocked = new Float32Array(B * Tq * Tk); // 1 where query i may not see key j
   for (let b = 0; b < B; b++) for (let i = 0; i < Tq; i++) for (let j = 0; j < Tk; j++) {
-    const otherDoc = docIds !== null && docIds.i[b * Tq + i] !== docIds.i[b * Tk + j];
+    const otherDoc = docQ !== null && docK !== null && docQ.i[b * Tq + i] !== docK.i[b * Tk + j];
     blocked[(b * Tq + i) * Tk + j] = !visible(mask, Tq, Tk, i, j) || otherDoc ? 1 : 0;
   }
   const qh = permute(q, [0, 2, 1, 3]); // [B, H, Tq, D]

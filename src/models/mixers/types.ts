@@ -10,6 +10,7 @@
 import type { Rng, Tensor } from '../../engine/index.js';
 import type { z } from 'zod';
 import type { HookTable } from '../hooks.js';
+import type { Padding } from '../padding.js';
 
 /** How a parameter starts: normal(initStd), normal(initStd / sqrt(2 nLayer)), zeros, ones, or a mixer's own rule. */
 export type ParamInit = 'normal' | 'residual' | 'zeros' | 'ones' | 'custom';
@@ -52,6 +53,8 @@ export interface MixerCall {
   setState?: (s: MixerState) => void;
   /** Generation with attention sinks (the cache's policy; recurrent mixers ignore it). */
   sinks?: SinkCacheOptions | null;
+  /** Left padding (attention only; the model refuses it for other mixers). */
+  padding?: Padding | null;
 }
 
 /** A built mixer of one layer, holding references to its parameter tensors. */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store, type NewRun } from '../../../src/lab/results/store.js';
 import { ingestFile, JsonlTail, parseMetricsLine } from '../../../src/lab/results/ingest.js';
-import { metricSeries, runSamples } from '../../../src/lab/results/query.js';
+import { metricSeries, runSamples, runTaskEvals } from '../../../src/lab/results/query.js';
 
 const tempDirs: string[] = [];
 const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'wt-store-')); tempDirs.push(d); return d; };
@@ -26,7 +26,7 @@ test('opens in WAL mode with the schema; readonly needs an existing file', () =>
   assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
   assert.ok((s.db.pragma('busy_timeout', { simple: true }) as number) >= 10_000);
   const tables = s.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-  assert.deepEqual(tables, ['evals', 'metrics', 'run_tags', 'runs', 'samples', 'sweep_runs', 'sweeps']);
+  assert.deepEqual(tables, ['evals', 'metrics', 'run_tags', 'runs', 'samples', 'sweep_runs', 'sweeps', 'task_evals']);
   s.close();
   assert.throws(() => Store.open(join(dir, 'none.db'), { readonly: true }));
   const r = Store.open(join(dir, 'a', 'b.db'), { readonly: true });
@@ -167,7 +167,8 @@ test('a store written before samples existed (schema 1) opens: read-only it has 
   const s = Store.open(path);
   s.addRun(run(0));
   s.logMetrics('id0', [{ step: 1, values: { loss: 2.5 } }]);
-  s.db.exec('DROP TABLE samples'); // what version 1 created: everything but this table
+  s.db.exec('DROP TABLE samples'); // what version 1 created: everything but this table and task_evals
+  s.db.exec('DROP TABLE task_evals');
   s.db.pragma('user_version = 1');
   s.close();
   const r = Store.open(path, { readonly: true });
@@ -177,9 +178,38 @@ test('a store written before samples existed (schema 1) opens: read-only it has 
   } finally { r.close(); }
   const w = Store.open(path);
   try {
-    assert.equal(w.db.pragma('user_version', { simple: true }), 2);
+    assert.equal(w.db.pragma('user_version', { simple: true }), 3);
     assert.equal(metricSeries(w, { runs: ['id0'] })[0].value, 2.5);
     w.logSamples('id0', [{ step: 1, samples: [{ prompt: 'a', text: 'ab' }] }]);
     assert.deepEqual(runSamples(w, 'id0'), [{ step: 1, samples: [{ prompt: 'a', text: 'ab' }] }]);
+  } finally { w.close(); }
+});
+
+test('a schema-2 store (before task evaluations) opens: read-only it has no task scores, writable it gains task_evals', () => {
+  const path = join(tempDir(), 'v2.db');
+  const s = Store.open(path);
+  s.addRun(run(0));
+  s.logMetrics('id0', [{ step: 1, values: { loss: 2.5 } }]);
+  s.db.exec('DROP TABLE task_evals'); // what version 2 created
+  s.db.pragma('user_version = 2');
+  s.close();
+  const r = Store.open(path, { readonly: true });
+  try {
+    assert.deepEqual(runTaskEvals(r, 'id0'), []);
+    assert.equal(metricSeries(r, { runs: ['id0'] })[0].value, 2.5);
+  } finally { r.close(); }
+  const w = Store.open(path);
+  try {
+    assert.equal(w.db.pragma('user_version', { simple: true }), 3);
+    w.logTaskEvals('id0', [{ step: 10, task: 'addition:2', shots: 3, items: 50, seed: 0, metrics: { exact_match: 0.25, brier: 0.5 } }]);
+    w.logTaskEvals('id0', [{ step: 10, task: 'addition:2', shots: 3, items: 50, seed: 0, metrics: { exact_match: 0.5 } }]); // replaces, idempotent
+    w.logTaskEvals('id0', [{ step: 20, task: 'addition:2', shots: 3, items: 50, seed: 0, metrics: { exact_match: Number.NaN } }]);
+    assert.deepEqual(runTaskEvals(w, 'id0'), [
+      { step: 10, task: 'addition:2', shots: 3, metric: 'brier', value: 0.5, items: 50 },
+      { step: 10, task: 'addition:2', shots: 3, metric: 'exact_match', value: 0.5, items: 50 },
+      { step: 20, task: 'addition:2', shots: 3, metric: 'exact_match', value: null, items: 50 },
+    ]);
+    w.clearMetrics('id0');
+    assert.deepEqual(runTaskEvals(w, 'id0'), []);
   } finally { w.close(); }
 });

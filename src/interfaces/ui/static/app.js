@@ -327,6 +327,11 @@ async function loadRunPage() {
     el('tr', {}, el('th', {}, 'split'), el('th', {}, 'metric'), el('th', {}, 'step'), el('th', {}, `value (${word === 'final' ? 'final run' : 'run still going'})`)),
     ...runPage.evals.map((e) => el('tr', {}, el('td', {}, e.split), el('td', {}, e.key), el('td', { class: 'n' }, e.step), el('td', { class: 'n' }, fmtVal(e.value)))),
   );
+  // The evaluation harness's scores (eval RUN --tasks), per checkpoint.
+  $('run-tasks').replaceChildren(
+    el('tr', {}, el('th', {}, 'task'), el('th', {}, 'shots'), el('th', {}, 'metric'), el('th', {}, 'step'), el('th', {}, 'value'), el('th', {}, 'items')),
+    ...runPage.taskEvals.map((t) => el('tr', {}, el('td', {}, t.task), el('td', { class: 'n' }, t.shots), el('td', {}, t.metric), el('td', { class: 'n' }, t.step), el('td', { class: 'n' }, fmtVal(t.value)), el('td', { class: 'n' }, t.items))),
+  );
   // Text generated during training (the config's samples section), newest step first.
   $('run-samples').replaceChildren(
     el('tr', {}, el('th', {}, 'step'), el('th', {}, 'prompt'), el('th', {}, 'text')),
