@@ -35,7 +35,7 @@ export const commands: Record<string, CommandEntry> = {
   worker: { usage: '[options]', summary: 'take runs from a sweep queue in Redis and train them (one or more per machine; Ctrl-C checkpoints the running runs and puts them back)', load: async () => (await import('./commands/queue.js')).registerWorker },
   collect: { usage: '[options]', summary: 'gather the results that workers send through Redis into the store, until Ctrl-C (one collector per queue)', load: async () => (await import('./commands/queue.js')).registerCollect },
   study: { usage: '[options] <name>', summary: 'run a study (plan its runs, train them, analyse, report the verdict); `study list` names them (wsd-vs-cosine, scaling-law, batch-lr, coord-check, mup-transfer, layer-redundancy, cot-expressivity)', load: async () => (await import('./commands/study.js')).registerStudy },
-  inspect: { usage: '[options] <run> <tool>', summary: "open a run's model: logit lens, patching, head finders, layer redundancy, representation rank", load: async () => (await import('./commands/inspect.js')).registerInspect },
+  inspect: { usage: '[options] <run> <tool>', summary: "open a run's model: logit and tuned lens, patching, circuits, head finders, layer redundancy, representation rank", load: async () => (await import('./commands/inspect.js')).registerInspect },
   tasks: { usage: '', summary: 'reasoning tasks: arithmetic, equations, lis, edit-distance (list, sample, make)', load: async () => (await import('./commands/tasks.js')).registerTasks },
 };
 

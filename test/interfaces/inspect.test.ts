@@ -71,3 +71,12 @@ test('inspect redundancy: curves per order, and a pruned run that eval reads wit
   assert.equal(again.code, 1);
   assert.match(again.stderr, /not empty/);
 });
+
+test('inspect tuned-lens: trained on calibration windows, compared on a held-out one', () => {
+  const r = json('inspect', run, 'tuned-lens', '--batches', '3', '--steps', '30', '--lr', '0.003', '--seed', '2');
+  assert.deepEqual(r.layers.map((l: { layer: string }) => l.layer), ['embed', 'blocks.0', 'blocks.1', 'blocks.2', 'blocks.3']);
+  assert.equal(r.trainLoss.length, 30);
+  assert.ok(r.trainLoss[29] < r.trainLoss[0], 'training lowers the KL');
+  assert.ok(r.layers[4].klTunedLens < 1e-6 && r.layers[4].klLogitLens < 1e-6);
+  assert.equal(cli('inspect', run, 'tuned-lens', '--batches', '1').code, 2, 'needs a held-out window');
+});

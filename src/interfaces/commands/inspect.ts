@@ -1,6 +1,8 @@
 // `windtunnel inspect RUN TOOL`: the dissection toolkit (src/probes) on a run's trained model.
 //
 //   lens        logit lens per layer on validation windows (loss, KL to the model, top-1 agreement)
+//   tuned-lens  trains a tuned lens (per-layer affine translators) on validation windows and compares
+//               it with the logit lens by KL to the final distribution on held-out windows
 //   patch       activation or attribution patching between a clean and a corrupted prompt
 //   heads       induction (prefix matching, copying) and previous-token scores of every head
 //   redundancy  Block Influence per layer and deletion curves by several orders; --save-pruned
@@ -16,6 +18,8 @@ import { loadRun, openData, validationBatches, type LoadedRun } from '../../trai
 import { batchTensors } from '../../training/evaluate.js';
 import { saveDerivedRun } from '../../training/derived-run.js';
 import { logitLens } from '../../probes/lens.js';
+import { compareLenses, trainTunedLens } from '../../probes/tuned-lens.js';
+import { AdamW } from '../../training/optimizers.js';
 import {
   activationPatching, attributionPatching, correctTokenProbability, logitDifference, type PatchSite,
 } from '../../probes/patching.js';
@@ -26,7 +30,7 @@ import {
 import { activationSpectra, weightSpectra } from '../../probes/rank.js';
 import { action, intOption, numberOption, usageExits } from './run-common.js';
 
-const tools = ['lens', 'patch', 'heads', 'redundancy', 'rank'] as const;
+const tools = ['lens', 'tuned-lens', 'patch', 'heads', 'redundancy', 'rank'] as const;
 type Tool = (typeof tools)[number];
 const sites: readonly PatchSite[] = ['resid_pre', 'resid_mid', 'resid_post', 'attn_out', 'mlp_out', 'head'];
 
@@ -53,12 +57,15 @@ interface InspectOptions {
   delete?: number;
   // rank
   keep: number;
+  // tuned-lens
+  steps: number;
+  lr: number;
 }
 
 export function registerInspect(program: Command): void {
   usageExits(program
     .command('inspect')
-    .description("open a run's model: logit lens, patching, head finders, layer redundancy, representation rank")
+    .description("open a run's model: logit and tuned lens, patching, circuits, head finders, layer redundancy, representation rank")
     .argument('<run>', 'run folder')
     .addArgument(new Argument('<tool>', 'what to run').choices(tools))
     .option('--checkpoint <step>', 'this checkpoint instead of the latest', intOption('--checkpoint'))
@@ -73,12 +80,14 @@ export function registerInspect(program: Command): void {
     .option('--metric <m>', 'patch: logit-diff or prob', 'logit-diff')
     .option('--length <n>', 'heads: length n of the random sequence that is repeated', intOption('--length', 2), 16)
     .option('--rows <n>', 'heads: sequences', intOption('--rows', 1), 8)
-    .option('--seed <s>', 'heads, redundancy (random order): seed', intOption('--seed'), 0)
+    .option('--seed <s>', 'heads, tuned-lens, redundancy (random order): seed', intOption('--seed'), 0)
     .option('--orders <list>', `redundancy: deletion orders, comma-separated (${deletionOrderKinds.join(', ')})`, deletionOrderKinds.join(','))
     .option('--max-fraction <f>', 'redundancy: delete up to this fraction of the layers', numberOption('--max-fraction', (n) => n > 0 && n < 1, 'in (0, 1)'), 0.5)
     .option('--save-pruned <dir>', 'redundancy: write the model without its --delete lowest-BI layers as a new run folder')
     .option('--delete <k>', 'redundancy: layers to delete for --save-pruned', intOption('--delete', 1))
-    .option('--keep <n>', 'rank: leading singular values to print', intOption('--keep', 1), 8))
+    .option('--keep <n>', 'rank: leading singular values to print', intOption('--keep', 1), 8)
+    .option('--steps <n>', 'tuned-lens: training steps', intOption('--steps', 0), 200)
+    .option('--lr <x>', 'tuned-lens: learning rate', numberOption('--lr', (n) => n > 0, 'positive'), 1e-3))
     .action(action((runDir: string, tool: Tool, o: InspectOptions) => {
       const run = loadRun(runDir, o.checkpoint);
       const data = openData(run.config, run.tokenizer);
@@ -108,6 +117,20 @@ function runTool(tool: Tool, runDir: string, run: LoadedRun, batches: () => Toke
         json: { layers },
         text: ['layer        loss     KL(final||lens)  top-1 = final  top tokens at the last position',
           ...layers.map((l) => `${l.layer.padEnd(10)} ${f(l.loss).padStart(7)}  ${f(l.klToFinal).padStart(15)}  ${f(l.top1AgreesWithFinal, 3).padStart(13)}  ${decode(l.lastPositionTop).join(' ')}`)],
+      };
+    }
+    case 'tuned-lens': {
+      // Calibration on all but the last of the --batches windows (the seed is --seed), comparison on the last.
+      const all = batches();
+      if (all.length < 2) throw new UsageError('inspect tuned-lens needs --batches of at least 2 (calibration, then a held-out one)');
+      const held = all[all.length - 1];
+      const lens = trainTunedLens(model, all.slice(0, -1), { optimizer: (p) => new AdamW(p, { weightDecay: 0 }), steps: o.steps, lr: o.lr, seed: o.seed });
+      const layers = compareLenses(model, lens, held.ids, { targets: held.targets, docIds: held.docIds });
+      return {
+        json: { layers, trainLoss: lens.trainLoss, seed: o.seed, steps: o.steps },
+        text: [`tuned lens: ${o.steps} steps (seed ${o.seed}), training KL ${f(lens.trainLoss[0] ?? null)} -> ${f(lens.trainLoss.at(-1) ?? null)}; held-out window:`,
+          'layer      KL logit lens  KL tuned lens  loss logit  loss tuned',
+          ...layers.map((l) => `${l.layer.padEnd(10)} ${f(l.klLogitLens).padStart(13)}  ${f(l.klTunedLens).padStart(13)}  ${f(l.lossLogitLens).padStart(10)}  ${f(l.lossTunedLens).padStart(10)}`)],
       };
     }
     case 'patch': {

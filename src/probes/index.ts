@@ -1,0 +1,7 @@
+// The dissection toolkit as a library: `import { probes } from 'windtunnel'` or 'windtunnel/probes'.
+export * from './lens.js';
+export * from './tuned-lens.js';
+export * from './patching.js';
+export * from './heads.js';
+export * from './redundancy.js';
+export * from './rank.js';
