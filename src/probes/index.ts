@@ -5,5 +5,6 @@ export * from './patching.js';
 export * from './graph.js';
 export * from './circuits.js';
 export * from './heads.js';
+export * from './attention.js';
 export * from './redundancy.js';
 export * from './rank.js';
