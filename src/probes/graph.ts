@@ -16,7 +16,7 @@
 //   input_v = sum_u a_u + sum_{(u,v) patched} alpha (source_u - a_u).
 
 import { Tensor, add, attention, embedding, gelu, layerNorm, linear, mul, reshape, rmsNorm, rope, ropeTables, silu, slice, split, tensor, arange, sub } from '../engine/index.js';
-import type { Transformer } from '../models/transformer.js';
+import { groupLayerNorm, type Transformer } from '../models/transformer.js';
 import type { ModelConfig } from '../models/config.js';
 import { mupAttentionScale } from '../models/mup.js';
 
@@ -86,6 +86,7 @@ export interface GraphForwardResult {
 function norm(model: Transformer, x: Tensor, prefix: string): Tensor {
   const c = model.config, p = model.params;
   const w = p.get(`${prefix}.weight`)!;
+  if (c.norm === 'groupnorm') return groupLayerNorm(x, c.normGroups!, w, p.get(`${prefix}.bias`) ?? null, c.normEps);
   return c.norm === 'layernorm' ? layerNorm(x, w, p.get(`${prefix}.bias`) ?? null, c.normEps) : rmsNorm(x, w, c.normEps);
 }
 
