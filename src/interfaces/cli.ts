@@ -36,6 +36,7 @@ export const commands: Record<string, CommandEntry> = {
   collect: { usage: '[options]', summary: 'gather the results that workers send through Redis into the store, until Ctrl-C (one collector per queue)', load: async () => (await import('./commands/queue.js')).registerCollect },
   study: { usage: '[options] <name>', summary: 'run a study (plan its runs, train them, analyse, report the verdict); `study list` names them (wsd-vs-cosine, scaling-law, batch-lr, coord-check, mup-transfer, layer-redundancy, cot-expressivity)', load: async () => (await import('./commands/study.js')).registerStudy },
   inspect: { usage: '[options] <run> <tool>', summary: "open a run's model: logit lens, patching, head finders, layer redundancy, representation rank", load: async () => (await import('./commands/inspect.js')).registerInspect },
+  edit: { usage: '[options] <run>', summary: "edit facts in a run's model (ft-l, lora, rome, memit, grace), score the edits, save the edited model as a new run", load: async () => (await import('./commands/edit.js')).registerEdit },
   tasks: { usage: '', summary: 'reasoning tasks: arithmetic, equations, lis, edit-distance (list, sample, make)', load: async () => (await import('./commands/tasks.js')).registerTasks },
 };
 
