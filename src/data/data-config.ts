@@ -12,15 +12,51 @@ import { ByteTokenizer, END_OF_TEXT, loadTokenizer, type Tokenizer } from './tok
 import { writeFileDurable } from '../base/durable.js';
 import { defaultSplit, getTask, resolveTaskOptions, taskNames } from './tasks/generate.js';
 import { taskFormats, type TaskFormat } from './tasks/format.js';
+import { defaultFactWorld } from './fact-world.js';
 
 const posInt = z.number().int().positive();
 
+const brownCorpus = z.object({ kind: z.literal('brown'), categories: z.array(z.string()).nonempty().optional() }).strict();
+/** A .txt file, or a folder searched for .txt files; one document per file. */
+const textCorpus = z.object({ kind: z.literal('text'), path: z.string().min(1) }).strict();
+/** A .jsonl file or folder; one document per line, its text under `field` (default "text"). */
+const jsonlCorpus = z.object({ kind: z.literal('jsonl'), path: z.string().min(1), field: z.string().min(1).optional() }).strict();
+/**
+ * The synthetic fact world (data/fact-world.ts) as documents: every fact once per training
+ * template, two-hop chains (`chains`), question forms (`questions`); validation is the held-out
+ * paraphrases of the same facts (corpora.ts FactsCorpusSpec).
+ */
+const factsCorpus = z.object({
+  kind: z.literal('facts'),
+  world: z.object({
+    seed: z.number().int().optional(),
+    people: z.number().int().min(2).optional(),
+    cities: z.number().int().min(2).optional(),
+    countries: z.number().int().min(2).optional(),
+    companies: z.number().int().min(2).optional(),
+  }).strict().superRefine((w, ctx) => {
+    const cities = w.cities ?? defaultFactWorld.cities, countries = w.countries ?? defaultFactWorld.countries;
+    if (cities < countries) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['cities'], message: `cities (${cities}) must be at least countries (${countries}): every country needs a capital` });
+  }).default({}),
+  seed: z.number().int().optional(),
+  templatesPerFact: posInt.optional(),
+  chains: z.boolean().default(true),
+  questions: z.boolean().default(false),
+}).strict();
+/**
+ * A weighted mixture: each component split on its own, training documents repeated so that each
+ * component's share of training bytes is weight / total (corpora.ts MixCorpusSpec).
+ */
+const mixCorpus = z.object({
+  kind: z.literal('mix'),
+  components: z.array(z.object({
+    corpus: z.discriminatedUnion('kind', [brownCorpus, textCorpus, jsonlCorpus, factsCorpus]),
+    weight: z.number().positive().finite(),
+  }).strict()).nonempty(),
+}).strict();
+
 const corpusSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('brown'), categories: z.array(z.string()).nonempty().optional() }).strict(),
-  /** A .txt file, or a folder searched for .txt files; one document per file. */
-  z.object({ kind: z.literal('text'), path: z.string().min(1) }).strict(),
-  /** A .jsonl file or folder; one document per line, its text under `field` (default "text"). */
-  z.object({ kind: z.literal('jsonl'), path: z.string().min(1), field: z.string().min(1).optional() }).strict(),
+  brownCorpus, textCorpus, jsonlCorpus, factsCorpus, mixCorpus,
   /**
    * Reasoning task instances drawn from a seed (data/tasks): `train` of each of `sizes` for
    * training, `test` distinct ones of each of `testSizes` (default: sizes) for validation; the

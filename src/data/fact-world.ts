@@ -169,6 +169,55 @@ export function factCorpus(world: FactWorld, o: { seed?: number; templatesPerFac
   return docs;
 }
 
+/** What a `facts` corpus writes, beside the world's config (data-config.ts `facts`). */
+export interface FactDocumentOptions {
+  /** Seeds the order of documents (default: world seed + 1, as factCorpus). */
+  seed?: number;
+  /** Training templates per fact (default: all of the relation's). */
+  templatesPerFact?: number;
+  /** Two-hop chain documents: "A was born in B. B is a city in C." (default true). */
+  chains?: boolean;
+  /** ZsRE question documents with the first question form; the rephrasing stays held out (default false). */
+  questions?: boolean;
+}
+
+/**
+ * The documents of a `facts` corpus, already split: `train` holds every fact once per training
+ * template (so a model can know all of them), two-hop chains and, when asked, question forms;
+ * `valid` holds the same facts in held-out paraphrases (and question rephrasings), so validation
+ * loss measures generalisation across wording rather than unseen facts. Ids are stable.
+ */
+export function factDocuments(world: FactWorld, o: FactDocumentOptions = {}): { train: { id: string; text: string }[]; valid: { id: string; text: string }[] } {
+  const name = (id: number) => world.entities[id].name;
+  const train = factCorpus(world, { seed: o.seed, templatesPerFact: o.templatesPerFact }).map((text, i) => ({ id: `fact:${i}`, text }));
+  if (o.chains ?? true) {
+    for (const h of twoHops) {
+      const r1 = relation(h.first), r2 = relation(h.second);
+      world.facts.forEach((f, i) => {
+        if (f.relation !== h.first) return;
+        const end = world.object(f.object, h.second);
+        if (end === undefined) return;
+        // Templates rotate with the fact so chains use every training wording.
+        const t1 = r1.train[i % r1.train.length], t2 = r2.train[(i + 1) % r2.train.length];
+        train.push({ id: `chain:${h.name}:${i}`, text: `${fill(t1, name(f.subject))}${asTarget(name(f.object))}. ${fill(t2, name(f.object))}${asTarget(name(end))}.` });
+      });
+    }
+  }
+  const valid: { id: string; text: string }[] = [];
+  world.facts.forEach((f, i) => {
+    const r = relation(f.relation);
+    r.heldOut.forEach((t, k) => valid.push({ id: `heldout:${i}:${k}`, text: `${fill(t, name(f.subject))}${asTarget(name(f.object))}.` }));
+    if (o.questions) {
+      train.push({ id: `question:${i}`, text: `${fill(r.questions[0], name(f.subject))}${asTarget(name(f.object))}` });
+      valid.push({ id: `rephrase:${i}`, text: `${fill(r.questions[1], name(f.subject))}${asTarget(name(f.object))}` });
+    }
+  });
+  // One seeded order for all training documents, so chains and questions are not bunched at the end.
+  const rng = new Rng((o.seed ?? world.config.seed + 1) + 7919);
+  for (let i = train.length - 1; i > 0; i--) { const j = rng.int(i + 1); [train[i], train[j]] = [train[j], train[i]]; }
+  return { train, valid };
+}
+
 export interface PromptTarget { prompt: string; target: string }
 
 /** One edit in the CounterFact shape (with ZsRE's question form beside it). */

@@ -14,3 +14,4 @@ export * from './batching.js';
 export * from './eval-batches.js';
 export * from './hf-tokenizer.js';
 export * from './data-config.js';
+export * from './fact-world.js';

@@ -34,8 +34,9 @@ export const commands: Record<string, CommandEntry> = {
   ui: { usage: '[options]', summary: 'serve the dashboard: runs table, live curves, grouping by config, hyperparameters, comparison, reports', load: async () => (await import('./commands/ui.js')).registerUi },
   worker: { usage: '[options]', summary: 'take runs from a sweep queue in Redis and train them (one or more per machine; Ctrl-C checkpoints the running runs and puts them back)', load: async () => (await import('./commands/queue.js')).registerWorker },
   collect: { usage: '[options]', summary: 'gather the results that workers send through Redis into the store, until Ctrl-C (one collector per queue)', load: async () => (await import('./commands/queue.js')).registerCollect },
-  study: { usage: '[options] <name>', summary: 'run a study (plan its runs, train them, analyse, report the verdict); `study list` names them (wsd-vs-cosine, scaling-law, batch-lr, coord-check, mup-transfer, layer-redundancy, cot-expressivity, ln-nonlinearity)', load: async () => (await import('./commands/study.js')).registerStudy },
+  study: { usage: '[options] <name>', summary: 'run a study (plan its runs, train them, analyse, report the verdict); `study list` names them (wsd-vs-cosine, scaling-law, batch-lr, coord-check, mup-transfer, layer-redundancy, cot-expressivity, lifelong-editing, ln-nonlinearity)', load: async () => (await import('./commands/study.js')).registerStudy },
   inspect: { usage: '[options] <run> <tool>', summary: "open a run's model: logit and tuned lens, patching, circuits, head finders, layer redundancy, representation rank", load: async () => (await import('./commands/inspect.js')).registerInspect },
+  edit: { usage: '[options] <run>', summary: "edit facts in a run's model (ft-l, lora, rome, memit, grace), score the edits, save the edited model as a new run", load: async () => (await import('./commands/edit.js')).registerEdit },
   tasks: { usage: '', summary: 'reasoning tasks: arithmetic, equations, lis, edit-distance (list, sample, make)', load: async () => (await import('./commands/tasks.js')).registerTasks },
 };
 

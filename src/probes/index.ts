@@ -8,3 +8,4 @@ export * from './heads.js';
 export * from './attention.js';
 export * from './redundancy.js';
 export * from './rank.js';
+export * from './causal-trace.js';

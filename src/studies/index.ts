@@ -9,6 +9,7 @@ import { coordCheck } from './coord-check.js';
 import { mupTransfer } from './mup-transfer.js';
 import { layerRedundancy } from './layer-redundancy.js';
 import { cotExpressivity } from './cot-expressivity.js';
+import { lifelongEditing } from './lifelong-editing.js';
 import { lnNonlinearity } from './ln-nonlinearity.js';
 
 export const studies: Record<string, Study> = {
@@ -19,6 +20,7 @@ export const studies: Record<string, Study> = {
   [mupTransfer.name]: mupTransfer,
   [layerRedundancy.name]: layerRedundancy,
   [cotExpressivity.name]: cotExpressivity,
+  [lifelongEditing.name]: lifelongEditing,
   [lnNonlinearity.name]: lnNonlinearity,
 };
 
