@@ -11,5 +11,6 @@ export * from './engine/index.js';
 export * from './models/index.js';
 export * from './data/index.js';
 export * from './training/index.js';
+export * as probes from './probes/index.js';
 export * as lab from './lab/index.js';
 export * as studies from './studies/index.js';

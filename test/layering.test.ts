@@ -1,4 +1,4 @@
-// The dependency rule of the layout (README): interfaces -> studies -> lab -> training | probes ->
+// The dependency rule of the layout (README): interfaces -> studies -> lab | editing -> training | probes ->
 // models | data -> engine -> base, with no import pointing up or sideways between layers, the
 // lab's wings in their own order (experiments -> presentation -> fit -> results), no import the
 // type checker cannot see (a dynamic import of a computed specifier), and no import cycle
@@ -13,7 +13,7 @@ import ts from 'typescript';
 
 // src/index.ts is the package's entry ('windtunnel'): it re-exports the layers, so it sits above them
 // all; src/lab/index.ts ('windtunnel/lab') likewise sits above the lab's wings.
-const RANK: Record<string, number> = { base: 0, engine: 1, models: 2, data: 2, training: 3, probes: 3, lab: 4, studies: 5, interfaces: 6, 'index.ts': 7 };
+const RANK: Record<string, number> = { base: 0, engine: 1, models: 2, data: 2, training: 3, probes: 3, editing: 4, lab: 4, studies: 5, interfaces: 6, 'index.ts': 7 };
 const LAB_WING_RANK: Record<string, number> = { results: 0, fit: 1, presentation: 2, experiments: 3, 'index.ts': 4 };
 
 /** Cycles that are one unit by design: tensors, ops and autograd record each other; a tokenizer file names its BPE reader. */

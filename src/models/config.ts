@@ -57,7 +57,10 @@ const fields = z.object({
   dMlp: positiveInt.optional(),
   /** Which GELU for mlp 'gelu': 'tanh' is GPT-2's (HF "gelu_new"), 'none' the exact erf form (HF "gelu"). */
   geluApproximate: z.enum(['tanh', 'none']).default('tanh'),
-  norm: z.enum(['layernorm', 'rmsnorm']),
+  /** 'groupnorm': layer norm over each of normGroups equal slices of the features (Ni et al. 2024's group LN), then a per-feature affine. */
+  norm: z.enum(['layernorm', 'rmsnorm', 'groupnorm']),
+  /** Groups of norm 'groupnorm' (must divide dModel); only with that norm. */
+  normGroups: positiveInt.optional(),
   normEps: z.number().positive().default(1e-5),
   positions: z.enum(['learned', 'rotary']),
   ropeTheta: z.number().positive().default(10000),
@@ -158,6 +161,12 @@ export const modelConfigSchema = fields.superRefine((c, ctx) => {
   const dHead = c.dModel / c.nHead;
   if (c.dHead !== undefined && c.dHead !== dHead) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['dHead'], message: `dHead ${c.dHead} disagrees with dModel / nHead = ${dHead} (leave it out; it is derived)` });
+  }
+  if (c.norm === 'groupnorm' && (c.normGroups === undefined || c.dModel % c.normGroups !== 0)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['normGroups'], message: `norm groupnorm needs normGroups dividing dModel ${c.dModel}, got ${c.normGroups ?? 'none'}` });
+  }
+  if (c.norm !== 'groupnorm' && c.normGroups !== undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['normGroups'], message: `normGroups is only for norm groupnorm (norm is ${c.norm})` });
   }
   if (c.positions === 'rotary' && dHead % 2 !== 0) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['positions'], message: `rotary positions need an even head size, dHead is ${dHead}` });
@@ -315,7 +324,7 @@ export interface ParamCounts {
 
 export function countParams(c: ModelConfig): ParamCounts {
   const C = c.dModel, F = c.dMlp, b = c.bias ? 1 : 0;
-  const norm = c.norm === 'layernorm' && c.bias ? 2 * C : C;
+  const norm = c.norm !== 'rmsnorm' && c.bias ? 2 * C : C;
   const attn = 3 * C * C + 3 * C * b + C * C + C * b;
   const mlpIn = c.mlp === 'swiglu' ? 2 * F : F;
   const mlp = mlpIn * C + mlpIn * b + F * C + C * b;
@@ -340,7 +349,7 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
   if (c.positions === 'learned') specs.push({ name: 'wpe.weight', shape: [c.nCtx, C], init: 'normal' });
   const normSpecs = (p: string) => {
     specs.push({ name: `${p}.weight`, shape: [C], init: 'ones' });
-    if (c.norm === 'layernorm' && c.bias) specs.push({ name: `${p}.bias`, shape: [C], init: 'zeros' });
+    if (c.norm !== 'rmsnorm' && c.bias) specs.push({ name: `${p}.bias`, shape: [C], init: 'zeros' });
   };
   const linearSpecs = (p: string, out: number, inp: number, residual = false) => {
     specs.push({ name: `${p}.weight`, shape: [out, inp], init: residual && c.scaledResidualInit ? 'residual' : 'normal' });

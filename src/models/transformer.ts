@@ -1,7 +1,8 @@
 // A decoder-only, pre-norm transformer in both common layouts, chosen by the config:
 //   GPT-2:  learned positions, LayerNorm, GELU MLP, biases, tied head
 //   LLaMA:  rotary positions, RMSNorm, SwiGLU MLP, no biases, separate head
-// and any mix of those switches. It reads top to bottom in forward order: parameter layout and
+// and any mix of those switches (plus group layer norm, norm 'groupnorm', which no export format
+// has). It reads top to bottom in forward order: parameter layout and
 // init, attention, MLP, block, model. Hook points are in hooks.ts; generation in sampling.ts.
 //
 // Legend: B batch, T tokens (Tk keys, with a KV cache), C dModel, H nHead, D dHead,
@@ -28,8 +29,8 @@
 // value is computed exactly as before.
 
 import {
-  Rng, Tensor, add, arange, crossEntropy, dropout, embedding, gelu, layerNorm, linear, linearAct,
-  mean, mul, rmsNorm, ropeTables, silu, slice, split, sqrt,
+  Rng, Tensor, add, arange, crossEntropy, dropout, embedding, gelu, groupNorm, layerNorm, linear, linearAct,
+  mean, mul, reshape, rmsNorm, ropeTables, silu, slice, split, sqrt,
   square, sub, div, tensor, fmtShape,
 } from '../engine/index.js';
 import { layerPlan, layersPattern, mixerOptionsOf, paramSpecs, parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
@@ -364,6 +365,7 @@ export class Transformer {
    */
   private norm(x: Tensor, n: Norm, scaleName?: string, hooks?: HookTable | null, at?: (name: string, x: Tensor) => Tensor): Tensor {
     const eps = this.config.normEps;
+    if (this.config.norm === 'groupnorm') return groupLayerNorm(x, this.config.normGroups!, n.weight, n.bias, eps);
     if (scaleName && hooks?.has(scaleName) && at) {
       const centred = this.config.norm === 'layernorm' ? sub(x, mean(x, -1, true)) : x;
       const scale = at(scaleName, sqrt(add(mean(square(centred), -1, true), eps))); // [..., 1]
@@ -425,3 +427,13 @@ interface BlockState {
 }
 
 export { attentionUnfused } from './mixers/index.js';
+
+/**
+ * Group layer norm over the last axis: each of `groups` equal slices of the features [..., C] is
+ * normalised on its own (the engine's groupNorm on [N, C]), then the per-feature affine. Its
+ * divisors are per group, so it has no single hook_scale: that hook point does not fire for it.
+ */
+export function groupLayerNorm(x: Tensor, groups: number, w: Tensor, b: Tensor | null, eps: number): Tensor {
+  const C = x.shape[x.ndim - 1];
+  return reshape(groupNorm(reshape(x, [x.size / C, C]), groups, w, b, eps), [...x.shape]);
+}

@@ -38,6 +38,7 @@ export function headScores(model: Transformer, ids: Tensor): HeadScore[] {
     if (ids.i[b * T2 + i] !== ids.i[b * T2 + n + i]) throw new Error(`headScores: row ${b} is not one sequence repeated (position ${i} vs ${n + i})`);
   }
   const { nLayer: L, nHead: H, dModel: C, vocabSize: V } = model.config;
+  if (model.config.norm === 'groupnorm') throw new Error('headScores: the copying score reads the final norm\'s single scale, which group layer norm does not have');
   const names = [topHookNames.lnFinalScale];
   for (let l = 0; l < L; l++) names.push(blockHookNames(l).pattern, blockHookNames(l).result);
   return noGrad(() => {

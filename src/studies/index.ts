@@ -13,6 +13,8 @@ import { cotExpressivity } from './cot-expressivity.js';
 import { minicpmRecipe } from './minicpm-recipe.js';
 import { efficientWidth } from './efficient-width.js';
 import { efficientMixers } from './efficient-mixers.js';
+import { lifelongEditing } from './lifelong-editing.js';
+import { lnNonlinearity } from './ln-nonlinearity.js';
 
 export const studies: Record<string, Study> = {
   [wsdVsCosine.name]: wsdVsCosine,
@@ -26,6 +28,8 @@ export const studies: Record<string, Study> = {
   [minicpmRecipe.name]: minicpmRecipe,
   [efficientWidth.name]: efficientWidth,
   [efficientMixers.name]: efficientMixers,
+  [lifelongEditing.name]: lifelongEditing,
+  [lnNonlinearity.name]: lnNonlinearity,
 };
 
 export { budgets, planCost, sweepName, type Analysis, type Budget, type Study, type StudyRun, type Verdict } from './study.js';

@@ -14,7 +14,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Tensor } from '../engine/index.js';
+import { tensor, type Tensor } from '../engine/index.js';
 import { UsageError, fieldIssues, type FieldIssue } from '../base/errors.js';
 import { isPlainObject } from '../base/config-file.js';
 import {
@@ -29,6 +29,7 @@ import { presets, type PresetName } from '../models/config.js';
 import { Transformer } from '../models/transformer.js';
 import { generate, type SamplingOptions } from '../models/sampling.js';
 import { mupOptimizerOptions } from '../models/mup.js';
+import { activationSpectra } from '../models/spectra.js';
 import { TrainConfigError, parseTrainConfig, withFiniteIssues, totalSteps, type TrainConfig } from './config.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
@@ -182,6 +183,7 @@ export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOpt
   if (samples?.prompts.includes('') && (!source.separator || data.tokenizer.specialId(END_OF_TEXT) === undefined)) {
     throw new UsageError(`samples.prompts: an empty prompt starts a document after ${END_OF_TEXT}, but this run's data does not separate documents with it; give a non-empty prompt`);
   }
+  const rank = config.rank;
   const trainer = new Trainer({
     ...o,
     model, optimizer, train,
@@ -198,8 +200,31 @@ export function assembleRun(config: RunConfig, data: RunData, o: Pick<TrainerOpt
         prompt, text: sampleText(source, prompt, { maxTokens: samples.maxTokens, temperature: samples.temperature, topK: samples.topK, topP: samples.topP, seed: step }).text,
       })),
     } : {}),
+    ...(rank ? { diagnosticsInterval: rank.every, diagnostics: rankDiagnostics(model, config, data, rank.rows) } : {}),
   });
   return { model, optimizer, trainer, totalSteps: steps };
+}
+
+/**
+ * The `rank` section's measurement: effective rank, stable rank and isotropy distance of the
+ * residual stream at each point, on a fixed set of validation tokens, as flat metric keys
+ * (rank.eff.embed, rank.eff.block0, ..., rank.stable.*, rank.isotropy.*).
+ */
+function rankDiagnostics(model: Transformer, config: RunConfig, data: RunData, rows: number): () => Record<string, number> {
+  const first = validationBatches(config, data, 1)[Symbol.iterator]().next();
+  if (first.done) throw new UsageError('rank: the run has no validation batch to measure on');
+  const b = first.value, B = Math.min(rows, b.B);
+  const ids = tensor(b.inputs.slice(0, B * b.T), [B, b.T], { dtype: 'int32' });
+  return () => {
+    const out: Record<string, number> = {};
+    activationSpectra(model, ids, { keep: 1 }).forEach((s, i) => {
+      const at = i === 0 ? 'embed' : `block${i - 1}`;
+      out[`rank.eff.${at}`] = s.effectiveRank;
+      out[`rank.stable.${at}`] = s.stableRank;
+      out[`rank.isotropy.${at}`] = s.isotropyDistance!;
+    });
+    return out;
+  };
 }
 
 function fail(message: string): never {

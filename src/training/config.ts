@@ -89,6 +89,16 @@ export const trainConfigFields = z.object({
     }
   }).optional(),
   /**
+   * Representation rank and whitening of the residual stream (after the embeddings and after each
+   * block), logged into metrics.jsonl every `every` steps and at the end: effective rank, stable
+   * rank and isotropy distance (models/spectra.ts) over the tokens of the first `rows` sequences of
+   * the first validation batch. A forward pass without gradients: training is unchanged.
+   */
+  rank: z.object({
+    every: posInt,
+    rows: posInt.default(2),
+  }).strict().optional(),
+  /**
    * Start from trained weights (fine-tuning): a Hugging Face folder or a run folder (its latest
    * checkpoint unless `checkpoint`). Without a model section the source's model config is used;
    * the tokenizer is the source's (data.tokenizer is then not used).

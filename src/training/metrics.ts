@@ -46,7 +46,14 @@ export interface SamplesLine {
   samples: { prompt: string; text: string }[];
 }
 
-export type MetricsLine = TrainMetrics | EvalMetrics | SamplesLine;
+/** Measurements of the model at a step (the run config's `rank` section: rank.eff.block0, ...). */
+export interface DiagnosticsLine {
+  type: 'diagnostics';
+  step: number;
+  [key: string]: number | string;
+}
+
+export type MetricsLine = TrainMetrics | EvalMetrics | SamplesLine | DiagnosticsLine;
 
 /** Every well-formed line of a metrics file (a torn last line from a crash is skipped). */
 export function readMetrics(path: string): MetricsLine[] {

@@ -81,6 +81,10 @@ export interface TrainerOptions {
   sampleInterval?: number;
   /** Also sample at step 0, before training (a fresh run only). */
   sampleAtStart?: boolean;
+  /** Measurements of the model logged as {type: 'diagnostics'} lines every diagnosticsInterval steps and at the end; must not touch the training RNGs or sampler. */
+  diagnostics?: (step: number) => Record<string, number>;
+  /** Diagnostics every N steps (0: only at the end, when `diagnostics` is given; default 0). */
+  diagnosticsInterval?: number;
   /** Extra RNG states to checkpoint by name; the model's dropoutRng is included as 'model.dropout'. */
   rngs?: Record<string, Stateful>;
   /** The resolved run config, stored in config.json and in every checkpoint. */
@@ -140,14 +144,14 @@ const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 export class Trainer {
   private stopRequested = false;
-  private readonly o: Required<Pick<TrainerOptions, 'gradAccum' | 'evalInterval' | 'checkpointInterval' | 'keepCheckpoints' | 'logInterval' | 'sampleInterval' | 'noiseScaleEvery'>> & TrainerOptions;
+  private readonly o: Required<Pick<TrainerOptions, 'gradAccum' | 'evalInterval' | 'checkpointInterval' | 'keepCheckpoints' | 'logInterval' | 'sampleInterval' | 'noiseScaleEvery' | 'diagnosticsInterval'>> & TrainerOptions;
 
   constructor(opts: TrainerOptions) {
-    this.o = { gradAccum: 1, evalInterval: 0, checkpointInterval: 0, keepCheckpoints: 3, logInterval: 1, sampleInterval: 0, noiseScaleEvery: 0, ...opts };
+    this.o = { gradAccum: 1, evalInterval: 0, checkpointInterval: 0, keepCheckpoints: 3, logInterval: 1, sampleInterval: 0, noiseScaleEvery: 0, diagnosticsInterval: 0, ...opts };
     for (const k of ['gradAccum', 'logInterval'] as const) {
       if (!Number.isInteger(this.o[k]) || this.o[k] < 1) throw new Error(`Trainer: ${k} must be a positive integer, got ${this.o[k]}`);
     }
-    for (const k of ['evalInterval', 'checkpointInterval', 'keepCheckpoints', 'sampleInterval', 'noiseScaleEvery'] as const) {
+    for (const k of ['evalInterval', 'checkpointInterval', 'keepCheckpoints', 'sampleInterval', 'noiseScaleEvery', 'diagnosticsInterval'] as const) {
       if (!Number.isInteger(this.o[k]) || this.o[k] < 0) throw new Error(`Trainer: ${k} must be a non-negative integer, got ${this.o[k]}`);
     }
   }
@@ -329,6 +333,9 @@ export class Trainer {
         if ((o.evalInterval > 0 && step % o.evalInterval === 0) || step === total) runEval();
         if (o.sample && ((o.sampleInterval > 0 && step % o.sampleInterval === 0) || step === total)) {
           metrics.log({ type: 'samples', step, samples: o.sample(step) });
+        }
+        if (o.diagnostics && ((o.diagnosticsInterval > 0 && step % o.diagnosticsInterval === 0) || step === total)) {
+          metrics.log({ type: 'diagnostics', step, ...o.diagnostics(step) });
         }
         if ((o.checkpointInterval > 0 && step % o.checkpointInterval === 0) || step === total) save();
         await yieldToEventLoop();

@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,4 +70,42 @@ test('inspect redundancy: curves per order, and a pruned run that eval reads wit
   const again = cli('inspect', run, 'redundancy', '--batches', '1', '--save-pruned', pruned, '--delete', '1');
   assert.equal(again.code, 1);
   assert.match(again.stderr, /not empty/);
+});
+
+test('inspect tuned-lens: trained on calibration windows, compared on a held-out one', () => {
+  const r = json('inspect', run, 'tuned-lens', '--batches', '3', '--steps', '30', '--lr', '0.003', '--seed', '2');
+  assert.deepEqual(r.layers.map((l: { layer: string }) => l.layer), ['embed', 'blocks.0', 'blocks.1', 'blocks.2', 'blocks.3']);
+  assert.equal(r.trainLoss.length, 30);
+  assert.ok(r.trainLoss[29] < r.trainLoss[0], 'training lowers the KL');
+  assert.ok(r.layers[4].klTunedLens < 1e-6 && r.layers[4].klLogitLens < 1e-6);
+  assert.equal(cli('inspect', run, 'tuned-lens', '--batches', '1').code, 2, 'needs a held-out window');
+});
+
+test('inspect circuit, path, attention and demo-heads: JSON and SVG figures', () => {
+  const prompts = ['--clean', 'The jury said th', '--corrupted', 'The jury saxd th', '--answer', 'e', '--wrong', 'a'];
+  const svg = join(tmp, 'circuit.svg');
+  const c = json('inspect', run, 'circuit', ...prompts, '--edges', '6', '--method', 'eap', '--svg', svg);
+  assert.equal(c.circuit.length, 6);
+  assert.equal(c.totalEdges, 1 + 4 * (2 + 1) + [0, 1, 2, 3].reduce((n, l) => n + 2 * (1 + 3 * l) + (1 + 3 * l + 2), 0));
+  const ends = c.curves.filter((p: { edges: number }) => p.edges === 0 || p.edges === c.totalEdges);
+  // float32 sums in another order: the span between clean and corrupted is small on this barely trained model.
+  assert.ok(Math.abs(ends[0].faithfulness) < 1e-2 && Math.abs(ends[1].faithfulness - 1) < 1e-2, JSON.stringify(ends));
+  assert.match(readFileSync(svg, 'utf8'), /<svg[\s\S]*logits/);
+  const sweep = json('inspect', run, 'path', ...prompts);
+  assert.equal(sweep.senders.length, 1 + 4 * 3);
+  const one = json('inspect', run, 'path', ...prompts, '--senders', 'a0.h0', '--receivers', 'logits');
+  assert.ok(Math.abs(one.path.effect - sweep.senders[1].effect) < 1e-9);
+  assert.equal(cli('inspect', run, 'path', ...prompts, '--senders', 'a3.h0', '--receivers', 'a1.h0').code, 2);
+  const attSvg = join(tmp, 'attention.svg');
+  const a = json('inspect', run, 'attention', '--prompt', 'The jury', '--layers', '1', '--svg', attSvg);
+  assert.equal(a.patterns.length, 2);
+  for (const p of a.patterns) for (let i = 0; i < 8; i++) {
+    const rowSum = p.pattern.slice(i * 8, i * 8 + 8).reduce((s: number, v: number) => s + v, 0);
+    assert.ok(Math.abs(rowSum - 1) < 1e-5 && p.pattern.slice(i * 8 + i + 1, i * 8 + 8).every((v: number) => v === 0), 'rows are causal distributions');
+  }
+  assert.match(readFileSync(attSvg, 'utf8'), /L1 H1/);
+  const d = json('inspect', run, 'demo-heads', '--demos', 'the cat. |the dog. |the pig. ', '--query', 'the ');
+  assert.equal(d.heads.length, 8);
+  assert.equal(d.heads[0].massByCount.length, 3);
+  assert.equal(cli('inspect', run, 'demo-heads', '--demos', 'one').code, 2);
 });

@@ -96,3 +96,36 @@ test('samples logged during training: their own metrics lines, the same loss cur
   assert.deepEqual(losses(topk), losses(plain));
   assert.deepEqual(topk.filter((l) => l.type === 'samples').map((l) => l.step), [0, 4, 5]);
 });
+
+test('rank logged during training: diagnostics lines, the same loss curve bit for bit, one run-page panel per measure', async () => {
+  const runs = join(tmp, 'ranked');
+  const lines = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(train(join(runs, 'plain'), 'steps=5').status, 0);
+  const r = train(join(runs, 'with'), 'steps=5', 'rank.every=2');
+  assert.equal(r.status, 0, r.stderr);
+  const losses = (ls: Record<string, unknown>[]) => ls.filter((l) => l.type !== 'diagnostics').map((l) => [l.type, l.step, l.loss, l.grad_norm]);
+  const withRank = lines(join(runs, 'with'));
+  assert.deepEqual(losses(withRank), losses(lines(join(runs, 'plain'))));
+  const diag = withRank.filter((l) => l.type === 'diagnostics');
+  assert.deepEqual(diag.map((l) => l.step), [2, 4, 5]);
+  const config = JSON.parse(readFileSync(join(runs, 'with', 'config.json'), 'utf8')) as { model: { nLayer: number; dModel: number } };
+  const points = ['embed', ...Array.from({ length: config.model.nLayer }, (_, l) => `block${l}`)];
+  for (const p of points) {
+    const eff = diag[2][`rank.eff.${p}`] as number, stable = diag[2][`rank.stable.${p}`] as number, iso = diag[2][`rank.isotropy.${p}`] as number;
+    assert.ok(eff >= 1 && eff <= config.model.dModel && stable >= 1 && stable <= eff + 1e-9 && iso >= 0, `${p}: ${eff} ${stable} ${iso}`);
+  }
+  const { Store } = await import('../../src/lab/results/store.js');
+  const { runPageView } = await import('../../src/lab/presentation/dashboard-views.js');
+  const { queryRuns } = await import('../../src/lab/results/query.js');
+  const store = Store.open(join(runs, 'windtunnel.db'));
+  try {
+    const run = queryRuns(store, {}).find((x) => x.name === 'with')!;
+    const view = runPageView(store, run, []);
+    const rankPanels = view.panels.filter((p) => p.key.startsWith('rank.'));
+    assert.deepEqual(rankPanels.map((p) => p.key).sort(), ['rank.eff', 'rank.isotropy', 'rank.stable']);
+    assert.equal(rankPanels[0].points, 3 * points.length);
+  } finally {
+    store.close();
+  }
+  assert.equal(train(join(runs, 'bad'), 'steps=2', 'rank.every=0').status, 2);
+});

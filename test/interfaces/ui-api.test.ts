@@ -190,6 +190,7 @@ test('hyperparameters (parallel and scatter), comparison, one run, sweeps, and t
   assert.deepEqual(taskPanel.last, { step: 1000, value: 0.4 });
   assert.deepEqual(one.taskEvals, []);
   assert.ok(isBookkeeping('samples.every') && isBookkeeping('samples.prompts') && !isBookkeeping('seed'), 'the samples section is bookkeeping, not a hyperparameter');
+  assert.ok(isBookkeeping('rank.every') && isBookkeeping('rank.rows'), 'so is the rank section');
   assert.deepEqual((await get('/api/sweeps')).json().map((s: any) => s.name), ['other', 'synth']);
   assert.deepEqual((await get('/api/tags')).json(), ['synthetic', 'w16', 'w32', 'w64']);
 

@@ -300,8 +300,8 @@ function lossFirst(a: string, b: string): number {
 
 /** Config keys about bookkeeping, not the experiment: hidden by default on the run page, in the runs table and the hyperparameter view. */
 export const BOOKKEEPING_KEYS = ['checkpointInterval', 'keepCheckpoints', 'logInterval', 'evalInterval', 'evalBatches', 'data.cacheDir'];
-/** The samples section is bookkeeping too: text logged for reading, which changes no result. */
-export const isBookkeeping = (key: string) => BOOKKEEPING_KEYS.includes(key) || key.startsWith('samples.');
+/** The samples and rank sections are bookkeeping too: text and measurements logged for reading, which change no result. */
+export const isBookkeeping = (key: string) => BOOKKEEPING_KEYS.includes(key) || key.startsWith('samples.') || key.startsWith('rank.');
 
 /** Config keys to show and bookkeeping keys hidden (none hidden with `show`). */
 function splitBookkeeping(keys: string[], show: boolean): { shown: string[]; hidden: string[] } {
@@ -349,7 +349,20 @@ export function runPageView(store: Store, run: RunRecord, checkpoints: number[],
   const train = metricSeries(store, { runs: [run.id], keys });
   const evals = evalSeries(store, { runs: [run.id] });
   const panels: RunPanel[] = [];
-  for (const key of keys) panels.push(panel(key, train.filter((p) => p.key === key)));
+  // Per-layer measurements (the run config's rank section: rank.eff.block0, ...) share one panel per measure, a line per layer.
+  const layered = /^(rank\.(?:eff|stable|isotropy))\.(.+)$/;
+  const groups = new Map<string, string[]>();
+  for (const key of keys) {
+    const m = layered.exec(key);
+    if (!m) { panels.push(panel(key, train.filter((p) => p.key === key))); continue; }
+    if (!groups.has(m[1])) groups.set(m[1], []);
+    groups.get(m[1])!.push(key);
+  }
+  for (const [group, members] of groups) {
+    const series = train.filter((p) => members.includes(p.key) && p.value !== null && Number.isFinite(p.value));
+    const rows: CurveRow[] = series.map((p) => ({ run: `${run.id} ${p.key}`, series: p.key.slice(group.length + 1), x: p.step, y: p.value! }));
+    panels.push({ key: group, points: series.length, last: null, spec: curveChart(rows, { title: `${group} by layer`, yTitle: group, colorTitle: 'layer', width: 300, height: 170 }) });
+  }
   const evalKeys = [...new Set(evals.map((e) => `${e.split}/${e.key}`))];
   for (const k of evalKeys) panels.push(panel(k, evals.filter((e) => `${e.split}/${e.key}` === k)));
   const taskEvals = runTaskEvals(store, run.id);

@@ -12,7 +12,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { evalSeries, listSweeps, metricSeries, queryRuns, sweepSpec, flatten, type RunRecord, type SeriesPoint } from '../results/query.js';
+import { evalSeries, listSweeps, metricKeys, metricSeries, queryRuns, sweepSpec, flatten, type RunRecord, type SeriesPoint } from '../results/query.js';
 import type { Store } from '../results/store.js';
 import { bands, downsample, fmtPlain, labelFor, shortKeys, smoothEma, varyingKeys, type GroupedCurve } from './plots-data.js';
 import { bandChart, curveChart, renderSvg, scatterChart, type CurveRow, type Figure, type ScatterRow } from './plots.js';
@@ -51,6 +51,8 @@ export interface ReportData {
   loss: Map<string, { step: number; value: number }[]>;
   lr: Map<string, { step: number; value: number }[]>;
   evals: Map<string, SeriesPoint[]>;
+  /** Per run, the representation measurements logged during training (the run config's rank section: rank.eff.block0, ...). */
+  rank: Map<string, { key: string; step: number; value: number }[]>;
 }
 
 export interface ReportOptions {
@@ -104,7 +106,10 @@ export function collectReportData(store: Store, sweep: string, opts: Pick<Report
   const maxPoints = opts.maxPoints ?? Math.max(60, Math.min(600, Math.floor(60_000 / Math.max(runs.length, 1))));
   const loss = new Map<string, { step: number; value: number }[]>(), lr = new Map<string, { step: number; value: number }[]>();
   const evals = new Map<string, SeriesPoint[]>();
+  const rank = new Map<string, { key: string; step: number; value: number }[]>();
   for (const r of runs) {
+    const rankKeys = metricKeys(store, r.id).map((k) => k.key).filter((k) => k.startsWith('rank.'));
+    if (rankKeys.length) rank.set(r.id, metricSeries(store, { runs: [r.id], keys: rankKeys }).filter((p) => p.value !== null).map((p) => ({ key: p.key, step: p.step, value: p.value as number })));
     // one run at a time keeps memory flat for long sweeps; each curve is one index range
     const series = metricSeries(store, { runs: [r.id], keys: ['loss', 'lr'] });
     const curve = (key: string) => series.filter((p) => p.key === key && p.value !== null).map((p) => ({ step: p.step, value: p.value as number }));
@@ -120,7 +125,7 @@ export function collectReportData(store: Store, sweep: string, opts: Pick<Report
   const metric = opts.metric ?? (runs.some((r) => typeof r.final?.val_loss === 'number') ? 'val_loss' : 'loss');
   return {
     sweep, description: typeof spec?.description === 'string' ? spec.description : null, runs, varying, groupKeys, seedKey,
-    labels, groups, metric, loss, lr, evals,
+    labels, groups, metric, loss, lr, evals, rank,
   };
 }
 
@@ -170,6 +175,23 @@ export function standardFigures(d: ReportData, opts: Pick<ReportOptions, 'smooth
     if (!/loss$/.test(key)) continue;
     const rows = pts.filter((p) => p.value !== null).map((p) => ({ run: p.run, series: s.of(p.run), x: p.step, y: p.value as number }));
     if (rows.length) figs.push({ id: `eval-${slug(key)}`, title: `Evaluation: ${key}`, spec: curveChart(rows, { xTitle: 'step', yTitle: key, logY: true, colorTitle: s.title }) });
+  }
+  for (const [measure, title] of [['eff', 'Effective rank'], ['isotropy', 'Isotropy distance (whitening)']] as const) {
+    const rows: CurveRow[] = [];
+    for (const [run, pts] of d.rank) {
+      for (const p of pts) {
+        if (!p.key.startsWith(`rank.${measure}.`)) continue;
+        const layer = p.key.slice(`rank.${measure}.`.length);
+        rows.push({ run: `${run} ${layer}`, series: `${s.of(run)} ${layer}`, x: p.step, y: p.value });
+      }
+    }
+    if (rows.length) {
+      figs.push({
+        id: `rank-${measure}`, title: `${title} of the residual stream over training`,
+        caption: 'Logged every rank.every steps on fixed validation tokens; one line per run and layer (embed: the embeddings, blockN: after block N).',
+        spec: curveChart(rows, { xTitle: 'step', yTitle: title.toLowerCase(), colorTitle: s.title === 'run' ? 'run and layer' : 'group and layer' }),
+      });
+    }
   }
   const scale: [keyof RunRecord & ('params' | 'tokens' | 'flops'), string][] = [['params', 'parameters'], ['tokens', 'training tokens'], ['flops', 'training FLOPs']];
   for (const [field, name] of scale) {

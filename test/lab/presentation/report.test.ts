@@ -157,3 +157,21 @@ test('windtunnel report SWEEP --svg writes the report (by default under <runs-di
   assert.match(bad.stderr, /^error: no sweep "nope"/);
   assert.ok(!existsSync(join(dir, 'x')), 'nothing written on error');
 });
+
+test('runs that logged rank during training get rank figures over training, one line per run and layer', async () => {
+  const { store } = synthetic();
+  try {
+    const [first] = addSyntheticSweep(store, { sweep: 'ranked', lrs: [1e-2], widths: [16], seeds: 1, steps: 20 });
+    store.logMetrics(first, [10, 20].map((step) => ({ step, values: { 'rank.eff.embed': 5 + step / 10, 'rank.eff.block0': 3, 'rank.isotropy.embed': 0.5, 'rank.stable.embed': 2 } })));
+    const r = await renderReport(store, 'ranked', { standardFigures: true });
+    const ids = r.figures.map((f) => f.id);
+    assert.ok(ids.includes('rank-eff') && ids.includes('rank-isotropy'), ids.join(', '));
+    const eff = r.figures.find((f) => f.id === 'rank-eff')!;
+    assert.match(eff.svg, /block0/);
+    assert.match(eff.svg, /embed/);
+    const plain = await renderReport(store, 'synth', { standardFigures: true });
+    assert.ok(!plain.figures.some((f) => f.id.startsWith('rank-')), 'no rank figure without rank metrics');
+  } finally {
+    store.close();
+  }
+});
