@@ -122,7 +122,7 @@ export function editRun(o: EditRunOptions): EditRunResult {
   const tokens = trainingTokens(run.config, run.tokenizer);
   const valid = brownValidWindows(run.config, run.tokenizer);
   const base = localityBaseline(edited, run.tokenizer, o.requests);
-  const before = scoreEdits(edited, run.tokenizer, o.requests, { validWindows: valid });
+  const before = scoreEdits(edited, run.tokenizer, o.requests, { localityBase: base, validWindows: valid });
   try {
     const session = editSession(run.model, run.tokenizer, { ...o, layer, statsSource: tokens, cacheDir: run.config.data.cacheDir });
     session.apply(o.requests, o.batch ?? 1);
