@@ -25,6 +25,12 @@
 // Supported when both hold; not supported when either fails; inconclusive otherwise. The report
 // sets the ratio beside 20 and 192, and states what the same points would have cost as cosine
 // runs (one run per point): arithmetic about the plan, not evidence.
+//
+// Sizing: the token ladder must reach far past the optimum for the small models and stay short
+// of it for the large ones, or the loss is flat in N and the law has no optimum. A first small
+// run with widths 32..192 (3 layers, 102K..819K tokens: D/N 0.07..18) gave alpha ~ 0 and the lr
+// grid's best at its low edge (2.5e-3 of 2.5e-3..4e-2) for both extremes; so the budgets now use
+// narrower models (widths 16..64, 2 layers: D/N ~2 to ~500) and a grid centred on 2e-3.
 
 import { coarseGrid, chinchillaGrid, computeOptimal, fitScaling, predictLoss, type ScalingFit, type ScalingPoint } from '../lab/fit/index.js';
 import type { Figure } from '../lab/presentation/plots.js';
@@ -70,12 +76,12 @@ const budgets: Record<Budget, RecipeBudget> = {
     transferSteps: 20, warmupSteps: 2, minSteps: 10, lengths: 3, evalBatches: 2, grid: 'coarse', bootstrap: 20, categories: ['news'],
   },
   small: {
-    widths: [32, 64, 96, 128, 192], nLayer: 3, nHead: 4, batchSize: 16, context: 64, lr: 1e-2, lrMultipliers: [0.25, 0.5, 1, 2, 4],
-    transferSteps: 400, warmupSteps: 20, minSteps: 100, lengths: 4, evalBatches: 16, grid: 'chinchilla', bootstrap: 200,
+    widths: [16, 24, 32, 48, 64], nLayer: 2, nHead: 2, batchSize: 16, context: 64, lr: 2e-3, lrMultipliers: [0.25, 0.5, 1, 2, 4],
+    transferSteps: 400, warmupSteps: 20, minSteps: 250, lengths: 5, evalBatches: 16, grid: 'chinchilla', bootstrap: 200,
   },
   full: {
-    widths: [32, 48, 64, 96, 128, 192, 256], nLayer: 3, nHead: 4, batchSize: 16, context: 64, lr: 1e-2, lrMultipliers: [0.125, 0.25, 0.5, 1, 2, 4, 8],
-    transferSteps: 800, warmupSteps: 20, minSteps: 100, lengths: 5, evalBatches: 32, grid: 'chinchilla', bootstrap: 400,
+    widths: [16, 24, 32, 48, 64, 96, 128], nLayer: 2, nHead: 2, batchSize: 16, context: 64, lr: 2e-3, lrMultipliers: [0.125, 0.25, 0.5, 1, 2, 4, 8],
+    transferSteps: 800, warmupSteps: 20, minSteps: 250, lengths: 6, evalBatches: 32, grid: 'chinchilla', bootstrap: 400,
   },
 };
 

@@ -53,7 +53,7 @@ function world(law: typeof dataHungry, o: { lrDriftPerDoubling?: number; noise?:
       const best = b.lr * 2 ** ((o.lrDriftPerDoubling ?? 0) * Math.log2(width / b.widths[0]));
       return (3 + 0.05 * Math.log2(c.lr / best) ** 2 - 0.1 * Math.log2(width / b.widths[0])) * noise;
     }
-    const N = 12 * 3 * width * width; // close to the non-embedding count of a 3-layer GPT block stack
+    const N = 12 * 2 * width * width; // close to the non-embedding count of a 2-layer GPT block stack
     const D = c.steps * c.batchSize * c.context;
     return (law.E + law.A / N ** law.alpha + law.B / D ** law.beta) * noise;
   };
@@ -103,7 +103,7 @@ test('analysis: a parameter-hungry law (D*/N* below 20) -> not supported; missin
   } finally {
     s.dispose();
   }
-  const few = syntheticStudy(minicpmRecipe.plan('small'), (r) => (r.point.$arm === 'law' && (r.point.$width as number) > 64 ? null : world(dataHungry)(r)));
+  const few = syntheticStudy(minicpmRecipe.plan('small'), (r) => (r.point.$arm === 'law' && (r.point.$width as number) > 24 ? null : world(dataHungry)(r)));
   try {
     const a = analyseRecipe(few.runs, cheap);
     assert.equal(a.verdict, 'inconclusive');
@@ -114,7 +114,7 @@ test('analysis: a parameter-hungry law (D*/N* below 20) -> not supported; missin
 });
 
 test('ladder: factor-2 lengths from minSteps', () => {
-  assert.deepEqual(ladder(minicpmRecipe.budgets.small), [100, 200, 400, 800]);
+  assert.deepEqual(ladder(minicpmRecipe.budgets.small), [250, 500, 1000, 2000, 4000]);
 });
 
 const tempDirs: string[] = [];
