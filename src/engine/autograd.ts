@@ -18,7 +18,7 @@ export type OpName =
   | 'reshape' | 'permute' | 'slice' | 'concat' | 'expand'
   | 'softmax' | 'logSoftmax'
   | 'layerNorm' | 'rmsNorm'
-  | 'embedding' | 'crossEntropy' | 'dropout' | 'attention' | 'rope';
+  | 'embedding' | 'crossEntropy' | 'dropout' | 'attention' | 'attentionQkv' | 'rope';
 
 /** Attaches the graph node to `out` when gradients are on and some input needs them. */
 export function record(out: Tensor, op: OpName, inputs: Tensor[], saved: Record<string, unknown> = {}): Tensor {

@@ -68,9 +68,9 @@ interface Addon {
 export const NATIVE_ISAS = ['avx512', 'avx2', 'sse2'] as const;
 export type NativeIsa = (typeof NATIVE_ISAS)[number];
 
-/** B, H, Tq, Tk, D, scale, maskKind, window, blockSize, layout, nKeyBlocks, docQ, docK. */
+/** B, H, Tq, Tk, D, scale, maskKind, window, blockSize, layout, nKeyBlocks, docQ, docK, qRowStride, kvRowStride. */
 type FlatShape = [number, number, number, number, number, number, number, number, number, Uint8Array | null, number,
-  Int32Array | null, Int32Array | null];
+  Int32Array | null, Int32Array | null, number, number];
 
 export interface NativeInfo {
   /** Threads used by the fused kernels and by the GEMM partition. */
@@ -233,6 +233,7 @@ function flatShape(s: AttentionShape): FlatShape {
     m.kind === 'block' ? m.layout : null,
     m.kind === 'block' ? m.nKeyBlocks : 0,
     s.docQ ?? null, s.docK ?? null,
+    s.qRowStride ?? s.H * s.D, s.kvRowStride ?? s.H * s.D,
   ];
 }
 

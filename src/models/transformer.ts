@@ -27,7 +27,7 @@
 // value is computed exactly as before.
 
 import {
-  Rng, Tensor, add, arange, attention, concat, crossEntropy, dropout, embedding, gelu, layerNorm, linear, linearAct,
+  Rng, Tensor, add, arange, attention, attentionQkv, concat, crossEntropy, dropout, embedding, gelu, layerNorm, linear, linearAct,
   matmul, maskedFill, mean, mul, permute, reshape, rmsNorm, rope, ropeTables, silu, slice, softmax, split, sqrt,
   square, sub, div, sum, tensor, fmtShape,
 } from '../engine/index.js';
@@ -309,6 +309,28 @@ export class Transformer {
     const [B, T] = x.shape;
     const h = b.hooks;
     const qkv = linear(x, b.qkv.weight, b.qkv.bias); // [B, T, 3C]
+    const doc = s.docIds;
+    // Nothing needs q, k and v as tensors of their own (no rotation, no KV cache, no hook on
+    // them or on the pattern): the kernel reads them in place from qkv, which saves the split
+    // copies and their gradients' concatenation, and gives the same numbers.
+    const inPlace = !this.rotary && !s.cache && ![h.q, h.k, h.v, h.pattern, h.attnScores].some((n) => s.hooks?.has(n));
+    const z = inPlace
+      ? s.at(h.z, attentionQkv(qkv, H, { mask: { kind: 'causal' }, docQ: doc, docK: doc, scale: this.attnScale })) // [B, T, H, D]
+      : this.attentionOfParts(b, qkv, s);
+    if (!s.hooks?.has(h.result)) return linear(reshape(z, [B, T, C]), b.proj.weight, b.proj.bias); // [B, T, C]
+    // Per head: result[b, t, h] = z[b, t, h] W_O[:, hD:(h+1)D]^T; their sum (plus the bias) is the projection.
+    const wo = permute(reshape(b.proj.weight, [C, H, D]), [1, 2, 0]); // [H, D, C]
+    const zh = permute(reshape(z, [B * T, H, D]), [1, 0, 2]); // [H, B*T, D]
+    const result = s.at(h.result, reshape(permute(matmul(zh, wo), [1, 0, 2]), [B, T, H, C])); // [B, T, H, C]
+    const out = sum(result, 2); // [B, T, C]
+    return b.proj.bias ? add(out, b.proj.bias) : out;
+  }
+
+  /** Attention on q, k and v split out of qkv [B, T, 3C] (rotation, KV cache, hooks on them). -> z [B, T, H, D] */
+  private attentionOfParts(b: Block, qkv: Tensor, s: BlockState): Tensor {
+    const { nHead: H, dHead: D } = this.config;
+    const [B, T] = qkv.shape;
+    const h = b.hooks;
     const [q0, k0, v0] = split(qkv, 3, -1); // 3 x [B, T, C]
     let q = s.at(h.q, reshape(q0, [B, T, H, D])); // [B, T, H, D]
     let k = s.at(h.k, reshape(k0, [B, T, H, D])); // [B, T, H, D]
@@ -323,16 +345,9 @@ export class Transformer {
       s.cache.k[s.l] = k; s.cache.v[s.l] = v;
     }
     const doc = s.docIds;
-    const z = s.at(h.z, s.hooks?.has(h.pattern) || s.hooks?.has(h.attnScores)
+    return s.at(h.z, s.hooks?.has(h.pattern) || s.hooks?.has(h.attnScores)
       ? attentionUnfused(q, k, v, doc, (pat) => s.at(h.pattern, pat), this.attnScale, (sc) => s.at(h.attnScores, sc))
       : attention(q, k, v, { mask: { kind: 'causal' }, docQ: doc, docK: doc, scale: this.attnScale })); // [B, T, H, D]
-    if (!s.hooks?.has(h.result)) return linear(reshape(z, [B, T, C]), b.proj.weight, b.proj.bias); // [B, T, C]
-    // Per head: result[b, t, h] = z[b, t, h] W_O[:, hD:(h+1)D]^T; their sum (plus the bias) is the projection.
-    const wo = permute(reshape(b.proj.weight, [C, H, D]), [1, 2, 0]); // [H, D, C]
-    const zh = permute(reshape(z, [B * T, H, D]), [1, 0, 2]); // [H, B*T, D]
-    const result = s.at(h.result, reshape(permute(matmul(zh, wo), [1, 0, 2]), [B, T, H, C])); // [B, T, H, C]
-    const out = sum(result, 2); // [B, T, C]
-    return b.proj.bias ? add(out, b.proj.bias) : out;
   }
 
   private mlp(b: Block, x: Tensor, s: BlockState): Tensor {

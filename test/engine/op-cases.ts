@@ -127,5 +127,7 @@ export const opCases: OpCase[] = [
   att({ kind: 'block', blockSize: 3, layout: blockLayout, nKeyBlocks: 3 }),
   att({ kind: 'causal' }, 7, 7, true),
   att({ kind: 'causal' }, 3, 7),
+  { name: 'attentionQkv causal +docs', inputs: (r, d) => [rand(r, [2, 7, 3 * 2 * 3], d)], fn: (qkv) => E.attentionQkv(qkv, 2, { docQ: docIds, docK: docIds }) },
+  { name: 'attentionQkv sliding', inputs: (r, d) => [rand(r, [2, 7, 3 * 2 * 3], d)], fn: (qkv) => E.attentionQkv(qkv, 2, { mask: { kind: 'sliding', window: 3 } }) },
   { name: 'rope', inputs: (r, d) => [rand(r, [2, 5, 3, 4], d)], fn: (x) => E.rope(x, tables(x), 2) },
 ];
