@@ -597,7 +597,8 @@ Value CrossEntropyBackward(const CallbackInfo& info) {
 // ---------------------------------------------------------------- attention and rope
 
 // Shape arguments start at index k: B, H, Tq, Tk, D, scale, maskKind, window, blockSize,
-// layout, nKeyBlocks, docQ, docK (13 values; the TS wrapper flattens AttentionShape).
+// layout, nKeyBlocks, docQ, docK, qRowStride, kvRowStride (15 values; the TS wrapper
+// flattens AttentionShape).
 wt::AttnShape attn_shape(const Args& a, size_t k) {
   wt::AttnShape s{};
   s.B = a.integer(k, "B");
@@ -637,12 +638,20 @@ wt::AttnShape attn_shape(const Args& a, size_t k) {
   } else {
     s.docQ = s.docK = nullptr;
   }
+  const i64 HD = prod(a.env(), {s.H, s.D});
+  s.ldq = a.integer(k + 13, "qRowStride", HD);
+  s.ldkv = a.integer(k + 14, "kvRowStride", HD);
   return s;
+}
+
+/** Elements a tensor of `rows` rows of H*D floats, `ld` apart, spans. */
+i64 strided_extent(const Env& env, i64 rows, i64 ld, i64 HD) {
+  return rows == 0 ? 0 : prod(env, {rows - 1, ld}) + HD;
 }
 
 Value Attention(const CallbackInfo& info) {
   // (q, k, v, out, lse, ...shape)
-  Args a(info, "attention", 5 + 13);
+  Args a(info, "attention", 5 + 15);
   size_t nq, nk, nv, no, nl;
   float* q = a.f32(0, "q", nq);
   float* k = a.f32(1, "k", nk);
@@ -650,10 +659,11 @@ Value Attention(const CallbackInfo& info) {
   float* o = a.f32(3, "out", no);
   float* l = a.f32(4, "lse", nl);
   wt::AttnShape s = attn_shape(a, 5);
-  const i64 qs = prod(a.env(), {s.B, s.Tq, s.H, s.D}), ks = prod(a.env(), {s.B, s.Tk, s.H, s.D});
-  if (s.H * s.D > 0x7fffffff) range_error(a.env(), "attention: H * D must fit in an int (BLAS leading dimension)");
+  const i64 HD = s.H * s.D, os = prod(a.env(), {s.B, s.Tq, s.H, s.D});
+  const i64 qs = strided_extent(a.env(), prod(a.env(), {s.B, s.Tq}), s.ldq, HD);
+  const i64 ks = strided_extent(a.env(), prod(a.env(), {s.B, s.Tk}), s.ldkv, HD);
   a.need(nq, qs, "q");
-  a.need(no, qs, "out");
+  a.need(no, os, "out");
   a.need(nk, ks, "k");
   a.need(nv, ks, "v");
   a.need(nl, prod(a.env(), {s.B, s.H, s.Tq}), "lse");
@@ -663,7 +673,7 @@ Value Attention(const CallbackInfo& info) {
 
 Value AttentionBackward(const CallbackInfo& info) {
   // (q, k, v, out, lse, dout, dq, dk, dv, ...shape)
-  Args a(info, "attentionBackward", 9 + 13);
+  Args a(info, "attentionBackward", 9 + 15);
   size_t nq, nk, nv, no, nl, ndo, ndq, ndk, ndv;
   float* q = a.f32(0, "q", nq);
   float* k = a.f32(1, "k", nk);
@@ -675,11 +685,12 @@ Value AttentionBackward(const CallbackInfo& info) {
   float* dk = a.f32(7, "dk", ndk);
   float* dv = a.f32(8, "dv", ndv);
   wt::AttnShape s = attn_shape(a, 9);
-  const i64 qs = prod(a.env(), {s.B, s.Tq, s.H, s.D}), ks = prod(a.env(), {s.B, s.Tk, s.H, s.D});
-  if (s.H * s.D > 0x7fffffff) range_error(a.env(), "attentionBackward: H * D must fit in an int (BLAS leading dimension)");
+  const i64 HD = s.H * s.D, os = prod(a.env(), {s.B, s.Tq, s.H, s.D});
+  const i64 qs = strided_extent(a.env(), prod(a.env(), {s.B, s.Tq}), s.ldq, HD);
+  const i64 ks = strided_extent(a.env(), prod(a.env(), {s.B, s.Tk}), s.ldkv, HD);
   a.need(nq, qs, "q");
-  a.need(no, qs, "out");
-  a.need(ndo, qs, "dout");
+  a.need(no, os, "out");
+  a.need(ndo, os, "dout");
   a.need(ndq, qs, "dq");
   a.need(nk, ks, "k");
   a.need(nv, ks, "v");

@@ -1,5 +1,7 @@
 // Scaled dot-product attention, forward and backward, on q [B, Tq, H, D] and k, v
-// [B, Tk, H, D] (rows of one head are H*D floats apart), flash style:
+// [B, Tk, H, D], flash style. The rows of q (and dq) are ldq floats apart, those of k, v, dk
+// and dv ldkv apart: H*D when contiguous, 3*H*D when q, k and v are read in place from a
+// fused [B, T, 3C] projection. out and dout are contiguous [B, Tq, H, D].
 //
 // - Forward: per (batch, head, block of kBq queries), walk the key tiles of kBk keys that
 //   any query of the block can see, with an online softmax (running max and sum per row,
@@ -336,8 +338,10 @@ struct Plan {
     }
   }
 
-  i64 qoff(i64 b, i64 i, i64 h) const { return ((b * s.Tq + i) * s.H + h) * s.D; }
-  i64 koff(i64 b, i64 j, i64 h) const { return ((b * s.Tk + j) * s.H + h) * s.D; }
+  /** Offsets of row (b, i) of head h: q and dq (row stride ldq), k, v, dk, dv (ldkv), out and dout (H*D). */
+  i64 qoff(i64 b, i64 i, i64 h) const { return (b * s.Tq + i) * s.ldq + h * s.D; }
+  i64 koff(i64 b, i64 j, i64 h) const { return (b * s.Tk + j) * s.ldkv + h * s.D; }
+  i64 ooff(i64 b, i64 i, i64 h) const { return ((b * s.Tq + i) * s.H + h) * s.D; }
 };
 
 /** row[c] = -inf for n <= c < np (the padding columns of a tile). */
@@ -352,7 +356,7 @@ inline void pad_neg_inf(float* S, i64 ld, i64 rows, i64 n, i64 np) {
 void attention(const float* q, const float* k, const float* v, float* out, float* lse, const AttnShape& s) {
   if (s.B == 0 || s.H == 0 || s.Tq == 0) return;
   const Plan P(s);
-  const i64 D = s.D, HD = P.HD, Dp = round16(D), nqb = (s.Tq + kBq - 1) / kBq;
+  const i64 D = s.D, Dp = round16(D), nqb = (s.Tq + kBq - 1) / kBq;
   const i64 ldk = transposed_ld(s.Tk);
   // Per head, once: k^T and v's rows, in the calling thread's scratch (kept between calls:
   // fresh pages from the allocator each call cost more than the copies); items use slot 0.
@@ -363,8 +367,8 @@ void attention(const float* q, const float* k, const float* v, float* out, float
   parallel_for(s.B * s.H, 1, [&](i64 bh0, i64 bh1) {
     for (i64 bh = bh0; bh < bh1; bh++) {
       const i64 b = bh / s.H, h = bh % s.H;
-      transpose_head(k + P.koff(b, 0, h), HD, s.Tk, D, 1.0f, KTall + bh * D * ldk, ldk);
-      copy_head_rows(v + P.koff(b, 0, h), HD, s.Tk, D, Dp, Vrows + bh * s.Tk * Dp);
+      transpose_head(k + P.koff(b, 0, h), s.ldkv, s.Tk, D, 1.0f, KTall + bh * D * ldk, ldk);
+      copy_head_rows(v + P.koff(b, 0, h), s.ldkv, s.Tk, D, Dp, Vrows + bh * s.Tk * Dp);
     }
   });
   const size_t arena = (size_t)(round16(kBq * D) + kBq * kBk + round16(kBq * Dp) + 3 * 16);
@@ -428,7 +432,7 @@ void attention(const float* q, const float* k, const float* v, float* out, float
       }
       float* L = lse + bh * s.Tq;
       for (i64 r = 0; r < nq; r++) {
-        float* o = out + P.qoff(b, i0 + r, h);
+        float* o = out + P.ooff(b, i0 + r, h);
         if (m[r] == -INFINITY) {  // fully masked row: out = 0, lse = -inf
           std::memset(o, 0, (size_t)D * sizeof(float));
           L[i0 + r] = -INFINITY;
@@ -469,18 +473,18 @@ void attention_backward(const float* q, const float* k, const float* v, const fl
   parallel_for(s.B * s.H, 1, [&](i64 bh0, i64 bh1) {
     for (i64 bh = bh0; bh < bh1; bh++) {
       const i64 b = bh / s.H, h = bh % s.H;
-      transpose_head(k + P.koff(b, 0, h), HD, s.Tk, D, 1.0f, KTall + bh * D * ldk, ldk);
-      transpose_head(v + P.koff(b, 0, h), HD, s.Tk, D, 1.0f, VTall + bh * D * ldk, ldk);
+      transpose_head(k + P.koff(b, 0, h), s.ldkv, s.Tk, D, 1.0f, KTall + bh * D * ldk, ldk);
+      transpose_head(v + P.koff(b, 0, h), s.ldkv, s.Tk, D, 1.0f, VTall + bh * D * ldk, ldk);
       if (!fused) {
-        transpose_head(q + P.qoff(b, 0, h), HD, s.Tq, D, s.scale, QTall + bh * D * ldq, ldq);
-        transpose_head(dout + P.qoff(b, 0, h), HD, s.Tq, D, 1.0f, dOTall + bh * D * ldq, ldq);
+        transpose_head(q + P.qoff(b, 0, h), s.ldq, s.Tq, D, s.scale, QTall + bh * D * ldq, ldq);
+        transpose_head(dout + P.ooff(b, 0, h), HD, s.Tq, D, 1.0f, dOTall + bh * D * ldq, ldq);
       }
-      copy_head_rows(k + P.koff(b, 0, h), HD, s.Tk, D, Dp, Krows + bh * s.Tk * Dp);
-      copy_head_rows(v + P.koff(b, 0, h), HD, s.Tk, D, Dp, Vrows + bh * s.Tk * Dp);
-      copy_head_rows(q + P.qoff(b, 0, h), HD, s.Tq, D, Dp, Qrows + bh * s.Tq * Dp);
-      copy_head_rows(dout + P.qoff(b, 0, h), HD, s.Tq, D, Dp, dOrows + bh * s.Tq * Dp);
+      copy_head_rows(k + P.koff(b, 0, h), s.ldkv, s.Tk, D, Dp, Krows + bh * s.Tk * Dp);
+      copy_head_rows(v + P.koff(b, 0, h), s.ldkv, s.Tk, D, Dp, Vrows + bh * s.Tk * Dp);
+      copy_head_rows(q + P.qoff(b, 0, h), s.ldq, s.Tq, D, Dp, Qrows + bh * s.Tq * Dp);
+      copy_head_rows(dout + P.ooff(b, 0, h), HD, s.Tq, D, Dp, dOrows + bh * s.Tq * Dp);
       for (i64 i = 0; i < s.Tq; i++)
-        delta[bh * s.Tq + i] = (float)ddot(dout + P.qoff(b, i, h), out + P.qoff(b, i, h), D);
+        delta[bh * s.Tq + i] = (float)ddot(dout + P.ooff(b, i, h), out + P.ooff(b, i, h), D);
     }
   });
 

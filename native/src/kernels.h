@@ -27,6 +27,7 @@ struct AttnShape {
   const uint8_t* layout;
   const int32_t* docQ;  // null when not packed
   const int32_t* docK;
+  i64 ldq, ldkv;  // row strides of q/dq and k/v/dk/dv (H*D when contiguous); out and dout are contiguous
 };
 
 /** Sizes of a gated linear recurrence (src/engine/backend.ts RecurrenceShape). */

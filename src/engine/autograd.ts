@@ -18,7 +18,7 @@ export type OpName =
   | 'reshape' | 'permute' | 'slice' | 'concat' | 'expand'
   | 'softmax' | 'logSoftmax'
   | 'layerNorm' | 'rmsNorm'
-  | 'embedding' | 'crossEntropy' | 'dropout' | 'attention' | 'rope'
+  | 'embedding' | 'crossEntropy' | 'dropout' | 'attention' | 'attentionQkv' | 'rope'
   | 'selectiveScan' | 'rwkv6' | 'lowrankAttention' | 'gatedRecurrence';
 
 /** Attaches the graph node to `out` when gradients are on and some input needs them. */

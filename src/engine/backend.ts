@@ -56,6 +56,13 @@ export interface AttentionShape {
   /** Optional segment ids: docQ [B*Tq], docK [B*Tk]; a query sees only keys with the same id (sequence packing). */
   docQ?: IntArray | null;
   docK?: IntArray | null;
+  /**
+   * Floats between consecutive rows (b, t) of q and dq: H*D when contiguous (the default),
+   * 3*H*D when q is read in place from a fused [B, T, 3C] qkv projection.
+   */
+  qRowStride?: number;
+  /** The same for k, v, dk and dv. out and dout are always contiguous [B, Tq, H, D]. */
+  kvRowStride?: number;
 }
 
 export interface Backend extends SequenceMixerKernels {

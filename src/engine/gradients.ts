@@ -249,6 +249,15 @@ export const gradRules: Record<OpName, GradRule> = {
     backend().gatedRecurrenceBackward(q.f, k.f, v.f, gate.f, s0, g.f, dq, dk, dv, dg, shape);
     return [wrap(dq, q.shape), wrap(dk, k.shape), wrap(dv, v.shape), wrap(dg, gate.shape)];
   },
+  attentionQkv: (g, n, out) => {
+    const qkv = n.inputs[0];
+    const { lse, shape } = n.saved as { lse: FloatArray; shape: AttentionShape };
+    const C = shape.H * shape.D, f = qkv.f;
+    // dq, dk and dv are written in place into the column blocks of one [B, T, 3C] gradient.
+    const d = like(qkv);
+    backend().attentionBackward(f, f.subarray(C), f.subarray(2 * C), out.f, lse, g.f, d, d.subarray(C), d.subarray(2 * C), shape);
+    return [wrap(d, qkv.shape)];
+  },
   rope: (g, n) => {
     const x = n.inputs[0];
     const { tables, pos0 } = n.saved as { tables: { cos: Tensor; sin: Tensor }; pos0: number };

@@ -91,9 +91,9 @@ export type NativeIsa = (typeof NATIVE_ISAS)[number];
 type RecFlatShape = [number, number, number, number, number, number, boolean];
 const recShape = (s: RecurrenceShape): RecFlatShape => [s.B, s.T, s.H, s.Dk, s.Dv, s.chunk, s.scalarDecay];
 
-/** B, H, Tq, Tk, D, scale, maskKind, window, blockSize, layout, nKeyBlocks, docQ, docK. */
+/** B, H, Tq, Tk, D, scale, maskKind, window, blockSize, layout, nKeyBlocks, docQ, docK, qRowStride, kvRowStride. */
 type FlatShape = [number, number, number, number, number, number, number, number, number, Uint8Array | null, number,
-  Int32Array | null, Int32Array | null];
+  Int32Array | null, Int32Array | null, number, number];
 
 /** B, H, Tq, Tk, D, blockSize, rank, nc, scale, pos0. */
 type LowRankFlat = [number, number, number, number, number, number, number, number, number, number];
@@ -260,6 +260,7 @@ function flatShape(s: AttentionShape): FlatShape {
     m.kind === 'block' ? m.layout : null,
     m.kind === 'block' ? m.nKeyBlocks : 0,
     s.docQ ?? null, s.docK ?? null,
+    s.qRowStride ?? s.H * s.D, s.kvRowStride ?? s.H * s.D,
   ];
 }
 

@@ -6,7 +6,7 @@
 //
 // Legend: B batch, T tokens, H heads, D head size, C channels, V vocabulary.
 
-import { BIAS_ACT_OPS, type AttentionMask, type BiasActOp } from './backend.js';
+import { BIAS_ACT_OPS, type AttentionMask, type AttentionShape, type BiasActOp } from './backend.js';
 import { record } from './autograd.js';
 import { add, assertFloat, matmul, mul, reshape } from './ops.js';
 import { Rng } from '../base/random.js';
@@ -211,23 +211,46 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions =
     throw new Error(`attention: shapes disagree, q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`);
   }
   if (Tq > Tk) throw new Error(`attention: more queries (${Tq}) than keys (${Tk})`);
-  const mask = o.mask ?? { kind: 'causal' };
-  if (mask.kind === 'sliding' && !(Number.isInteger(mask.window) && mask.window >= 1)) throw new Error(`attention: sliding window must be a positive integer, got ${mask.window}`);
-  if (mask.kind === 'block') {
-    const nq = Math.ceil(Tk / mask.blockSize);
-    if (!(mask.blockSize >= 1) || mask.nKeyBlocks < nq || mask.layout.length < nq * mask.nKeyBlocks) {
-      throw new Error(`attention: block layout (${mask.layout.length} entries, ${mask.nKeyBlocks} key blocks of ${mask.blockSize}) does not cover ${Tk} positions`);
-    }
-  }
-  for (const [name, d, T] of [['docQ', o.docQ, Tq], ['docK', o.docK, Tk]] as const) {
-    if (d && (d.dtype !== 'int32' || d.size !== B * T)) throw new Error(`attention: ${name} must be int32 [${B}, ${T}], got ${d.dtype} ${fmtShape(d.shape)}`);
-  }
-  if (!o.docQ !== !o.docK) throw new Error('attention: give both docQ and docK, or neither');
-  const shape = { B, H, Tq, Tk, D, scale: o.scale ?? 1 / Math.sqrt(D), mask, docQ: o.docQ?.i ?? null, docK: o.docK?.i ?? null };
+  const shape = attentionShape('attention', B, H, Tq, Tk, D, o);
   const out = allocOut(dt, q.size), lse = allocOut(dt, B * H * Tq);
   backend().attention(q.f, k.f, v.f, out, lse, shape);
   const t = new Tensor(out, q.shape);
   return record(t, 'attention', [q, k, v], { lse, shape });
+}
+
+/**
+ * attention() on the fused projection qkv [B, T, 3C] (q, k, v the three column blocks of C =
+ * nHead * D, head h at columns h*D of each), read in place rather than split into three
+ * copies; the gradient is written straight into one [B, T, 3C] tensor. -> [B, T, nHead, D],
+ * the same numbers as attention() on the split tensors.
+ */
+export function attentionQkv(qkv: Tensor, nHead: number, o: AttentionOptions = {}): Tensor {
+  const dt = assertFloat('attentionQkv', qkv);
+  if (qkv.ndim !== 3) throw new Error(`attentionQkv: expected a 3-d [B, T, 3C] tensor, got ${fmtShape(qkv.shape)}`);
+  const [B, T, C3] = qkv.shape;
+  if (!(Number.isInteger(nHead) && nHead >= 1) || C3 % (3 * nHead) !== 0) throw new Error(`attentionQkv: last axis ${C3} is not 3 x nHead (${nHead}) x head size`);
+  const C = C3 / 3, D = C / nHead;
+  const shape = { ...attentionShape('attentionQkv', B, nHead, T, T, D, o), qRowStride: C3, kvRowStride: C3 };
+  const out = allocOut(dt, B * T * C), lse = allocOut(dt, B * nHead * T), f = qkv.f;
+  backend().attention(f, f.subarray(C), f.subarray(2 * C), out, lse, shape);
+  return record(new Tensor(out, [B, T, nHead, D]), 'attentionQkv', [qkv], { lse, shape });
+}
+
+/** Checks the mask and document ids of an attention call and builds its kernel shape. */
+function attentionShape(fn: string, B: number, H: number, Tq: number, Tk: number, D: number, o: AttentionOptions): AttentionShape {
+  const mask = o.mask ?? { kind: 'causal' };
+  if (mask.kind === 'sliding' && !(Number.isInteger(mask.window) && mask.window >= 1)) throw new Error(`${fn}: sliding window must be a positive integer, got ${mask.window}`);
+  if (mask.kind === 'block') {
+    const nq = Math.ceil(Tk / mask.blockSize);
+    if (!(mask.blockSize >= 1) || mask.nKeyBlocks < nq || mask.layout.length < nq * mask.nKeyBlocks) {
+      throw new Error(`${fn}: block layout (${mask.layout.length} entries, ${mask.nKeyBlocks} key blocks of ${mask.blockSize}) does not cover ${Tk} positions`);
+    }
+  }
+  for (const [name, d, T] of [['docQ', o.docQ, Tq], ['docK', o.docK, Tk]] as const) {
+    if (d && (d.dtype !== 'int32' || d.size !== B * T)) throw new Error(`${fn}: ${name} must be int32 [${B}, ${T}], got ${d.dtype} ${fmtShape(d.shape)}`);
+  }
+  if (!o.docQ !== !o.docK) throw new Error(`${fn}: give both docQ and docK, or neither`);
+  return { B, H, Tq, Tk, D, scale: o.scale ?? 1 / Math.sqrt(D), mask, docQ: o.docQ?.i ?? null, docK: o.docK?.i ?? null };
 }
 
 /** Rotary position tables [maxPos, D/2] for head size D (theta as in LLaMA). */

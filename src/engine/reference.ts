@@ -363,19 +363,20 @@ export const referenceBackend: Backend = {
 
   attention(q, k, v, out, lse, s) {
     const { B, H, Tq, Tk, D, scale } = s;
+    const qs = s.qRowStride ?? H * D, ks = s.kvRowStride ?? H * D;
     const scores = newLike(q, Tk);
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < Tq; i++) {
-      const qo = ((b * Tq + i) * H + h) * D;
+      const qo = (b * Tq + i) * qs + h * D;
       let mx = -Infinity;
       for (let j = 0; j < Tk; j++) {
         if (!attentionAllowed(s, b, i, j)) { scores[j] = -Infinity; continue; }
-        const ko = ((b * Tk + j) * H + h) * D;
+        const ko = (b * Tk + j) * ks + h * D;
         let dot = 0;
         for (let d = 0; d < D; d++) dot += q[qo + d] * k[ko + d];
         scores[j] = dot * scale;
         if (scores[j] > mx) mx = scores[j];
       }
-      const oo = qo;
+      const oo = ((b * Tq + i) * H + h) * D;
       for (let d = 0; d < D; d++) out[oo + d] = 0;
       const li = (b * H + h) * Tq + i;
       if (mx === -Infinity) { lse[li] = -Infinity; continue; }
@@ -385,37 +386,40 @@ export const referenceBackend: Backend = {
       for (let j = 0; j < Tk; j++) {
         if (scores[j] === -Infinity) continue;
         const p = Math.exp(scores[j] - lse[li]);
-        const vo = ((b * Tk + j) * H + h) * D;
+        const vo = (b * Tk + j) * ks + h * D;
         for (let d = 0; d < D; d++) out[oo + d] += p * v[vo + d];
       }
     }
   },
   attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, s) {
     const { B, H, Tq, Tk, D, scale } = s;
-    dq.fill(0); dk.fill(0); dv.fill(0);
+    const qs = s.qRowStride ?? H * D, ks = s.kvRowStride ?? H * D;
+    // Zero only the rows this call owns (dq, dk and dv may be interleaved in one qkv gradient).
+    for (let r = 0; r < B * Tq; r++) for (let x = 0; x < H * D; x++) dq[r * qs + x] = 0;
+    for (let r = 0; r < B * Tk; r++) for (let x = 0; x < H * D; x++) { dk[r * ks + x] = 0; dv[r * ks + x] = 0; }
     const p = newLike(q, Tk);
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < Tq; i++) {
-      const qo = ((b * Tq + i) * H + h) * D;
+      const qo = (b * Tq + i) * qs + h * D, oo = ((b * Tq + i) * H + h) * D;
       const li = (b * H + h) * Tq + i;
       if (lse[li] === -Infinity) continue;
       // dsum = sum_j p_ij * (dout_i . v_j) = dout_i . out_i
       let dsum = 0;
-      for (let d = 0; d < D; d++) dsum += dout[qo + d] * out[qo + d];
+      for (let d = 0; d < D; d++) dsum += dout[oo + d] * out[oo + d];
       for (let j = 0; j < Tk; j++) {
         if (!attentionAllowed(s, b, i, j)) { p[j] = 0; continue; }
-        const ko = ((b * Tk + j) * H + h) * D;
+        const ko = (b * Tk + j) * ks + h * D;
         let dot = 0;
         for (let d = 0; d < D; d++) dot += q[qo + d] * k[ko + d];
         p[j] = Math.exp(dot * scale - lse[li]);
       }
       for (let j = 0; j < Tk; j++) {
         if (p[j] === 0) continue;
-        const ko = ((b * Tk + j) * H + h) * D;
+        const ko = (b * Tk + j) * ks + h * D;
         let dp = 0;
-        for (let d = 0; d < D; d++) dp += dout[qo + d] * v[ko + d];
+        for (let d = 0; d < D; d++) dp += dout[oo + d] * v[ko + d];
         const ds = p[j] * (dp - dsum) * scale;
         for (let d = 0; d < D; d++) {
-          dv[ko + d] += p[j] * dout[qo + d];
+          dv[ko + d] += p[j] * dout[oo + d];
           dq[qo + d] += ds * k[ko + d];
           dk[ko + d] += ds * q[qo + d];
         }

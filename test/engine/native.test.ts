@@ -513,6 +513,40 @@ if (!nat) {
       }
     });
 
+    test(`[${isa}] attention on q, k, v read in place from one [B, T, 3C] tensor (row strides)`, () => {
+      setNativeIsa(isa);
+      for (const [B, H, T, D, mask] of [[2, 3, 37, 8, { kind: 'causal' }], [4, 4, 70, 20, { kind: 'sliding', window: 9 }], [1, 2, 129, 16, blockMask(129, 32)]] as [number, number, number, number, AttentionMask][]) {
+        const C = H * D, n = B * T * C;
+        const qkv = uniform(3 * n, -2, 2), dout = uniform(n);
+        const strided: AttentionShape = { B, H, Tq: T, Tk: T, D, scale: 0.3, mask, qRowStride: 3 * C, kvRowStride: 3 * C };
+        const parts = [0, 1, 2].map((p) => { const x = new Float32Array(n); for (let r = 0; r < B * T; r++) x.set(qkv.subarray(r * 3 * C + p * C, r * 3 * C + (p + 1) * C), r * C); return x; });
+        const contiguous: AttentionShape = { ...strided, qRowStride: undefined, kvRowStride: undefined };
+        const o1 = new Float32Array(n), l1 = new Float32Array(B * H * T), o2 = new Float32Array(n), l2 = new Float32Array(B * H * T);
+        N.attention(qkv, qkv.subarray(C), qkv.subarray(2 * C), o1, l1, strided);
+        N.attention(parts[0], parts[1], parts[2], o2, l2, contiguous);
+        bitwise(`strided out ${B},${H},${T},${D}`, o1, o2);
+        bitwise(`strided lse ${B},${H},${T},${D}`, l1, l2);
+        const o3 = new Float32Array(n), l3 = new Float32Array(B * H * T);
+        ref.attention(qkv, qkv.subarray(C), qkv.subarray(2 * C), o3, l3, strided);
+        close(`strided out vs reference ${B},${H},${T},${D}`, o1, o3, 2e-5, 2e-6);
+        const d1 = uniform(3 * n); // every element is overwritten
+        N.attentionBackward(qkv, qkv.subarray(C), qkv.subarray(2 * C), o1, l1, dout, d1, d1.subarray(C), d1.subarray(2 * C), strided);
+        const g = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+        N.attentionBackward(parts[0], parts[1], parts[2], o2, l2, dout, g[0], g[1], g[2], contiguous);
+        const d2 = new Float32Array(3 * n);
+        for (let r = 0; r < B * T; r++) for (let p = 0; p < 3; p++) d2.set(g[p].subarray(r * C, (r + 1) * C), r * 3 * C + p * C);
+        bitwise(`strided dqkv ${B},${H},${T},${D}`, d1, d2);
+        const d3 = uniform(3 * n);
+        ref.attentionBackward(qkv, qkv.subarray(C), qkv.subarray(2 * C), o1, l1, dout, d3, d3.subarray(C), d3.subarray(2 * C), strided);
+        close(`strided dqkv vs reference ${B},${H},${T},${D}`, d1, d3, 1e-4, 2e-5);
+      }
+      // a row stride shorter than a row, or arrays too short for it, are refused
+      const q = new Float32Array(64), l = new Float32Array(4);
+      const sh: AttentionShape = { B: 1, H: 1, Tq: 4, Tk: 4, D: 4, scale: 1, mask: { kind: 'causal' } };
+      assert.throws(() => N.attention(q, q, q, new Float32Array(16), l, { ...sh, qRowStride: 3 }), RangeError);
+      assert.throws(() => N.attention(q, q, q, new Float32Array(16), l, { ...sh, kvRowStride: 21 }), RangeError); // 3 * 21 + 4 > 64
+    });
+
     test(`[${isa}] attention backward: one pass per head gives the bits of the dQ and dK/dV passes`, () => {
       setNativeIsa(isa);
       // 16 x 2 heads in one call take the per-head pass; one batch row at a time (2 heads) the two passes.

@@ -141,6 +141,8 @@ export const opCases: OpCase[] = [
     inputs: (r, d) => [rand(r, [1, 7, 3, 2], d), rand(r, [1, 7, 3, 2], d), rand(r, [1, 7, 3, 3], d), rand(r, [1, 7, 3], d)],
     fn: (q, k, v, g) => E.gatedRecurrence(q, k, v, E.sub(E.mul(g, 0.5), 0.6), { chunk: 4 }),
   },
+  { name: 'attentionQkv causal +docs', inputs: (r, d) => [rand(r, [2, 7, 3 * 2 * 3], d)], fn: (qkv) => E.attentionQkv(qkv, 2, { docQ: docIds, docK: docIds }) },
+  { name: 'attentionQkv sliding', inputs: (r, d) => [rand(r, [2, 7, 3 * 2 * 3], d)], fn: (qkv) => E.attentionQkv(qkv, 2, { mask: { kind: 'sliding', window: 3 } }) },
   { name: 'rope', inputs: (r, d) => [rand(r, [2, 5, 3, 4], d)], fn: (x) => E.rope(x, tables(x), 2) },
   ...scanCases(),
 ];

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, crossEntropy, noGrad, tensor } from '../../src/engine/index.js';
+import { Rng, crossEntropy, noGrad, tensor, type Tensor } from '../../src/engine/index.js';
+import type { HookSpec } from '../../src/models/hooks.js';
 import { Transformer, initParams } from '../../src/models/transformer.js';
 import { paramSpecs } from '../../src/models/config.js';
 import { ids, maxAbsDiff, randomIds, tinyConfig } from './helpers.js';
@@ -151,4 +152,21 @@ test('forward refuses bad inputs with the reason', () => {
   assert.throws(() => m.forward(randomIds(1, 17, 50)), /positions 0\.\.16 exceed the context length nCtx = 16/);
   assert.throws(() => m.forward(randomIds(1, 4, 50), { targets: randomIds(1, 3, 50) }), /targets must be \[1, 4\] like ids/);
   assert.throws(() => m.forward(ids([[50]])), /id 50 .* outside the table's 50 rows/);
+});
+
+test('attention reads q, k, v in place from the qkv projection: the same loss and gradients as the split path', () => {
+  // A hook on hook_q (returning its input) makes the block split q, k and v into tensors of their own.
+  const cfg = tinyConfig('gpt2');
+  const T = Math.min(16, cfg.nCtx);
+  const x = randomIds(2, T, cfg.vocabSize), tgt = randomIds(2, T, cfg.vocabSize, 5);
+  const run = (split: boolean) => {
+    const m = new Transformer(cfg, { seed: 3 });
+    const hooks = split ? [[(n: string) => n.endsWith('hook_q'), (a: Tensor) => a]] as HookSpec : undefined;
+    const { loss } = m.forward(x, { targets: tgt, hooks });
+    loss!.backward();
+    return { loss: loss!.item(), grads: [...m.params.values()].map((p) => Float32Array.from(p.grad!.f)) };
+  };
+  const a = run(false), b = run(true);
+  assert.equal(a.loss, b.loss);
+  a.grads.forEach((g, i) => assert.deepEqual(g, b.grads[i], `gradient ${i}`));
 });

@@ -14,7 +14,7 @@
 
 import { z } from 'zod';
 import {
-  Tensor, add, attention, concat, matmul, maskedFill, mul, permute, reshape, rope, slice, softmax, split, sum, linear,
+  Tensor, add, attention, attentionQkv, concat, matmul, maskedFill, mul, permute, reshape, rope, slice, softmax, split, sum, linear,
   type AttentionMask,
 } from '../../engine/index.js';
 import type { Mixer, MixerBuild, MixerCall, MixerDef, MixerModelSizes, MixerState, ParamSpec } from './types.js';
@@ -113,11 +113,19 @@ class AttentionMixer implements Mixer {
     const o = this.b.options, rotary = this.b.rotary, h = this.h;
     const [B, T] = x.shape;
     const qkv = linear(x, this.qkv.weight, this.qkv.bias); // [B, T, 3C]
+    const decoding = s.setState !== undefined;
+    // Nothing needs q, k and v as tensors of their own (no rotation, no generation state, no
+    // padding, no hook on them or on the pattern): the kernel reads them in place from qkv, which
+    // saves the split copies and their gradients' concatenation, and gives the same numbers.
+    const inPlace = !rotary && !decoding && !s.padding && ![h.q, h.k, h.v, h.pattern, h.attnScores].some((n) => s.hooks?.has(n));
+    if (inPlace) {
+      const z = s.at(h.z, attentionQkv(qkv, H, { mask: this.mask, docQ: s.docIds, docK: s.docIds, scale: this.b.attnScale })); // [B, T, H, D]
+      return this.project(z, s);
+    }
     const [q0, k0, v0] = split(qkv, 3, -1); // 3 x [B, T, C]
     let q = s.at(h.q, reshape(q0, [B, T, H, D])); // [B, T, H, D]
     let k = s.at(h.k, reshape(k0, [B, T, H, D])); // [B, T, H, D]
     let v = s.at(h.v, reshape(v0, [B, T, H, D])); // [B, T, H, D]
-    const decoding = s.setState !== undefined;
     const prev = (s.state ?? null) as AttentionState | null;
     if (decoding && s.sinks) {
       if (o.blockSparse) throw new Error(`${this.b.prefix}: attention sinks need positions inside the cache, which a block-sparse layout (fixed to absolute positions) cannot use`);
@@ -157,6 +165,14 @@ class AttentionMixer implements Mixer {
     const z = s.at(h.z, s.hooks?.has(h.pattern) || s.hooks?.has(h.attnScores)
       ? attentionUnfused(q, k, v, docQ && docK ? { q: docQ, k: docK } : null, (pat) => s.at(h.pattern, pat), this.b.attnScale, (sc) => s.at(h.attnScores, sc), this.mask)
       : attention(q, k, v, { mask: this.mask, docQ, docK, scale: this.b.attnScale })); // [B, T, H, D]
+    return this.project(z, s);
+  }
+
+  /** attn.proj of z [B, T, H, D] -> [B, T, C]; per head through hook_result when it is hooked. */
+  private project(z: Tensor, s: MixerCall): Tensor {
+    const { nHead: H, dHead: D, dModel: C } = this.b.sizes;
+    const [B, T] = z.shape;
+    const h = this.h;
     if (!s.hooks?.has(h.result)) return linear(reshape(z, [B, T, C]), this.proj.weight, this.proj.bias); // [B, T, C]
     // Per head: result[b, t, h] = z[b, t, h] W_O[:, hD:(h+1)D]^T; their sum (plus the bias) is the projection.
     const wo = permute(reshape(this.proj.weight, [C, H, D]), [1, 2, 0]); // [H, D, C]
