@@ -45,11 +45,14 @@ const docs = Array.from({ length: 8 }, (_, d) => Int32Array.from({ length: 30 + 
 const trainSource = new MemoryTokens(docs.slice(0, 6));
 const validSource = new MemoryTokens(docs.slice(6), { totalBytes: 150 });
 
-type ModelKind = 'tiny' | 'gpt2' | 'llama';
+type ModelKind = 'tiny' | 'gpt2' | 'llama' | 'hybrid';
 
 function makeModel(kind: ModelKind, seed: number): TrainableModel {
   if (kind === 'tiny') return new TinyModel(seed);
-  const c = modelConfig(kind, { vocabSize: V, nCtx: T, dModel: 8, nLayer: 2, nHead: 2, dropout: 0.1 });
+  // hybrid: every recurrent mixer and an attention block, so checkpoints and resume cover their parameters.
+  const c = kind === 'hybrid'
+    ? modelConfig('llama', { vocabSize: V, nCtx: T, dModel: 8, nLayer: 5, nHead: 2, dropout: 0.1, layers: 'LRGMA', mixerOptions: { mamba2: { headDim: 8 } } })
+    : modelConfig(kind, { vocabSize: V, nCtx: T, dModel: 8, nLayer: 2, nHead: 2, dropout: 0.1 });
   return new Transformer(c, { seed });
 }
 
@@ -79,7 +82,7 @@ function withDirs(n: number, fn: (...dirs: string[]) => Promise<void>): () => Pr
   };
 }
 
-for (const kind of ['gpt2', 'llama', 'tiny'] as const) test(`exact resume (${kind}): 2N steps straight == N steps, stop, resume N more (bitwise losses, params, metrics)`, withDirs(2, async (dirA, dirB) => {
+for (const kind of ['gpt2', 'llama', 'tiny', 'hybrid'] as const) test(`exact resume (${kind}): 2N steps straight == N steps, stop, resume N more (bitwise losses, params, metrics)`, withDirs(2, async (dirA, dirB) => {
   const N = 5;
   const a = setup(dirA, { kind, schedule: cosine(2 * N) });
   const ra = await a.trainer.run();
