@@ -10,7 +10,8 @@
       "native/src/optim.cc",
       "native/src/selective_scan.cc",
       "native/src/rwkv.cc",
-      "native/src/lowrank_attention.cc"
+      "native/src/lowrank_attention.cc",
+      "native/src/recurrence.cc"
     ],
     "wt_common_cflags": ["-mtune=native", "-fno-math-errno", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-psabi"]
   },

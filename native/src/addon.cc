@@ -690,6 +690,75 @@ Value AttentionBackward(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Shape arguments start at index k: B, T, H, Dk, Dv, chunk, scalarDecay.
+wt::RecShape rec_shape(const Args& a, size_t k) {
+  wt::RecShape s{};
+  s.B = a.integer(k, "B");
+  s.T = a.integer(k + 1, "T");
+  s.H = a.integer(k + 2, "H");
+  s.Dk = a.integer(k + 3, "Dk");
+  s.Dv = a.integer(k + 4, "Dv");
+  s.chunk = a.integer(k + 5, "chunk", 1, 4096);
+  s.scalarDecay = a.boolean(k + 6, "scalarDecay");
+  return s;
+}
+
+Value GatedRecurrence(const CallbackInfo& info) {
+  // (q, k, v, g, s0 | null, out, sOut | null, ...shape)
+  Args a(info, "gatedRecurrence", 7 + 7);
+  size_t nq, nk, nv, ng, ns0 = 0, no, nso = 0;
+  float* q = a.f32(0, "q", nq);
+  float* k = a.f32(1, "k", nk);
+  float* v = a.f32(2, "v", nv);
+  float* g = a.f32(3, "g", ng);
+  float* s0 = a.f32n(4, "s0", ns0);
+  float* o = a.f32(5, "out", no);
+  float* so = a.f32n(6, "sOut", nso);
+  wt::RecShape s = rec_shape(a, 7);
+  const i64 qs = prod(a.env(), {s.B, s.T, s.H, s.Dk}), vs = prod(a.env(), {s.B, s.T, s.H, s.Dv});
+  const i64 ss = prod(a.env(), {s.B, s.H, s.Dk, s.Dv});
+  a.need(nq, qs, "q");
+  a.need(nk, qs, "k");
+  a.need(nv, vs, "v");
+  a.need(no, vs, "out");
+  a.need(ng, s.scalarDecay ? prod(a.env(), {s.B, s.T, s.H}) : qs, "g");
+  if (s0) a.need(ns0, ss, "s0");
+  if (so) a.need(nso, ss, "sOut");
+  wt::gated_recurrence(q, k, v, g, s0, o, so, s);
+  return info.Env().Undefined();
+}
+
+Value GatedRecurrenceBackward(const CallbackInfo& info) {
+  // (q, k, v, g, s0 | null, dout, dq, dk, dv, dg, ...shape)
+  Args a(info, "gatedRecurrenceBackward", 10 + 7);
+  size_t nq, nk, nv, ng, ns0 = 0, ndo, ndq, ndk, ndv, ndg;
+  float* q = a.f32(0, "q", nq);
+  float* k = a.f32(1, "k", nk);
+  float* v = a.f32(2, "v", nv);
+  float* g = a.f32(3, "g", ng);
+  float* s0 = a.f32n(4, "s0", ns0);
+  float* dout = a.f32(5, "dout", ndo);
+  float* dq = a.f32(6, "dq", ndq);
+  float* dk = a.f32(7, "dk", ndk);
+  float* dv = a.f32(8, "dv", ndv);
+  float* dg = a.f32(9, "dg", ndg);
+  wt::RecShape s = rec_shape(a, 10);
+  const i64 qs = prod(a.env(), {s.B, s.T, s.H, s.Dk}), vs = prod(a.env(), {s.B, s.T, s.H, s.Dv});
+  const i64 gs = s.scalarDecay ? prod(a.env(), {s.B, s.T, s.H}) : qs;
+  a.need(nq, qs, "q");
+  a.need(nk, qs, "k");
+  a.need(ndq, qs, "dq");
+  a.need(ndk, qs, "dk");
+  a.need(nv, vs, "v");
+  a.need(ndo, vs, "dout");
+  a.need(ndv, vs, "dv");
+  a.need(ng, gs, "g");
+  a.need(ndg, gs, "dg");
+  if (s0) a.need(ns0, prod(a.env(), {s.B, s.H, s.Dk, s.Dv}), "s0");
+  wt::gated_recurrence_backward(q, k, v, g, s0, dout, dq, dk, dv, dg, s);
+  return info.Env().Undefined();
+}
+
 Value Rope(const CallbackInfo& info) {
   // (x, cos, sin, out, B, T, H, D, pos0, inverse)
   Args a(info, "rope", 10);
@@ -1074,6 +1143,7 @@ Object Init(Env env, Object exports) {
       {"selectiveScan", SelectiveScan}, {"selectiveScanBackward", SelectiveScanBackward}, {"rwkv6", Rwkv6},
       {"rwkv6Backward", Rwkv6Backward}, {"lowrankAttention", LowrankAttention},
       {"lowrankAttentionBackward", LowrankAttentionBackward}, {"adamw", Adamw}, {"adamwMulti", AdamwMulti}, {"sgd", Sgd},
+      {"gatedRecurrence", GatedRecurrence}, {"gatedRecurrenceBackward", GatedRecurrenceBackward},
       {"threads", Threads}, {"setThreads", SetThreads}, {"blas", Blas}, {"info", Info}, {"rawSgemm", RawSgemm},
       {"memcpyBandwidth", MemcpyBandwidth}, {"setGemmStrategy", SetGemmStrategy}, {"setIsa", SetIsa},
   };

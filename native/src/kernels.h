@@ -29,6 +29,12 @@ struct AttnShape {
   const int32_t* docK;
 };
 
+/** Sizes of a gated linear recurrence (src/engine/backend.ts RecurrenceShape). */
+struct RecShape {
+  i64 B, T, H, Dk, Dv, chunk;
+  bool scalarDecay;
+};
+
 /** One parameter tensor of a multi-tensor AdamW step, with its own lr and weight decay. */
 struct AdamwSeg {
   float* p;

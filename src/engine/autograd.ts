@@ -19,7 +19,7 @@ export type OpName =
   | 'softmax' | 'logSoftmax'
   | 'layerNorm' | 'rmsNorm'
   | 'embedding' | 'crossEntropy' | 'dropout' | 'attention' | 'rope'
-  | 'selectiveScan' | 'rwkv6' | 'lowrankAttention';
+  | 'selectiveScan' | 'rwkv6' | 'lowrankAttention' | 'gatedRecurrence';
 
 /** Attaches the graph node to `out` when gradients are on and some input needs them. */
 export function record(out: Tensor, op: OpName, inputs: Tensor[], saved: Record<string, unknown> = {}): Tensor {

@@ -34,6 +34,15 @@ export type AttentionMask =
   /** causal, and block-sparse: layout[qb * nKeyBlocks + kb] != 0 lets query block qb see key block kb. */
   | { kind: 'block'; blockSize: number; layout: Uint8Array; nKeyBlocks: number };
 
+/** Sizes of a gated linear recurrence (recurrence.ts defines it): q, k [B, T, H, Dk], v [B, T, H, Dv]. */
+export interface RecurrenceShape {
+  B: number; T: number; H: number; Dk: number; Dv: number;
+  /** Tokens per chunk (parallel inside, recurrent across). */
+  chunk: number;
+  /** g is [B, T, H] (one log-decay per head) instead of [B, T, H, Dk]. */
+  scalarDecay: boolean;
+}
+
 /** One parameter of a multi-tensor AdamW step (Backend.adamwMulti). */
 export interface AdamwParam {
   p: Float32Array; g: Float32Array; m: Float32Array; v: Float32Array;
@@ -138,6 +147,16 @@ export interface Backend extends SequenceMixerKernels {
    * cos and sin are tables [maxPos, D/2]. `inverse` rotates by the negative angle (the backward pass).
    */
   rope(x: FloatArray, cos: FloatArray, sin: FloatArray, out: FloatArray, B: number, T: number, H: number, D: number, pos0: number, inverse: boolean): void;
+
+  // ---- gated linear recurrence (definition and chunked algorithm: recurrence.ts) ----
+  /**
+   * S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T, o_t = S_t^T q_t per (batch, head), from s0 [B, H, Dk, Dv]
+   * (null: zeros); writes out [B, T, H, Dv] and, when sOut is given, the final state [B, H, Dk, Dv].
+   */
+  gatedRecurrence(q: FloatArray, k: FloatArray, v: FloatArray, g: FloatArray, s0: FloatArray | null, out: FloatArray, sOut: FloatArray | null, s: RecurrenceShape): void;
+  /** Gradients of q, k, v and g (the states carry none). */
+  gatedRecurrenceBackward(q: FloatArray, k: FloatArray, v: FloatArray, g: FloatArray, s0: FloatArray | null, dout: FloatArray,
+    dq: FloatArray, dk: FloatArray, dv: FloatArray, dg: FloatArray, s: RecurrenceShape): void;
 
   // ---- optimizer updates (in place on param, m, v) --------------------------
   /**

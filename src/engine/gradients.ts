@@ -3,7 +3,7 @@
 // A rule gets the output's gradient g, the node and the output, and returns one
 // gradient per input (null where an input needs none). Rules run under noGrad.
 
-import type { AttentionShape, FloatArray, UnaryOp } from './backend.js';
+import type { AttentionShape, FloatArray, RecurrenceShape, UnaryOp } from './backend.js';
 import type { OpName } from './autograd.js';
 import type { LowRankShape, Rwkv6Shape, SelectiveScanShape } from './sequence-kernels.js';
 import { add, div, eq, expand, gt, log, matmulInto, mul, neg, pow, reshape, sumTo, where } from './ops.js';
@@ -241,6 +241,13 @@ export const gradRules: Record<OpName, GradRule> = {
     const dq = like(q), dk = like(k), dv = like(v);
     backend().attentionBackward(q.f, k.f, v.f, out.f, lse, g.f, dq, dk, dv, shape);
     return [wrap(dq, q.shape), wrap(dk, k.shape), wrap(dv, v.shape)];
+  },
+  gatedRecurrence: (g, n) => {
+    const [q, k, v, gate] = n.inputs;
+    const { s0, shape } = n.saved as { s0: FloatArray | null; shape: RecurrenceShape };
+    const dq = like(q), dk = like(k), dv = like(v), dg = like(gate);
+    backend().gatedRecurrenceBackward(q.f, k.f, v.f, gate.f, s0, g.f, dq, dk, dv, dg, shape);
+    return [wrap(dq, q.shape), wrap(dk, k.shape), wrap(dv, v.shape), wrap(dg, gate.shape)];
   },
   rope: (g, n) => {
     const x = n.inputs[0];

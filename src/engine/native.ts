@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { AnyArray, AttentionShape, Backend, FloatArray } from './backend.js';
+import type { AnyArray, AttentionShape, Backend, FloatArray, RecurrenceShape } from './backend.js';
 import type { LowRankShape } from './sequence-kernels.js';
 
 /** The raw addon exports (flat arguments; see native/src/addon.cc). */
@@ -65,6 +65,9 @@ interface Addon {
   lowrankAttentionBackward(q: FloatArray, k: FloatArray, v: FloatArray, kc: FloatArray, vc: FloatArray,
     out: FloatArray, lse: FloatArray, dout: FloatArray, dq: FloatArray, dk: FloatArray, dv: FloatArray,
     dkc: FloatArray, dvc: FloatArray, ...shape: LowRankFlat): void;
+  gatedRecurrence(q: Float32Array, k: Float32Array, v: Float32Array, g: Float32Array, s0: Float32Array | null, out: Float32Array, sOut: Float32Array | null, ...shape: RecFlatShape): void;
+  gatedRecurrenceBackward(q: Float32Array, k: Float32Array, v: Float32Array, g: Float32Array, s0: Float32Array | null, dout: Float32Array,
+    dq: Float32Array, dk: Float32Array, dv: Float32Array, dg: Float32Array, ...shape: RecFlatShape): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number,
     eps: number, weightDecay: number, bc1: number, bc2: number, gradScale: number): void;
   adamwMulti(p: Float32Array[], g: Float32Array[], m: Float32Array[], v: Float32Array[], lrs: Float64Array, weightDecays: Float64Array,
@@ -83,6 +86,10 @@ interface Addon {
 /** Instruction sets the kernels are compiled for (native/src/dispatch.cc): AVX-512, AVX2 + FMA, baseline x86-64. */
 export const NATIVE_ISAS = ['avx512', 'avx2', 'sse2'] as const;
 export type NativeIsa = (typeof NATIVE_ISAS)[number];
+
+/** B, T, H, Dk, Dv, chunk, scalarDecay. */
+type RecFlatShape = [number, number, number, number, number, number, boolean];
+const recShape = (s: RecurrenceShape): RecFlatShape => [s.B, s.T, s.H, s.Dk, s.Dv, s.chunk, s.scalarDecay];
 
 /** B, H, Tq, Tk, D, scale, maskKind, window, blockSize, layout, nKeyBlocks, docQ, docK. */
 type FlatShape = [number, number, number, number, number, number, number, number, number, Uint8Array | null, number,
@@ -392,6 +399,16 @@ export function loadNativeBackend(reference: Backend): Backend | null {
       } else reference.crossEntropyBackward(logits, targets, weights, ignoreIndex, lse, dloss, dlogits, N, V);
     },
 
+    gatedRecurrence(q, k, v, g, s0, out, sOut, s) {
+      if (isF32(q) && isF32(k) && isF32(v) && isF32(g) && isF32(out) && (s0 === null || isF32(s0)) && (sOut === null || isF32(sOut))) {
+        n.gatedRecurrence(q, k, v, g, s0, out, sOut, ...recShape(s));
+      } else reference.gatedRecurrence(q, k, v, g, s0, out, sOut, s);
+    },
+    gatedRecurrenceBackward(q, k, v, g, s0, dout, dq, dk, dv, dg, s) {
+      if (isF32(q) && isF32(k) && isF32(v) && isF32(g) && isF32(dout) && isF32(dq) && isF32(dk) && isF32(dv) && isF32(dg) && (s0 === null || isF32(s0))) {
+        n.gatedRecurrenceBackward(q, k, v, g, s0, dout, dq, dk, dv, dg, ...recShape(s));
+      } else reference.gatedRecurrenceBackward(q, k, v, g, s0, dout, dq, dk, dv, dg, s);
+    },
     attention(q, k, v, out, lse, s) {
       if (isF32(q) && isF32(k) && isF32(v) && isF32(out) && isF32(lse)) n.attention(q, k, v, out, lse, ...flatShape(s));
       else reference.attention(q, k, v, out, lse, s);

@@ -258,3 +258,45 @@ export function rope(x: Tensor, tables: { cos: Tensor; sin: Tensor }, pos0 = 0):
   backend().rope(x.f, tables.cos.f, tables.sin.f, out, B, T, H, D, pos0, false);
   return record(new Tensor(out, x.shape), 'rope', [x], { tables, pos0 });
 }
+
+export interface GatedRecurrenceOptions {
+  /** Tokens per chunk (default 32): the result is the same for every chunk size, up to rounding. */
+  chunk?: number;
+  /** State before the first token, [B, H, Dk, Dv] (default zeros); it gets no gradient. */
+  initialState?: Tensor | null;
+  /** Receives the state after the last token, [B, H, Dk, Dv] (no gradient): generation's carry. */
+  onFinalState?: (s: Tensor) => void;
+}
+
+/**
+ * The gated linear recurrence (engine/recurrence.ts has the definition and the chunked algorithm):
+ * S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T, o_t = S_t^T q_t per batch and head.
+ * q, k [B, T, H, Dk], v [B, T, H, Dv], logDecay [B, T, H, Dk] or [B, T, H] (one per head), all <= 0
+ * for a decay (not checked: a positive value is a growth) -> [B, T, H, Dv].
+ */
+export function gatedRecurrence(q: Tensor, k: Tensor, v: Tensor, logDecay: Tensor, o: GatedRecurrenceOptions = {}): Tensor {
+  const dt = assertFloat('gatedRecurrence', q, k, v, logDecay);
+  if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) throw new Error(`gatedRecurrence: expected 4-d [B, T, H, D] q, k, v, got ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
+  const [B, T, H, Dk] = q.shape;
+  const Dv = v.shape[3];
+  if (k.shape.some((n, i) => n !== q.shape[i]) || v.shape[0] !== B || v.shape[1] !== T || v.shape[2] !== H) {
+    throw new Error(`gatedRecurrence: shapes disagree, q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`);
+  }
+  const scalarDecay = logDecay.ndim === 3;
+  const gShape = scalarDecay ? [B, T, H] : [B, T, H, Dk];
+  if (logDecay.ndim !== gShape.length || logDecay.shape.some((n, i) => n !== gShape[i])) {
+    throw new Error(`gatedRecurrence: logDecay must be [${B}, ${T}, ${H}, ${Dk}] or [${B}, ${T}, ${H}], got ${fmtShape(logDecay.shape)}`);
+  }
+  const chunk = o.chunk ?? 32;
+  if (!(Number.isInteger(chunk) && chunk >= 1)) throw new Error(`gatedRecurrence: chunk must be a positive integer, got ${chunk}`);
+  const s0 = o.initialState ?? null;
+  if (s0 && (s0.dtype !== dt || s0.ndim !== 4 || s0.shape[0] !== B || s0.shape[1] !== H || s0.shape[2] !== Dk || s0.shape[3] !== Dv)) {
+    throw new Error(`gatedRecurrence: initialState must be ${dt} [${B}, ${H}, ${Dk}, ${Dv}], got ${s0.dtype} ${fmtShape(s0.shape)}`);
+  }
+  const shape = { B, T, H, Dk, Dv, chunk, scalarDecay };
+  const out = allocOut(dt, B * T * H * Dv);
+  const sOut = o.onFinalState ? allocOut(dt, B * H * Dk * Dv) : null;
+  backend().gatedRecurrence(q.f, k.f, v.f, logDecay.f, s0?.f ?? null, out, sOut, shape);
+  if (sOut) o.onFinalState!(new Tensor(sOut, [B, H, Dk, Dv]));
+  return record(new Tensor(out, [B, T, H, Dv]), 'gatedRecurrence', [q, k, v, logDecay], { s0: s0?.f ?? null, shape });
+}

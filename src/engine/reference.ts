@@ -3,6 +3,7 @@
 // kernel means and the oracle the native backend is tested against, so clarity wins
 // over speed here. Works on Float32Array and Float64Array alike.
 
+import { gatedRecurrenceBackwardRef, gatedRecurrenceRef } from './recurrence.js';
 import type { AttentionShape, Backend, BinaryOp, FloatArray, ReduceOp, UnaryOp } from './backend.js';
 import { referenceSequenceKernels } from './reference-sequence.js';
 
@@ -356,6 +357,9 @@ export const referenceBackend: Backend = {
       dlogits[o + t] -= scale;
     }
   },
+
+  gatedRecurrence: gatedRecurrenceRef,
+  gatedRecurrenceBackward: gatedRecurrenceBackwardRef,
 
   attention(q, k, v, out, lse, s) {
     const { B, H, Tq, Tk, D, scale } = s;

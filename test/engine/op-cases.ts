@@ -130,6 +130,17 @@ export const opCases: OpCase[] = [
   att({ kind: 'block', blockSize: 3, layout: blockLayout, nKeyBlocks: 3 }),
   att({ kind: 'causal' }, 7, 7, true),
   att({ kind: 'causal' }, 3, 7),
+  // Gated linear recurrence: decays mapped into [-1.1, -0.1]; chunks of 3 over T = 7 leave a partial chunk.
+  {
+    name: 'gatedRecurrence per-channel decay chunk 3',
+    inputs: (r, d) => [rand(r, [2, 7, 2, 3], d), rand(r, [2, 7, 2, 3], d), rand(r, [2, 7, 2, 4], d), rand(r, [2, 7, 2, 3], d)],
+    fn: (q, k, v, g) => E.gatedRecurrence(q, k, v, E.sub(E.mul(g, 0.5), 0.6), { chunk: 3 }),
+  },
+  {
+    name: 'gatedRecurrence scalar decay chunk 4',
+    inputs: (r, d) => [rand(r, [1, 7, 3, 2], d), rand(r, [1, 7, 3, 2], d), rand(r, [1, 7, 3, 3], d), rand(r, [1, 7, 3], d)],
+    fn: (q, k, v, g) => E.gatedRecurrence(q, k, v, E.sub(E.mul(g, 0.5), 0.6), { chunk: 4 }),
+  },
   { name: 'rope', inputs: (r, d) => [rand(r, [2, 5, 3, 4], d)], fn: (x) => E.rope(x, tables(x), 2) },
   ...scanCases(),
 ];

@@ -5,23 +5,31 @@
 //   A attention   L linear   R retnet   G gla   M mamba2
 //   S mamba   W rwkv (time mix)   K rwkvChannel (RWKV's channel mix)   P lowrank
 //   F a block with only the MLP (no mixer)
-// Letters taken by mixers still to come are theirs to choose (not one of the above).
 
 import { attentionMixer } from './attention.js';
 import { lowrankMixer } from './lowrank.js';
 import { mambaMixer } from './mamba.js';
 import { rwkvChannelMixer, rwkvMixer } from './rwkv.js';
+import { glaMixer } from './gla.js';
+import { linearMixer } from './linear.js';
+import { mamba2Mixer } from './mamba2.js';
+import { retnetMixer } from './retnet.js';
 import type { MixerDef } from './types.js';
 
 export * from './types.js';
 export { attentionMixer, attentionHookNames, attentionUnfused, blockSparseLayout, attentionMask } from './attention.js';
 export type { AttentionOptions, BlockSparseOptions } from './attention.js';
-export { mambaMixer, mambaHookNames, causalDepthwiseConv, MambaState, type MambaOptions } from './mamba.js';
+export { mambaMixer, mambaHookNames, MambaState, type MambaOptions } from './mamba.js';
 export { rwkvMixer, rwkvChannelMixer, rwkvHookNames, rwkvChannelHookNames, RwkvState, ShiftState, type RwkvOptions, type RwkvChannelOptions } from './rwkv.js';
 export { lowrankMixer, lowrankHookNames, LowRankState, type LowRankOptions } from './lowrank.js';
+export { linearMixer, linearHookNames, type LinearOptions } from './linear.js';
+export { retnetMixer, retnetHookNames, retnetLogDecays, type RetnetOptions } from './retnet.js';
+export { glaMixer, glaHookNames, type GlaOptions } from './gla.js';
+export { mamba2Mixer, mamba2HookNames, mamba2Dims, type Mamba2Options } from './mamba2.js';
+export { RecurrentState, causalConv, softplus, logSigmoid, eluPlusOne, recurrenceStep } from './parts.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const mixerDefs: readonly MixerDef<any>[] = [attentionMixer, mambaMixer, rwkvMixer, rwkvChannelMixer, lowrankMixer];
+export const mixerDefs: readonly MixerDef<any>[] = [attentionMixer, linearMixer, retnetMixer, glaMixer, mamba2Mixer, mambaMixer, rwkvMixer, rwkvChannelMixer, lowrankMixer];
 
 /** The letter of a block with an MLP and no mixer. */
 export const MLP_ONLY_LETTER = 'F';
