@@ -4,6 +4,26 @@
 // A hook function sees the activation and may return a replacement of the same shape.
 // With no hooks registered the model pays one null check per point.
 //
+// Blocks with another token mixer (config `layers`, mixers/) have that mixer's points instead of
+// the attention ones, under its module name, and `hook_mixer_out` in place of `hook_attn_out`:
+//   linear  blocks.{i}.linear.hook_{q,k,v} [B,T,H,D], hook_phi_{q,k} [B,T,H,M] (feature maps),
+//           hook_state [B,H,M,D+1] (sum of phi(k) v^T and of phi(k)), hook_z [B,T,H,D]
+//   retnet  blocks.{i}.retnet.hook_{q,k,v} [B,T,H,D], hook_decay [B,T,H] (log gamma), hook_state [B,H,D,D],
+//           hook_z [B,T,H,D] (after the group norm), hook_gate [B,T,C] (swish gate)
+//   gla     blocks.{i}.gla.hook_{q,k,v} [B,T,H,D], hook_decay [B,T,H,D] (log alpha), hook_state [B,H,D,D],
+//           hook_z [B,T,H,D], hook_gate [B,T,C]
+//   mamba2  blocks.{i}.mamba2.hook_x [B,T,nH,P], hook_b, hook_c [B,T,N], hook_dt [B,T,nH], hook_decay [B,T,nH]
+//           (dt * A), hook_state [B,nH,N,P], hook_y [B,T,dInner], hook_gate [B,T,dInner] (silu(z))
+//   mamba   blocks.{i}.mamba.hook_x [B,T,E] (scan input), hook_dt [B,T,E] (before softplus), hook_B, hook_C [B,T,N],
+//           hook_decay [B,T,E,N] (exp(delta A); only when hooked), hook_state [B,E,N], hook_gate [B,T,E] (silu(z)), hook_y [B,T,E]
+//   rwkv    blocks.{i}.rwkv.hook_{r,k,v} [B,T,H,D], hook_decay [B,T,H,D] (w; decay = exp(-exp(w))), hook_gate [B,T,C],
+//           hook_state [B,H,D,D], hook_wkv [B,T,H,D] (before the group norm)
+//   rwkvChannel  blocks.{i}.rwkv_ffn.hook_key [B,T,hidden] (relu(key)^2), hook_gate [B,T,C] (sigmoid(receptance))
+//   lowrank blocks.{i}.attn_lowrank.hook_{q,k,v} [B,T,H,D], hook_{k,v}_compressed [B,nBlocks*rank,H,D], hook_z [B,T,H,D]
+// hook_state is the state after the call's last token; it runs only when hooked or generating, and
+// in generation a replacement is what the next call starts from. Blocks without an MLP have no
+// ln2/mlp points and no hook_resid_mid; MLP-only blocks have no ln1 or mixer points.
+//
 // Gradients of activations come from the engine: cache with { retainGrad: true } and read
 // cache.get(name).grad after backward, or call act.registerGradHook(fn) inside a hook.
 

@@ -7,7 +7,8 @@
 
 import { totalmem } from 'node:os';
 import { UsageError } from '../base/errors.js';
-import { countParams, type ModelConfig } from '../models/config.js';
+import { countParams, layerPlan, mixerOptionsOf, type ModelConfig } from '../models/config.js';
+import type { AttentionOptions } from '../models/mixers/index.js';
 import type { TrainConfig } from './config.js';
 
 const F32 = 4;
@@ -27,8 +28,8 @@ export function estimateTrainMemory(c: Pick<TrainConfig, 'model' | 'batchSize' |
   const P = countParams(m).total;
   const N = c.batchSize * c.context; // tokens per micro-batch
   const optimizerCopies = c.optimizer === 'sgd' ? 1 : 2;
-  const perLayer = N * (10 * m.dModel + 3 * (m.dMlp ?? 4 * m.dModel)) + 2 * c.batchSize * m.nHead * c.context * c.context;
-  const activations = 2 * F32 * (2 * N * m.dModel + m.nLayer * perLayer + 3 * N * m.vocabSize);
+  const perLayer = N * (10 * m.dModel + 3 * (m.dMlp ?? 4 * m.dModel));
+  const activations = 2 * F32 * (2 * N * m.dModel + m.nLayer * perLayer + mixerScores(m, c.batchSize, c.context) + 3 * N * m.vocabSize);
   const parts = {
     'weights': F32 * P,
     'gradients': F32 * P,
@@ -37,6 +38,17 @@ export function estimateTrainMemory(c: Pick<TrainConfig, 'model' | 'batchSize' |
     'runtime': BASELINE_BYTES,
   };
   return { total: Object.values(parts).reduce((a, b) => a + b, 0), parts };
+}
+
+/**
+ * Attention's score tiles, summed over the blocks: T x T per head for dense attention, T x window
+ * for a sliding window; the recurrent mixers have none (their state is [Dk, Dv] per head, counted
+ * with the other activations).
+ */
+function mixerScores(m: TrainConfig['model'], B: number, T: number): number {
+  const window = mixerOptionsOf<AttentionOptions>(m, 'attention').window;
+  const attentionBlocks = layerPlan(m).filter((l) => l.mixer === 'attention').length;
+  return attentionBlocks * 2 * B * m.nHead * T * Math.min(T, window ?? T);
 }
 
 /** Weights, the KV cache (at most nCtx positions) and the generated tokens and their text. */

@@ -51,6 +51,12 @@ export interface MixerBenchLine {
   /** Training: ms per step. Generation: ms per decoded token. */
   ms_per_unit: number;
   steps: number;
+  /**
+   * Tokens per second of this process's CPU time (user + system, all threads) over the same
+   * timed section: on a shared, loaded machine wall time counts the time spent waiting for a
+   * core, CPU time mostly does not, so this is the steadier figure to compare mixers by.
+   */
+  tokens_per_cpu_s: number;
   /** Generation: prefill tokens per second and the cache's floats after T tokens. */
   prefill_tokens_per_s?: number;
   state_floats?: number;
@@ -62,6 +68,8 @@ export interface MixerBenchLine {
 
 export interface MixerCrossoverLine {
   kind: 'crossover'; mixer: string; phase: 'train' | 'generate';
+  /** The figure compared: wall-clock tokens/s or tokens per CPU-second. */
+  metric: 'tokens_per_s' | 'tokens_per_cpu_s';
   /** Smallest measured length from which on the mixer is faster than attention; null if never. */
   overtakes_at: number | null;
   /** Length where the two curves cross, interpolated in log T between the measured lengths around it. */
@@ -71,6 +79,8 @@ export interface MixerCrossoverLine {
 }
 
 const rssMb = () => process.resourceUsage().maxRSS / 1024;
+/** Seconds of CPU time (user + system, every thread) since `from`. */
+const cpuSince = (from: NodeJS.CpuUsage) => { const u = process.cpuUsage(from); return (u.user + u.system) / 1e6; };
 
 function model(c: MixerBenchCase): Transformer {
   const { o } = c;
@@ -104,10 +114,10 @@ export function runMixerBenchCase(c: MixerBenchCase): MixerBenchLine {
     });
     step(); // warm-up: buffers, pool, BLAS
     let steps = 0;
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     while (steps < o.maxSteps && (steps === 0 || performance.now() - t0 < o.minSeconds * 1000)) { step(); steps++; }
-    const s = (performance.now() - t0) / 1000;
-    return { ...common, batch: B, tokens_per_s: (B * T * steps) / s, ms_per_unit: (s * 1000) / steps, steps, peak_rss_mb: rssMb(), base_rss_mb: base };
+    const s = (performance.now() - t0) / 1000, cpu = cpuSince(c0);
+    return { ...common, batch: B, tokens_per_s: (B * T * steps) / s, ms_per_unit: (s * 1000) / steps, steps, tokens_per_cpu_s: (B * T * steps) / cpu, peak_rss_mb: rssMb(), base_rss_mb: base };
   }
   const G = Math.min(o.decodeTokens, T - 1);
   const prompt = idsOf(1, T - G), next = idsOf(1, G);
@@ -116,11 +126,11 @@ export function runMixerBenchCase(c: MixerBenchCase): MixerBenchLine {
     const p0 = performance.now();
     m.forward(prompt, { kvCache: cache, lastLogitsOnly: true });
     const prefill = (performance.now() - p0) / 1000;
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     for (let i = 0; i < G; i++) m.forward(new Tensor(next.i.subarray(i, i + 1), [1, 1]), { kvCache: cache });
-    const s = (performance.now() - t0) / 1000;
+    const s = (performance.now() - t0) / 1000, cpu = cpuSince(c0);
     return {
-      ...common, batch: 1, tokens_per_s: G / s, ms_per_unit: (s * 1000) / G, steps: G,
+      ...common, batch: 1, tokens_per_s: G / s, ms_per_unit: (s * 1000) / G, steps: G, tokens_per_cpu_s: G / cpu,
       prefill_tokens_per_s: (T - G) / prefill, state_floats: cache.floats(), peak_rss_mb: rssMb(), base_rss_mb: base,
     };
   });
@@ -144,8 +154,8 @@ export function runMixerBenchChild(c: MixerBenchCase): MixerBenchLine {
 /** Where each mixer's tokens/s curve crosses attention's, per phase. */
 export function mixerCrossovers(lines: MixerBenchLine[]): MixerCrossoverLine[] {
   const out: MixerCrossoverLine[] = [];
-  for (const phase of ['train', 'generate'] as const) {
-    const rate = (mixer: string) => new Map(lines.filter((l) => l.phase === phase && l.mixer === mixer).map((l) => [l.T, l.tokens_per_s]));
+  for (const metric of ['tokens_per_cpu_s', 'tokens_per_s'] as const) for (const phase of ['train', 'generate'] as const) {
+    const rate = (mixer: string) => new Map(lines.filter((l) => l.phase === phase && l.mixer === mixer).map((l) => [l.T, l[metric]]));
     const att = rate('attention');
     if (!att.size) continue;
     for (const mixer of [...new Set(lines.map((l) => l.mixer))].filter((n) => n !== 'attention')) {
@@ -165,7 +175,7 @@ export function mixerCrossovers(lines: MixerBenchLine[]): MixerCrossoverLine[] {
           estimate = Math.round(Math.exp(Math.log(a) + ((0 - ra) / (rb - ra)) * (Math.log(b) - Math.log(a))));
         }
       }
-      out.push({ kind: 'crossover', mixer, phase, overtakes_at: from, crossover_estimate: estimate, speedup: Object.fromEntries(Ts.map((T) => [String(T), Number(ratio(T).toFixed(3))])) });
+      out.push({ kind: 'crossover', mixer, phase, metric, overtakes_at: from, crossover_estimate: estimate, speedup: Object.fromEntries(Ts.map((T) => [String(T), Number(ratio(T).toFixed(3))])) });
     }
   }
   return out;

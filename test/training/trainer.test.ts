@@ -45,11 +45,18 @@ const docs = Array.from({ length: 8 }, (_, d) => Int32Array.from({ length: 30 + 
 const trainSource = new MemoryTokens(docs.slice(0, 6));
 const validSource = new MemoryTokens(docs.slice(6), { totalBytes: 150 });
 
-type ModelKind = 'tiny' | 'gpt2' | 'llama';
+type ModelKind = 'tiny' | 'gpt2' | 'llama' | 'hybrid' | 'mixers';
 
 function makeModel(kind: ModelKind, seed: number): TrainableModel {
   if (kind === 'tiny') return new TinyModel(seed);
-  const c = modelConfig(kind, { vocabSize: V, nCtx: T, dModel: 8, nLayer: 2, nHead: 2, dropout: 0.1 });
+  const sizes = { vocabSize: V, nCtx: T, dModel: 8, nLayer: 2, nHead: 2, dropout: 0.1 };
+  // hybrid: every gated recurrent mixer and an attention block, so checkpoints and resume cover their parameters.
+  // mixers: one block each of mamba, RWKV-6 time mix, RWKV-6 channel mix and lowrank attention (custom inits, own states).
+  const c = kind === 'hybrid'
+    ? modelConfig('llama', { ...sizes, nLayer: 5, layers: 'LRGMA', mixerOptions: { mamba2: { headDim: 8 } } })
+    : kind === 'mixers'
+      ? modelConfig('llama', { ...sizes, nLayer: 4, layers: 'SwkP', mixerOptions: { lowrank: { blockSize: 4, rank: 2 } } })
+      : modelConfig(kind, sizes);
   return new Transformer(c, { seed });
 }
 
@@ -79,7 +86,7 @@ function withDirs(n: number, fn: (...dirs: string[]) => Promise<void>): () => Pr
   };
 }
 
-for (const kind of ['gpt2', 'llama', 'tiny'] as const) test(`exact resume (${kind}): 2N steps straight == N steps, stop, resume N more (bitwise losses, params, metrics)`, withDirs(2, async (dirA, dirB) => {
+for (const kind of ['gpt2', 'llama', 'tiny', 'hybrid', 'mixers'] as const) test(`exact resume (${kind}): 2N steps straight == N steps, stop, resume N more (bitwise losses, params, metrics)`, withDirs(2, async (dirA, dirB) => {
   const N = 5;
   const a = setup(dirA, { kind, schedule: cosine(2 * N) });
   const ra = await a.trainer.run();

@@ -82,7 +82,7 @@ export function registerBench(program: Command): void {
             const line = runMixerBenchChild({ mixer, T, phase, o: opts });
             lines.push(line);
             console.log(JSON.stringify(line));
-            if (!o.json) console.error(`# ${phase.padEnd(8)} T=${String(T).padStart(6)} ${mixer.padEnd(10)} ${line.tokens_per_s.toFixed(1).padStart(10)} tok/s  peak ${line.peak_rss_mb.toFixed(0)} MB`);
+            if (!o.json) console.error(`# ${phase.padEnd(8)} T=${String(T).padStart(6)} ${mixer.padEnd(10)} ${line.tokens_per_s.toFixed(1).padStart(10)} tok/s ${line.tokens_per_cpu_s.toFixed(1).padStart(10)} tok/cpu-s  peak ${line.peak_rss_mb.toFixed(0)} MB`);
           }
         }
       }

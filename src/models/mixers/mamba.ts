@@ -14,9 +14,8 @@
 // per token. Packed documents are refused (a recurrence would carry one document into the next).
 
 import { z } from 'zod';
-import {
-  Tensor, add, concat, exp, linear, log, mul, neg, reshape, selectiveScan, silu, slice, split, zeros,
-} from '../../engine/index.js';
+import { Tensor, add, exp, linear, mul, neg, reshape, selectiveScan, silu, split } from '../../engine/index.js';
+import { causalConv, softplus } from './parts.js';
 import type { Rng } from '../../engine/index.js';
 import type { Mixer, MixerBuild, MixerCall, MixerDef, MixerModelSizes, MixerState, ParamSpec } from './types.js';
 
@@ -59,26 +58,6 @@ export class MambaState implements MixerState {
   floats(): number { return this.conv.size + this.ssm.size; }
 }
 
-/**
- * Causal depthwise convolution along T: y[t, e] = bias[e] + sum_k w[e, k] x[t - K + 1 + k, e],
- * with the K - 1 inputs before x taken from `prev` [B, K - 1, E] (zeros when null). Returns y
- * and the last K - 1 inputs (the next call's prev).
- */
-export function causalDepthwiseConv(x: Tensor, w: Tensor, bias: Tensor | null, prev: Tensor | null): { y: Tensor; tail: Tensor } {
-  const [B, T, E] = x.shape;
-  const K = w.shape[w.ndim - 1];
-  const w2 = reshape(w, [E, K]);
-  const padded = K > 1 ? concat([prev ?? zeros([B, K - 1, E], { dtype: x.dtype }), x], 1) : x; // [B, T + K - 1, E]
-  let y: Tensor | null = null;
-  for (let k = 0; k < K; k++) {
-    const term = mul(slice(padded, 1, k, k + T), reshape(slice(w2, 1, k, k + 1), [E])); // [B, T, E]
-    y = y ? add(y, term) : term;
-  }
-  if (bias) y = add(y!, bias);
-  const L = padded.shape[1];
-  return { y: y!, tail: slice(padded, 1, L - (K - 1), L) };
-}
-
 class MambaMixer implements Mixer {
   readonly hookPoints: string[];
   private readonly h: ReturnType<typeof mambaHookNames>;
@@ -98,15 +77,15 @@ class MambaMixer implements Mixer {
     const [B, T] = u.shape;
     const prev = (s.state ?? null) as MambaState | null;
     const [x0, zg] = split(linear(u, p['in_proj.weight']), [E, E], -1); // [B, T, E] each
-    const conv = causalDepthwiseConv(x0, p['conv1d.weight'], p['conv1d.bias'], prev?.conv ?? null);
+    const conv = causalConv(x0, reshape(p['conv1d.weight'], [E, -1]), p['conv1d.bias'], prev?.conv ?? null);
     const x = s.at(h.x, silu(conv.y)); // [B, T, E]
     const [dtLow, Bm0, Cm0] = split(linear(x, p['x_proj.weight']), [R, N, N], -1);
     const dt = s.at(h.dt, linear(dtLow, p['dt_proj.weight'], p['dt_proj.bias'])); // [B, T, E]
     const Bm = s.at(h.B, Bm0), Cm = s.at(h.C, Cm0); // [B, T, N]
     const A = neg(exp(p.A_log)); // [E, N]
     if (s.hooks?.has(h.decay)) {
-      // softplus(dt) = log(1 + exp(dt)) as ops, only to show the decay to a hook.
-      const delta = reshape(log(add(exp(dt), 1)), [B, T, E, 1]);
+      // delta = softplus(dt) as ops (the scan computes it inside), only to show the decay to a hook.
+      const delta = reshape(softplus(dt), [B, T, E, 1]);
       s.at(h.decay, exp(mul(delta, A))); // [B, T, E, N]
     }
     const scan = selectiveScan(x, dt, A, Bm, Cm, { h0: prev?.ssm ?? null });

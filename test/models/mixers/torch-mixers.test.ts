@@ -1,5 +1,5 @@
 // One Mamba layer, one RWKV-6 time mix and one channel mix against PyTorch's formulas
-// (fixtures/models/mixers.json, written by scripts/fixtures/make_mixer_fixtures.py): the same
+// (fixtures/mixers/mamba-rwkv.json, written by scripts/fixtures/make_mamba_rwkv_fixtures.py): the same
 // parameters by name, the same input, the output compared in float64 on the reference backend
 // (tight) and in float32 on the active backend (native when built).
 
@@ -12,7 +12,7 @@ import { mixerDef, type MixerModelSizes } from '../../../src/models/mixers/index
 
 interface Arr { shape: number[]; data: number[] }
 interface Case { name: string; options: Record<string, unknown>; params: Record<string, Arr>; input: Arr; output: Arr }
-const fixture = JSON.parse(readFileSync(new URL('../../../fixtures/models/mixers.json', import.meta.url), 'utf8')) as
+const fixture = JSON.parse(readFileSync(new URL('../../../fixtures/mixers/mamba-rwkv.json', import.meta.url), 'utf8')) as
   { torch: string; dModel: number; nHead: number; cases: Case[] };
 
 function runLayer(c: Case, dtype: 'float32' | 'float64'): E.Tensor {
