@@ -15,7 +15,7 @@ import type { MixerDef } from './types.js';
 
 export * from './types.js';
 export { attentionMixer, attentionHookNames, attentionUnfused, blockSparseLayout, attentionMask } from './attention.js';
-export type { AttentionOptions, BlockSparseOptions } from './attention.js';
+export type { AttentionMixerOptions, BlockSparseOptions } from './attention.js';
 export { linearMixer, linearHookNames, type LinearOptions } from './linear.js';
 export { retnetMixer, retnetHookNames, retnetLogDecays, type RetnetOptions } from './retnet.js';
 export { glaMixer, glaHookNames, type GlaOptions } from './gla.js';
