@@ -8,3 +8,4 @@ export * from './safetensors.js';
 export * from './hf.js';
 export * from './mup.js';
 export * from './gguf.js';
+export * from './mixers/index.js';

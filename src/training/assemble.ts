@@ -236,6 +236,8 @@ function fail(message: string): never {
 export interface SampleOptions extends SamplingOptions {
   maxTokens: number;
   seed: number;
+  /** Attention sinks: keep the first `keep` tokens and the last ones in the cache, and run past nCtx. */
+  sinks?: { keep: number; window: number };
 }
 
 /** The prompt followed by the model's continuation, as text. */
@@ -246,7 +248,7 @@ export function sampleText(run: Pick<ModelSource, 'model' | 'tokenizer' | 'separ
   if (ids.length === 0) throw new UsageError('the prompt is empty (and this run has no <|endoftext|> token to start a document from)');
   const out = generate(run.model, ids, {
     maxNewTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed,
-    stopToken: useEot ? eot : undefined,
+    stopToken: useEot ? eot : undefined, ...(o.sinks ? { sinks: o.sinks } : {}),
   });
   const continuation = Array.from(out.i.subarray(ids.length)).filter((id) => id !== eot);
   return { text: prompt + run.tokenizer.decode(continuation), newTokens: continuation.length };

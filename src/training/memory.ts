@@ -8,7 +8,7 @@
 import { totalmem } from 'node:os';
 import { UsageError } from '../base/errors.js';
 import { countParams, layerPlan, mixerOptionsOf, type ModelConfig } from '../models/config.js';
-import type { AttentionOptions } from '../models/mixers/index.js';
+import type { AttentionMixerOptions } from '../models/mixers/index.js';
 import type { TrainConfig } from './config.js';
 
 const F32 = 4;
@@ -46,7 +46,7 @@ export function estimateTrainMemory(c: Pick<TrainConfig, 'model' | 'batchSize' |
  * with the other activations).
  */
 function mixerScores(m: TrainConfig['model'], B: number, T: number): number {
-  const window = mixerOptionsOf<AttentionOptions>(m, 'attention').window;
+  const window = mixerOptionsOf<AttentionMixerOptions>(m, 'attention').window;
   const attentionBlocks = layerPlan(m).filter((l) => l.mixer === 'attention').length;
   return attentionBlocks * 2 * B * m.nHead * T * Math.min(T, window ?? T);
 }

@@ -37,7 +37,7 @@ const attentionFields = z.object({
   blockSparse: blockSparseFields.nullable().default(null),
 }).strict();
 
-export type AttentionOptions = z.output<typeof attentionFields>;
+export type AttentionMixerOptions = z.output<typeof attentionFields>;
 export type BlockSparseOptions = z.output<typeof blockSparseFields>;
 
 /** The block layout of a blockSparse pattern over n blocks ([n, n], causal). */
@@ -52,7 +52,7 @@ export function blockSparseLayout(o: BlockSparseOptions, nBlocks: number): Uint8
 }
 
 /** The kernel mask for these options, covering nCtx positions. */
-export function attentionMask(o: AttentionOptions, nCtx: number): AttentionMask {
+export function attentionMask(o: AttentionMixerOptions, nCtx: number): AttentionMask {
   if (o.window !== null) return { kind: 'sliding', window: o.window };
   if (o.blockSparse) {
     const n = Math.ceil(nCtx / o.blockSparse.blockSize);
@@ -99,7 +99,7 @@ class AttentionMixer implements Mixer {
   private readonly proj: { weight: Tensor; bias: Tensor | null };
   private readonly mask: AttentionMask;
 
-  constructor(private readonly b: MixerBuild<AttentionOptions>) {
+  constructor(private readonly b: MixerBuild<AttentionMixerOptions>) {
     this.h = attentionHookNames(b.prefix);
     const h = this.h;
     this.hookPoints = [h.q, h.k, h.v, ...(b.rotary ? [h.rotQ, h.rotK] : []), h.attnScores, h.pattern, h.z, h.result];
@@ -219,7 +219,7 @@ export function attentionUnfused(
   return permute(matmul(pattern, vh), [0, 2, 1, 3]); // [B, Tq, H, D]
 }
 
-export const attentionMixer: MixerDef<AttentionOptions> = {
+export const attentionMixer: MixerDef<AttentionMixerOptions> = {
   name: 'attention',
   letter: 'A',
   summary: 'softmax attention (options: window, blockSparse)',

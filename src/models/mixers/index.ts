@@ -18,7 +18,7 @@ import type { MixerDef } from './types.js';
 
 export * from './types.js';
 export { attentionMixer, attentionHookNames, attentionUnfused, blockSparseLayout, attentionMask } from './attention.js';
-export type { AttentionOptions, BlockSparseOptions } from './attention.js';
+export type { AttentionMixerOptions, BlockSparseOptions } from './attention.js';
 export { mambaMixer, mambaHookNames, MambaState, type MambaOptions } from './mamba.js';
 export { rwkvMixer, rwkvChannelMixer, rwkvHookNames, rwkvChannelHookNames, RwkvState, ShiftState, type RwkvOptions, type RwkvChannelOptions } from './rwkv.js';
 export { lowrankMixer, lowrankHookNames, LowRankState, type LowRankOptions } from './lowrank.js';

@@ -176,3 +176,19 @@ test('Hugging Face and GGUF exports refuse sparse attention and blocks without a
     }
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('attention sinks place rotary positions inside the cache: one layer\'s logits = a fresh forward over the kept tokens', () => {
+  const m = new Transformer(tinyConfig('llama', { nLayer: 1 }), { seed: 10 }); // nCtx 16
+  const sinks = { keep: 3, window: 9 };
+  const text = Array.from(randomIds(1, 40, 50, 6).i);
+  const cache = new KVCache(1, { sinks });
+  noGrad(() => {
+    for (let t = 0; t < text.length; t++) {
+      const got = m.forward(ids([[text[t]]]), { kvCache: cache }).logits.f;
+      // What the cache holds after this call: the first `keep` tokens and the most recent ones, keep + window in all.
+      const kept = t + 1 <= sinks.keep + sinks.window ? text.slice(0, t + 1) : [...text.slice(0, sinks.keep), ...text.slice(t + 1 - sinks.window, t + 1)];
+      const want = m.forward(ids([kept])).logits.f.subarray((kept.length - 1) * 50);
+      assert.ok(maxAbsDiff(got, want) < 1e-5, `token ${t}: ${maxAbsDiff(got, want)}`);
+    }
+  });
+});
