@@ -9,6 +9,7 @@ import { coordCheck } from './coord-check.js';
 import { mupTransfer } from './mup-transfer.js';
 import { layerRedundancy } from './layer-redundancy.js';
 import { cotExpressivity } from './cot-expressivity.js';
+import { emergenceVsLoss } from './emergence-vs-loss.js';
 
 export const studies: Record<string, Study> = {
   [wsdVsCosine.name]: wsdVsCosine,
@@ -18,6 +19,7 @@ export const studies: Record<string, Study> = {
   [mupTransfer.name]: mupTransfer,
   [layerRedundancy.name]: layerRedundancy,
   [cotExpressivity.name]: cotExpressivity,
+  [emergenceVsLoss.name]: emergenceVsLoss,
 };
 
 export { budgets, planCost, sweepName, type Analysis, type Budget, type Study, type StudyRun, type Verdict } from './study.js';
