@@ -69,7 +69,7 @@ const budgets: Record<Budget, EmergenceBudget> = {
   },
   small: {
     sizes: [16, 24, 32, 48, 64].map((d) => ({ dModel: d, nLayer: d >= 32 ? 2 : 1, nHead: 2 })).concat([{ dModel: 96, nLayer: 2, nHead: 4 }]),
-    steps: 600, every: 100, batchSize: 16, context: 64, lr: 3e-3, evalBatches: 8,
+    steps: 1500, every: 150, batchSize: 16, context: 64, lr: 3e-3, evalBatches: 8,
     tasks: ['addition:2', 'reverse:3', 'icl-mapping:3', 'brown-cloze:6'], taskItems: 4000, taskWeight: 1, items: 100, categories: ['news', 'editorial', 'reviews'], bootstrap: 300,
   },
   full: {
