@@ -4,7 +4,7 @@
 // rise has no threshold), and the smoke budget end to end.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { queryRuns, runTaskEvals } from '../../src/lab/results/query.js';
@@ -93,5 +93,9 @@ test('smoke end to end: five sizes trained with checkpoints, every checkpoint sc
       assert.equal(evals.length, 2 * (6 + 6));
     }
   } finally { store.close(); }
+  // the report's task-score table (every report shows the harness's scores of its runs)
+  const md = readFileSync(r.report!.markdown, 'utf8');
+  assert.match(md, /Task scores/);
+  assert.match(md, /\| d8-l1 \| addition:2 \| 0 \| 12 \(2\) \|/);
   assert.ok(r.analysis!.figures.some((f) => f.id === 'loss-addition-2-exact-match') && r.analysis!.figures.some((f) => f.id === 'compute-icl-mapping-1-acc'));
 });
