@@ -15,6 +15,7 @@ import { efficientWidth } from './efficient-width.js';
 import { efficientMixers } from './efficient-mixers.js';
 import { lifelongEditing } from './lifelong-editing.js';
 import { lnNonlinearity } from './ln-nonlinearity.js';
+import { emergenceVsLoss } from './emergence-vs-loss.js';
 
 export const studies: Record<string, Study> = {
   [wsdVsCosine.name]: wsdVsCosine,
@@ -30,6 +31,7 @@ export const studies: Record<string, Study> = {
   [efficientMixers.name]: efficientMixers,
   [lifelongEditing.name]: lifelongEditing,
   [lnNonlinearity.name]: lnNonlinearity,
+  [emergenceVsLoss.name]: emergenceVsLoss,
 };
 
 export { budgets, planCost, sweepName, type Analysis, type Budget, type Study, type StudyRun, type Verdict } from './study.js';

@@ -18,7 +18,7 @@ test('study list: every study with runs, tokens, FLOPs and an estimated time at 
     assert.match(rows[2], /^\s+full\s+\d+/);
     assert.ok(r.stdout.includes(`claim: ${studies[name].claim}`));
   }
-  assert.deepEqual(Object.keys(studies), ['wsd-vs-cosine', 'scaling-law', 'batch-lr', 'coord-check', 'mup-transfer', 'mup-ablation', 'layer-redundancy', 'cot-expressivity', 'minicpm-recipe', 'efficient-width', 'efficient-mixers', 'lifelong-editing', 'ln-nonlinearity']);
+  assert.deepEqual(Object.keys(studies), ['wsd-vs-cosine', 'scaling-law', 'batch-lr', 'coord-check', 'mup-transfer', 'mup-ablation', 'layer-redundancy', 'cot-expressivity', 'minicpm-recipe', 'efficient-width', 'efficient-mixers', 'lifelong-editing', 'ln-nonlinearity', 'emergence-vs-loss']);
 });
 
 test('study: an unknown study or budget is an error naming the choices; --dry-run lists the plan', () => {

@@ -110,7 +110,7 @@ function evalTasks(runDir: string, run: ModelSource, o: TaskFlags, refs: string[
 export function registerEval(program: Command): void {
   usageExits(program
     .command('eval')
-    .description("evaluate a run's model on its validation split: loss, perplexity, bits per byte")
+    .description("evaluate a run's model: validation loss, perplexity, bits per byte; or task scores over its checkpoints (--tasks)")
     .argument('<run>', 'run folder, or a Hugging Face folder (with --config, or with --tasks)')
     .option('--config <file>', 'run config whose data, batchSize and context to evaluate with (needed for a Hugging Face folder)')
     .option('--checkpoint <step>', 'evaluate this checkpoint instead of the latest', intOption('--checkpoint'))

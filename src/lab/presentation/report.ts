@@ -12,7 +12,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { evalSeries, listSweeps, metricKeys, metricSeries, queryRuns, sweepSpec, flatten, type RunRecord, type SeriesPoint } from '../results/query.js';
+import { evalSeries, listSweeps, metricKeys, metricSeries, queryRuns, runTaskEvals, sweepSpec, flatten, type RunRecord, type SeriesPoint } from '../results/query.js';
 import type { Store } from '../results/store.js';
 import { bands, downsample, fmtPlain, labelFor, shortKeys, smoothEma, varyingKeys, type GroupedCurve } from './plots-data.js';
 import { bandChart, curveChart, renderSvg, scatterChart, type CurveRow, type Figure, type ScatterRow } from './plots.js';
@@ -247,6 +247,30 @@ export function standardTables(d: ReportData): ReportTable[] {
   return tables;
 }
 
+/**
+ * The evaluation harness's scores (eval RUN --tasks): per run, task and shots, every metric at the
+ * run's last evaluated checkpoint for that task. None when no run was evaluated on tasks.
+ */
+export function taskScoreTables(store: Store, runs: readonly RunRecord[]): ReportTable[] {
+  const rows: string[][] = [];
+  const metrics = new Set<string>();
+  const per: { run: string; task: string; shots: number; step: number; values: Map<string, number | null>; checkpoints: number }[] = [];
+  for (const r of runs) {
+    const pts = runTaskEvals(store, r.id);
+    for (const key of [...new Set(pts.map((p) => `${p.task}\0${p.shots}`))]) {
+      const mine = pts.filter((p) => `${p.task}\0${p.shots}` === key);
+      const step = Math.max(...mine.map((p) => p.step));
+      const last = mine.filter((p) => p.step === step);
+      last.forEach((p) => metrics.add(p.metric));
+      per.push({ run: r.name, task: mine[0].task, shots: mine[0].shots, step, values: new Map(last.map((p) => [p.metric, p.value])), checkpoints: new Set(mine.map((p) => p.step)).size });
+    }
+  }
+  if (per.length === 0) return [];
+  const cols = [...metrics].sort();
+  for (const p of per) rows.push([p.run, p.task, String(p.shots), `${p.step} (${p.checkpoints})`, ...cols.map((m) => fmtPlain(p.values.get(m) ?? undefined))]);
+  return [{ title: 'Task scores', caption: 'The evaluation harness (eval RUN --tasks): each metric at the last evaluated checkpoint (how many checkpoints were evaluated in parentheses).', header: ['run', 'task', 'shots', 'step', ...cols], rows }];
+}
+
 /** Builds the report in memory (the dashboard serves it from here without writing files). */
 export async function renderReport(store: Store, sweep: string, opts: ReportOptions = {}): Promise<RenderedReport> {
   const d = collectReportData(store, sweep, opts);
@@ -262,7 +286,7 @@ export async function renderReport(store: Store, sweep: string, opts: ReportOpti
   }
   const rendered = [];
   for (const f of figures) rendered.push({ ...f, svg: await renderSvg(f.spec) });
-  const tables = [...standardTables(d), ...(opts.tables ?? [])];
+  const tables = [...standardTables(d), ...taskScoreTables(store, d.runs), ...(opts.tables ?? [])];
   const title = opts.title ?? `Sweep ${sweep}`;
   const when = (opts.now ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z');
   const summary = summaryLine(d);
