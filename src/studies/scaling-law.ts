@@ -180,7 +180,18 @@ interface Refit {
 interface LeaveOneOut { N: number; points: number; covered: number; meanAbsError: number; error?: string }
 
 /** How hard to fit: approach 3's starting grid and the bootstrap resamples; loso false skips the leave-one-size-out calibration. */
-export interface FitSettings { grid: typeof chinchillaGrid; bootstrap: number; loso?: boolean }
+export interface FitSettings {
+  grid: typeof chinchillaGrid; bootstrap: number; loso?: boolean;
+  /** Seed-to-seed sd of log loss added (in quadrature) to the residual sd in the prediction intervals (default assumedSeedNoise). */
+  seedNoise?: number;
+}
+
+/**
+ * The seed-to-seed spread of a final loss (sd of log loss) the prediction intervals assume: with
+ * one seed per size the law's five parameters soak up part of the seed effects, so the
+ * residuals alone understate it. An assumption of this study, named in its caveats.
+ */
+export const assumedSeedNoise = 0.005;
 
 /** The fit settings of the budget the runs were planned at (read from their sweep's name). */
 function fitSettings(runs: StudyRun[]): FitSettings {
@@ -206,6 +217,7 @@ export function analyseScaling(runs: StudyRun[], settings: FitSettings): Analysi
   const missing = runs.filter((r) => finalOf(r) === null);
   const caveats: string[] = [
     `N counts non-embedding parameters (Kaplan et al.'s count; Hoffmann et al. count embeddings in N); D the tokens trained; compute is the lab's one FLOP convention throughout: ${describeFlops(labFlopConvention)}.`,
+    `Prediction intervals add a seed-to-seed noise of ${settings.seedNoise ?? assumedSeedNoise} in log loss (assumed, not measured here: one seed per size) to the refit's residual sd, in quadrature.`,
     `One seed per run, and every model shares one learning rate and warm-up (not tuned per size); each loss is the final validation loss after a ${decayFraction * 100}% 1-sqrt decay.`,
   ];
   if (missing.length) caveats.push(`${missing.length} run(s) did not finish (${missing.slice(0, 5).map((r) => `${r.name}: ${r.record.status}`).join(', ')}${missing.length > 5 ? ', ...' : ''}); they are left out.`);
@@ -218,9 +230,51 @@ export function analyseScaling(runs: StudyRun[], settings: FitSettings): Analysi
     return { ...base, verdict: 'inconclusive', reason: `Only ${points.length} finished point(s) over ${sizes.length} size(s): nothing to fit.`, data: { points } };
   }
 
-  const maxC = Math.max(...points.map((p) => 6 * p.params * p.tokens));
+  const maxC = Math.max(...points.map((p) => flopsPerToken(p, labFlopConvention) * p.tokens));
   const computes = [maxC, 10 * maxC, 100 * maxC];
-  const full = fitScaling(points, { computes, bootstrap: settings.bootstrap, grid: settings.grid, seed: 0 });
+  const full = fitScaling(points, { computes, bootstrap: settings.bootstrap, grid: settings.grid, seed: 0, flops: labFlopConvention });
+  const { refit, preds, verdict, reason } = judgeHeldOut(points, settings);
+  const fitRatio = largest / Math.max(...heldIn.map((p) => p.params));
+  if (fitRatio < heldOutRatio) caveats.push(`The held-out model is only ${fmt(fitRatio, 3)}x the largest fitted one in N (the plan asks for ${heldOutRatio}x).`);
+  const loso = refit && settings.loso !== false ? leaveOneSizeOut(heldIn, settings) : [];
+
+  const a3 = full.approach3;
+  const evidence = [
+    `${points.length} points: ${sizes.length} sizes (N ${fmtCount(sizes[0])}..${fmtCount(largest)}), ${new Set(points.map((p) => p.tokens)).size} token budgets (D ${fmtCount(Math.min(...points.map((p) => p.tokens)))}..${fmtCount(Math.max(...points.map((p) => p.tokens)))}).`,
+    `All sizes: alpha ${fmtCi(a3.alpha, a3.ci?.alpha)}, beta ${fmtCi(a3.beta, a3.ci?.beta)}, E ${fmtCi(a3.E, a3.ci?.E)} (95% bootstrap intervals, ${a3.bootstrap.completed} refits); ` +
+      `interval widths alpha ${a3.ci ? fmt(a3.ci.alpha[1] - a3.ci.alpha[0], 2) : '-'}, beta ${a3.ci ? fmt(a3.ci.beta[1] - a3.ci.beta[0], 2) : '-'}; rms log residual ${fmt(a3.rmsLogResidual, 2)}.`,
+    ...(refit ? [`Without the largest model (${refit.points} points): alpha ${fmtCi(refit.params.alpha, refit.ci?.alpha)}, beta ${fmtCi(refit.params.beta, refit.ci?.beta)}, E ${fmtCi(refit.params.E, refit.ci?.E)}.`] : []),
+    ...(refit ? [`The held-out model is ${fmt(fitRatio, 3)}x the largest fitted one in N; prediction intervals add an observation noise of ${fmt(refit.noise, 2)} in log loss (the refit's residual sd and the assumed seed noise) to ${refit.samples.length} wild-cluster-bootstrap refits by size (${refit.failed} of ${refit.replicates} failed, ${fmtPct(refit.failed / Math.max(1, refit.replicates))}; ${refit.unconverged} short of convergence, kept).`] : []),
+    ...preds.map((p) => `Largest model at ${fmtCount(p.tokens)} tokens: observed ${fmt(p.observed)}, predicted ${fmt(p.predicted)} [${fmt(p.interval[0])}, ${fmt(p.interval[1])}], error ${fmtPct(p.relError)} [${fmtPct(p.relInterval[0])}, ${fmtPct(p.relInterval[1])}]: ${p.result}.`),
+    ...(preds.length ? [`Against a naive baseline (the two largest fitted sizes' loss at each D extrapolated linearly in ln N): mean |error| law ${fmtPct(meanAbs(preds.map((p) => p.relError)))}, baseline ${fmtPct(meanAbs(preds.map((p) => p.baselineError)))}.`] : []),
+    ...(loso.length ? [`Leave-one-size-out over the ${loso.length} fitted sizes: ${losoCovered(loso)} of ${losoPoints(loso)} points inside their 95% prediction interval ` +
+      `(coverage ${fmtPct(losoCovered(loso) / Math.max(1, losoPoints(loso)))}; per size ${loso.map((l) => `${fmtCount(l.N)} ${l.error ? 'not fitted' : `${l.covered}/${l.points}`}`).join(', ')}).`] : []),
+    `Compute-optimal exponent a (N* ∝ C^a): approach 1 ${fmtCi(full.approach1.a, full.approach1.ci.a)}, approach 2 ${fmtCi(full.approach2.a, full.approach2.ci.a)}, approach 3 ${fmtCi(a3.exponents.a, a3.exponents.ci?.a)}.`,
+    ...a3.allocation.slice(1).map((al) => `At ${fmtSci(al.compute)} FLOPs (${fmt(al.compute / maxC)}x the largest run) approach 3 puts N* at ${fmtCount(al.N)}` +
+      (al.ci ? ` [${fmtCount(al.ci.N[0])}, ${fmtCount(al.ci.N[1])}], a ${fmt(al.ci.N[1] / al.ci.N[0], 2)}x spread from the exponents' uncertainty.` : '.')),
+  ];
+  if (full.warnings.length) caveats.push(`The fit warns: ${full.warnings.slice(0, 4).join('; ')}${full.warnings.length > 4 ? `; and ${full.warnings.length - 4} more` : ''}.`);
+
+  return {
+    verdict, reason, evidence, caveats,
+    figures: figures(points, full, refit, preds, largest),
+    tables: tables(points, full, refit, preds, computes),
+    data: {
+      tolerance, heldOutRatio: fitRatio, flops: labFlopConvention, points, heldOut: preds, leaveOneSizeOut: loso,
+      refit: refit && { params: refit.params, ci: refit.ci, failed: refit.failed, replicates: refit.replicates, unconverged: refit.unconverged, noise: refit.noise },
+      fit: { approach3: withoutResiduals(full), warnings: full.warnings } },
+  };
+}
+
+/**
+ * The verdict alone: the law refitted without the largest model, its prediction intervals at
+ * the largest model's points, Holm over the fails. What the calibration harness (calibrate.ts)
+ * runs on simulated worlds; needs 5+ points over 2+ sizes.
+ */
+export function judgeHeldOut(points: ScalingPoint[], settings: FitSettings): { refit: Refit | null; preds: HeldOut[]; verdict: Verdict; reason: string } {
+  const sizes = [...new Set(points.map((p) => p.params))].sort((a, b) => a - b);
+  const largest = sizes[sizes.length - 1];
+  const heldIn = points.filter((p) => p.params !== largest), heldOut = points.filter((p) => p.params === largest);
   let refit: Refit | null = null, refitError: string | null = null;
   try {
     refit = refitWithout(heldIn, settings);
@@ -232,9 +286,6 @@ export function analyseScaling(runs: StudyRun[], settings: FitSettings): Analysi
   // "Not supported" rests on any of several points: Holm over their one-sided tail probabilities.
   const rejected = holm(preds.map((p) => p.pFail), failLevel);
   preds.forEach((p, i) => { if (p.result !== 'holds') p.result = rejected[i] ? 'fails' : 'inconclusive'; });
-  const fitRatio = largest / Math.max(...heldIn.map((p) => p.params));
-  if (fitRatio < heldOutRatio) caveats.push(`The held-out model is only ${fmt(fitRatio, 3)}x the largest fitted one in N (the plan asks for ${heldOutRatio}x).`);
-  const loso = refit && settings.loso !== false ? leaveOneSizeOut(heldIn, settings) : [];
   const fails = preds.filter((p) => p.result === 'fails'), holds = preds.filter((p) => p.result === 'holds');
   let verdict: Verdict, reason: string;
   const largestLabel = `the largest model (N = ${fmtCount(largest)})`;
@@ -258,32 +309,7 @@ export function analyseScaling(runs: StudyRun[], settings: FitSettings): Analysi
       'the fit without the largest model is too uncertain to say.';
   }
 
-  const a3 = full.approach3;
-  const evidence = [
-    `${points.length} points: ${sizes.length} sizes (N ${fmtCount(sizes[0])}..${fmtCount(largest)}), ${new Set(points.map((p) => p.tokens)).size} token budgets (D ${fmtCount(Math.min(...points.map((p) => p.tokens)))}..${fmtCount(Math.max(...points.map((p) => p.tokens)))}).`,
-    `All sizes: alpha ${fmtCi(a3.alpha, a3.ci?.alpha)}, beta ${fmtCi(a3.beta, a3.ci?.beta)}, E ${fmtCi(a3.E, a3.ci?.E)} (95% bootstrap intervals, ${a3.bootstrap.completed} refits); ` +
-      `interval widths alpha ${a3.ci ? fmt(a3.ci.alpha[1] - a3.ci.alpha[0], 2) : '-'}, beta ${a3.ci ? fmt(a3.ci.beta[1] - a3.ci.beta[0], 2) : '-'}; rms log residual ${fmt(a3.rmsLogResidual, 2)}.`,
-    ...(refit ? [`Without the largest model (${refit.points} points): alpha ${fmtCi(refit.params.alpha, refit.ci?.alpha)}, beta ${fmtCi(refit.params.beta, refit.ci?.beta)}, E ${fmtCi(refit.params.E, refit.ci?.E)}.`] : []),
-    ...(refit ? [`The held-out model is ${fmt(fitRatio, 3)}x the largest fitted one in N; prediction intervals add an observation noise of ${fmt(refit.noise, 2)} in log loss (the refit's residual sd) to ${refit.samples.length} wild-cluster-bootstrap refits by size (${refit.failed} of ${refit.replicates} failed, ${fmtPct(refit.failed / Math.max(1, refit.replicates))}; ${refit.unconverged} short of convergence, kept).`] : []),
-    ...preds.map((p) => `Largest model at ${fmtCount(p.tokens)} tokens: observed ${fmt(p.observed)}, predicted ${fmt(p.predicted)} [${fmt(p.interval[0])}, ${fmt(p.interval[1])}], error ${fmtPct(p.relError)} [${fmtPct(p.relInterval[0])}, ${fmtPct(p.relInterval[1])}]: ${p.result}.`),
-    ...(preds.length ? [`Against a naive baseline (the two largest fitted sizes' loss at each D extrapolated linearly in ln N): mean |error| law ${fmtPct(meanAbs(preds.map((p) => p.relError)))}, baseline ${fmtPct(meanAbs(preds.map((p) => p.baselineError)))}.`] : []),
-    ...(loso.length ? [`Leave-one-size-out over the ${loso.length} fitted sizes: ${losoCovered(loso)} of ${losoPoints(loso)} points inside their 95% prediction interval ` +
-      `(coverage ${fmtPct(losoCovered(loso) / Math.max(1, losoPoints(loso)))}; per size ${loso.map((l) => `${fmtCount(l.N)} ${l.error ? 'not fitted' : `${l.covered}/${l.points}`}`).join(', ')}).`] : []),
-    `Compute-optimal exponent a (N* ∝ C^a): approach 1 ${fmtCi(full.approach1.a, full.approach1.ci.a)}, approach 2 ${fmtCi(full.approach2.a, full.approach2.ci.a)}, approach 3 ${fmtCi(a3.exponents.a, a3.exponents.ci?.a)}.`,
-    ...a3.allocation.slice(1).map((al) => `At ${fmtSci(al.compute)} FLOPs (${fmt(al.compute / maxC)}x the largest run) approach 3 puts N* at ${fmtCount(al.N)}` +
-      (al.ci ? ` [${fmtCount(al.ci.N[0])}, ${fmtCount(al.ci.N[1])}], a ${fmt(al.ci.N[1] / al.ci.N[0], 2)}x spread from the exponents' uncertainty.` : '.')),
-  ];
-  if (full.warnings.length) caveats.push(`The fit warns: ${full.warnings.slice(0, 4).join('; ')}${full.warnings.length > 4 ? `; and ${full.warnings.length - 4} more` : ''}.`);
-
-  return {
-    verdict, reason, evidence, caveats,
-    figures: figures(points, full, refit, preds, largest),
-    tables: tables(points, full, refit, preds, computes),
-    data: {
-      tolerance, heldOutRatio: fitRatio, flops: labFlopConvention, points, heldOut: preds, leaveOneSizeOut: loso,
-      refit: refit && { params: refit.params, ci: refit.ci, failed: refit.failed, replicates: refit.replicates, unconverged: refit.unconverged, noise: refit.noise },
-      fit: { approach3: withoutResiduals(full), warnings: full.warnings } },
-  };
+  return { refit, preds, verdict, reason };
 }
 
 /** Approach 3 on the smaller sizes, with wild-cluster-bootstrap refits by size kept for the prediction intervals. */
@@ -300,7 +326,7 @@ function refitWithout(points: ScalingPoint[], s: FitSettings, seed = 1): Refit {
   const ci = boot.samples.length >= 2
     ? Object.fromEntries((['E', 'A', 'B', 'alpha', 'beta'] as const).map((k) => [k, intervalOf(boot.samples, (q) => q[k])])) as Record<keyof LawParams, Interval>
     : null;
-  const noise = residualSd(logResiduals(data, fit.best.params));
+  const noise = Math.hypot(residualSd(logResiduals(data, fit.best.params)), s.seedNoise ?? assumedSeedNoise);
   return { params: fit.best.params, ci, samples: boot.samples, failed: boot.failed, unconverged: boot.unconverged, replicates: s.bootstrap, points: points.length, noise };
 }
 

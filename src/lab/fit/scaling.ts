@@ -108,7 +108,7 @@ export interface Approach3Result extends LawParams {
     unconverged: number;
     seed: number; by: Exclude<BootstrapBy, 'auto'>; clusters: number; method: BootstrapMethod; starts: BootstrapStarts;
   };
-  /** Observation noise in log loss for prediction intervals: the residual standard deviation (n - 5 dof), or the seed noise if larger. */
+  /** Observation noise in log loss for prediction intervals: the residual standard deviation (n - 5 dof), with the seed noise added in quadrature when given. */
   noise: { logSd: number; source: string };
   warnings: string[];
   /**
@@ -350,6 +350,6 @@ function conditionNumber(J: number[][]): number {
 
 function noiseOf(res: Float64Array, seedNoise: number | undefined): { logSd: number; source: string } {
   const r = residualSd(res);
-  if (seedNoise !== undefined && !(r >= seedNoise)) return { logSd: seedNoise, source: 'the measured seed-to-seed noise' };
+  if (seedNoise !== undefined) return { logSd: Math.hypot(Number.isFinite(r) ? r : 0, seedNoise), source: `the fit's residual sd and the seed-to-seed noise ${seedNoise}, in quadrature` };
   return { logSd: r, source: `the fit's residual standard deviation (${res.length} points, 5 parameters)` };
 }
