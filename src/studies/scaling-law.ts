@@ -17,7 +17,9 @@
 // the largest model, with a wild cluster bootstrap by model size (a size's points share one
 // trunk and one seed, so they are one cluster), predicting each of the largest model's final
 // losses with a 95% prediction interval: the refits' spread plus the observation noise (the
-// refit's residual standard deviation, which holds the seed-to-seed spread at one seed a size).
+// refit's residual standard deviation and an assumed seed-to-seed noise, in quadrature). The
+// seed noise also enters the refits (each size of each replicate shifted by it), since with one
+// seed a size the law soaks the seed effects up and the residuals alone would not move it.
 // The claim holds at a point when the whole interval of the relative error (predicted -
 // observed) / observed lies within +-2%; supported when every point holds (an intersection-
 // union test needs no correction). A point fails when the interval says it is outside; since
@@ -30,7 +32,7 @@
 // (src/lab/fit/flops.ts), named in the report.
 
 import { bootstrapParametric, computeOptimal, coarseGrid, chinchillaGrid, fitParametric, fitScaling, gridStarts, logData, predictLoss,
-  chinchillaHuberDelta, describeFlops, flopsPerToken, holm, labFlopConvention, predictionInterval, residualSd,
+  chinchillaHuberDelta, computeOptimalBy, describeFlops, type Allocation, flopsPerToken, holm, labFlopConvention, predictionInterval, residualSd,
   type LawParams, type ScalingFit, type ScalingPoint } from '../lab/fit/index.js';
 import { logResiduals } from '../lab/fit/chinchilla.js';
 import { intervalOf } from '../lab/fit/bootstrap.js';
@@ -321,7 +323,7 @@ function refitWithout(points: ScalingPoint[], s: FitSettings, seed = 1): Refit {
   const fit = fitParametric(data, opts);
   const groups = points.map((p) => String(p.params));
   const boot = s.bootstrap > 0
-    ? bootstrapParametric(data, fit, { samples: s.bootstrap, seed, groups, method: 'wild', starts: 'restart' }, opts)
+    ? bootstrapParametric(data, fit, { samples: s.bootstrap, seed, groups, method: 'wild', starts: 'restart', clusterNoise: s.seedNoise ?? assumedSeedNoise }, opts)
     : { samples: [], failed: 0, unconverged: 0 };
   const ci = boot.samples.length >= 2
     ? Object.fromEntries((['E', 'A', 'B', 'alpha', 'beta'] as const).map((k) => [k, intervalOf(boot.samples, (q) => q[k])])) as Record<keyof LawParams, Interval>
@@ -405,6 +407,10 @@ function withoutResiduals(f: ScalingFit): unknown {
 function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, preds: HeldOut[], largest: number): Figure[] {
   const figs: Figure[] = [];
   const p3 = full.approach3;
+  // Allocations and IsoFLOP curves in the fit's FLOP convention (f(N): its FLOPs per token against N).
+  const f = full.compute.perToken;
+  const perToken = (N: number): number => (f ? Math.exp(f.intercept + f.slope * Math.log(N)) : 6 * N);
+  const optimal = (q: LawParams, C: number): Allocation => (f ? computeOptimalBy(q, C, perToken, Math.sqrt(full.input.range.N[0] * full.input.range.N[1])) : computeOptimal(q, C));
   const sizes = [...new Set(points.map((p) => p.params))].sort((a, b) => a - b);
   const dRange: Interval = [Math.min(...points.map((p) => p.tokens)), Math.max(...points.map((p) => p.tokens))];
   const nRange: Interval = [sizes[0], sizes[sizes.length - 1]];
@@ -422,7 +428,7 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
   figs.push({
     id: 'loss-surface', title: 'Loss surface L(N, D), iso-loss curves and the compute-optimal frontier',
     caption: 'Colour: the fitted law (all sizes). Grey lines: iso-loss curves. Black line: N*(C) and D*(C) of approach 3. Dots: the runs.',
-    spec: surfaceChart(p3, points, [nRange[0] / 2, nRange[1] * 4], [dRange[0] / 2, dRange[1] * 4]),
+    spec: surfaceChart(p3, points, [nRange[0] / 2, nRange[1] * 4], [dRange[0] / 2, dRange[1] * 4], optimal, perToken),
   });
 
   // IsoFLOP profiles: approach 2's parabolas over its levels' points.
@@ -440,7 +446,7 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
   }
   if (isoPoints.length) {
     figs.push({
-      id: 'isoflop', title: 'IsoFLOP profiles (approach 2)', caption: 'Final loss against model size at each planned compute level (6ND), with the parabola in ln N fitted to each level that has 3+ sizes.',
+      id: 'isoflop', title: 'IsoFLOP profiles (approach 2)', caption: 'Final loss against model size at each planned compute level (the lab\'s FLOP convention), with the parabola in ln N fitted to each level that has 3+ sizes.',
       spec: linesAndPoints(isoLines, isoPoints, { xTitle: 'non-embedding parameters N', yTitle: 'final validation loss', logX: true, colorTitle: 'compute' }),
     });
   }
@@ -450,19 +456,20 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
   const lawLines: LineRow[] = [], lawMinima: PointRow[] = [];
   for (const C of lawLevels.filter((_, i) => lawLevels.length <= 8 || i % Math.ceil(lawLevels.length / 8) === 0)) {
     const name = `C=${fmtSci(C)}`;
-    for (const N of logspace(nRange[0] / 4, nRange[1] * 4, 40)) lawLines.push({ series: name, run: name, x: N, y: predictLoss(p3, N, C / (6 * N)) });
-    if (p3.alpha > 0 && p3.beta > 0) { const o = computeOptimal(p3, C); lawMinima.push({ series: name, x: o.N, y: o.loss, label: `N* at ${name}` }); }
+    for (const N of logspace(nRange[0] / 4, nRange[1] * 4, 40)) lawLines.push({ series: name, run: name, x: N, y: predictLoss(p3, N, C / perToken(N)) });
+    if (p3.alpha > 0 && p3.beta > 0) { const o = optimal(p3, C); lawMinima.push({ series: name, x: o.N, y: o.loss, label: `N* at ${name}` }); }
   }
   if (lawLines.length) {
     figs.push({
       id: 'isoflop-law', title: 'IsoFLOP curves of the fitted law (approach 3)',
-      caption: 'L(N, C/6N) at the planned compute levels, from a quarter of the smallest to 4x the largest model; points: each curve\'s minimum N*(C).',
+      caption: 'L(N, C/f(N)) at the planned compute levels, f(N) the FLOPs per token of the lab\'s convention fitted over the sizes as a power law of N; plotted compute levels, from a quarter of the smallest to 4x the largest model; points: each curve\'s minimum N*(C).',
       spec: linesAndPoints(lawLines, lawMinima, { xTitle: 'non-embedding parameters N', yTitle: 'predicted loss', logX: true, colorTitle: 'compute' }),
     });
   }
 
   // The three approaches' N*(C), side by side.
-  const cs = logspace(Math.min(...points.map((p) => 6 * p.params * p.tokens)), 100 * Math.max(...points.map((p) => 6 * p.params * p.tokens)), 30);
+  const Cs = points.map((p) => flopsPerToken(p, labFlopConvention) * p.tokens);
+  const cs = logspace(Math.min(...Cs), 100 * Math.max(...Cs), 30);
   const frontier: LineRow[] = [];
   const fromFits = (name: string, fits: ScalingFit['approach1']['fits']): void => {
     if (!fits) return;
@@ -470,7 +477,7 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
   };
   fromFits('approach 1 (lowest loss per compute)', full.approach1.fits);
   fromFits('approach 2 (IsoFLOP)', full.approach2.fits);
-  if (p3.alpha > 0 && p3.beta > 0) for (const C of cs) frontier.push({ series: 'approach 3 (parametric)', run: 'a3', x: C, y: computeOptimal(p3, C).N });
+  if (p3.alpha > 0 && p3.beta > 0) for (const C of cs) frontier.push({ series: 'approach 3 (parametric)', run: 'a3', x: C, y: optimal(p3, C).N });
   const optima: PointRow[] = [
     ...full.approach1.levels.filter((l) => l.used).map((l) => ({ series: 'approach 1 (lowest loss per compute)', x: l.compute, y: l.N })),
     ...full.approach2.parabolas.filter((q) => q.used).map((q) => ({ series: 'approach 2 (IsoFLOP)', x: q.compute, y: q.N })),
@@ -480,7 +487,7 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
     figs.push({
       id: 'frontier', title: 'Compute-optimal model size N*(C): three approaches',
       caption: 'Lines: each approach\'s fitted N*(C), extrapolated to 100x the largest run. Points: the optima each approach read off the data. Shading: approach 3\'s 95% bootstrap interval at 1x, 10x and 100x.',
-      spec: linesAndPoints(frontier, optima, { xTitle: 'compute C = 6ND (FLOPs)', yTitle: 'N*', logX: true, logY: true, bands, colorTitle: 'approach' }),
+      spec: linesAndPoints(frontier, optima, { xTitle: `compute C (FLOPs; ${full.compute.convention} convention)`, yTitle: 'N*', logX: true, logY: true, bands, colorTitle: 'approach' }),
     });
   }
 
@@ -521,7 +528,7 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
 }
 
 /** Heatmap of the law over (D, N) in log space, iso-loss curves, the approach-3 frontier and the runs. */
-function surfaceChart(p: LawParams, points: ScalingPoint[], nRange: Interval, dRange: Interval): TopLevelSpec {
+function surfaceChart(p: LawParams, points: ScalingPoint[], nRange: Interval, dRange: Interval, optimal: (p: LawParams, C: number) => Allocation, perToken: (N: number) => number): TopLevelSpec {
   const G = 28;
   const ln = (lo: number, hi: number, i: number, n: number): number => lo * (hi / lo) ** (i / n);
   const cells: { d0: number; d1: number; n0: number; n1: number; loss: number }[] = [];
@@ -544,8 +551,8 @@ function surfaceChart(p: LawParams, points: ScalingPoint[], nRange: Interval, dR
   const frontier: { x: number; y: number }[] = [];
   if (p.alpha > 0 && p.beta > 0) {
     for (let k = 0; k <= 40; k++) {
-      const C = 6 * nRange[0] * dRange[0] * ((nRange[1] * dRange[1]) / (nRange[0] * dRange[0])) ** (k / 40);
-      const o = computeOptimal(p, C);
+      const C = perToken(nRange[0]) * dRange[0] * ((perToken(nRange[1]) * dRange[1]) / (perToken(nRange[0]) * dRange[0])) ** (k / 40);
+      const o = optimal(p, C);
       if (o.N >= nRange[0] && o.N <= nRange[1] && o.D >= dRange[0] && o.D <= dRange[1]) frontier.push({ x: o.D, y: o.N });
     }
   }
