@@ -15,14 +15,23 @@
 import { Rng } from '../base/random.js';
 import { coarseGrid, predictLoss, type LawParams, type ScalingPoint } from '../lab/fit/index.js';
 import { judgeHeldOut, planSizes, scalingLaw, tolerance, type FitSettings } from './scaling-law.js';
-import type { Budget, Verdict } from './study.js';
+import { expandStudy, type Analysis, type Budget, type Study, type Verdict } from './study.js';
+import { marginFraction, wsdVsCosine } from './wsd-vs-cosine.js';
+import { studyRuns } from './run.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { queryRuns } from '../lab/results/query.js';
+import { recordSweep } from '../lab/experiments/runner.js';
+import { Store } from '../lab/results/store.js';
+import type { Sweep } from '../lab/experiments/sweep.js';
 
 export type World = 'true' | 'margin' | 'false';
 export const worlds: readonly World[] = ['true', 'margin', 'false'];
 
 export interface WorldRates {
   world: World;
-  /** What the world's largest model is off the law by: relative error of the law's prediction. */
+  /** How far the world is from the claim: scaling-law, the held-out miss; wsd-vs-cosine, WSD's relative gap over cosine. */
   miss: number;
   replicates: number;
   counts: Record<Verdict, number>;
@@ -91,4 +100,71 @@ export function calibrateScalingLaw(o: ScalingCalibrationOptions): WorldRates[] 
       rates: { supported: rate('supported'), 'not supported': rate('not supported'), inconclusive: rate('inconclusive') },
     };
   });
+}
+
+// ---- synthetic stores ------------------------------------------------------------------------
+// A study's real plan registered in a temporary store, each run given a final validation loss as
+// if trained, and the study's own analyse run on it: the whole verdict path, store included.
+
+/** Registers `sweep` in a fresh temporary store and "trains" each run with `loss(run)` (null: failed); returns the analysis. */
+export async function analyseSynthetic(study: Study, sweep: Sweep, loss: (r: { name: string; point: Record<string, unknown> }) => number | null): Promise<Analysis> {
+  const dir = mkdtempSync(join(tmpdir(), 'wt-calibrate-'));
+  const store = Store.open(join(dir, 'windtunnel.db'));
+  try {
+    const planned = expandStudy(sweep);
+    recordSweep(store, sweep, planned, join(dir, 'runs'));
+    for (const r of planned) {
+      const l = loss({ name: r.name, point: r.point });
+      const steps = (r.config as { steps: number }).steps;
+      if (l === null) { store.claim(r.id, 'synthetic'); store.fail(r.id, 'synthetic failure'); continue; }
+      store.logMetrics(r.id, [{ step: steps, values: { loss: l } }]);
+      store.logEvals(r.id, [{ step: steps, split: 'val', values: { loss: l } }]);
+      store.finish(r.id);
+    }
+    return await study.analyse(store, studyRuns(queryRuns(store, { sweep: sweep.name }), planned));
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// wsd-vs-cosine: the claim is "WSD at or below cosine within a margin of 0.5% of the cosine loss"
+// at every length. Worlds: WSD's final loss is cosine's times (1 + gap), gap -1% (true), +0.5%
+// (the margin), +2% (false). Noise: a seed effect (sd `seedNoise`) shared by every run of a seed
+// (same init and data order, which the pairing removes), a trunk effect (sd `trunkNoise`) shared
+// by the WSD runs of a seed (one trunk), and an independent term per run (sd `runNoise`).
+
+export interface WsdCalibrationOptions {
+  budget?: Budget;
+  replicates: number;
+  seed?: number;
+  seedNoise?: number;
+  trunkNoise?: number;
+  runNoise?: number;
+  onReplicate?: (world: World, i: number, verdict: Verdict) => void;
+}
+
+export const wsdGaps: Record<World, number> = { true: -0.01, margin: marginFraction, false: 0.02 };
+
+export async function calibrateWsdVsCosine(o: WsdCalibrationOptions): Promise<WorldRates[]> {
+  const budget = o.budget ?? 'small', rng = new Rng(o.seed ?? 0), sweep = wsdVsCosine.plan(budget);
+  const sd = { seed: o.seedNoise ?? 0.01, trunk: o.trunkNoise ?? 0.002, run: o.runNoise ?? 0.002 };
+  const out: WorldRates[] = [];
+  for (const world of worlds) {
+    const counts: Record<Verdict, number> = { supported: 0, 'not supported': 0, inconclusive: 0 };
+    for (let i = 0; i < o.replicates; i++) {
+      const seedEffect = new Map<unknown, number>(), trunkEffect = new Map<unknown, number>();
+      const effect = (m: Map<unknown, number>, k: unknown, s: number): number => m.get(k) ?? m.set(k, s * rng.normal()).get(k)!;
+      const a = await analyseSynthetic(wsdVsCosine, sweep, (r) => {
+        const L = r.point.$length as number, seed = r.point.$seed, wsd = r.point.$role === 'wsd';
+        const base = (2 + 5 / Math.sqrt(L)) * Math.exp(effect(seedEffect, seed, sd.seed) + sd.run * rng.normal());
+        return wsd ? base * (1 + wsdGaps[world]) * Math.exp(effect(trunkEffect, seed, sd.trunk)) : base;
+      });
+      counts[a.verdict]++;
+      o.onReplicate?.(world, i, a.verdict);
+    }
+    const rate = (v: Verdict) => ({ rate: counts[v] / o.replicates, ci: wilson(counts[v], o.replicates) });
+    out.push({ world, miss: wsdGaps[world], replicates: o.replicates, counts, rates: { supported: rate('supported'), 'not supported': rate('not supported'), inconclusive: rate('inconclusive') } });
+  }
+  return out;
 }
