@@ -17,7 +17,9 @@
 // the largest model, with a wild cluster bootstrap by model size (a size's points share one
 // trunk and one seed, so they are one cluster), predicting each of the largest model's final
 // losses with a 95% prediction interval: the refits' spread plus the observation noise (the
-// refit's residual standard deviation, which holds the seed-to-seed spread at one seed a size).
+// refit's residual standard deviation and an assumed seed-to-seed noise, in quadrature). The
+// seed noise also enters the refits (each size of each replicate shifted by it), since with one
+// seed a size the law soaks the seed effects up and the residuals alone would not move it.
 // The claim holds at a point when the whole interval of the relative error (predicted -
 // observed) / observed lies within +-2%; supported when every point holds (an intersection-
 // union test needs no correction). A point fails when the interval says it is outside; since
@@ -30,7 +32,7 @@
 // (src/lab/fit/flops.ts), named in the report.
 
 import { bootstrapParametric, computeOptimal, coarseGrid, chinchillaGrid, fitParametric, fitScaling, gridStarts, logData, predictLoss,
-  chinchillaHuberDelta, describeFlops, flopsPerToken, holm, labFlopConvention, predictionInterval, residualSd,
+  chinchillaHuberDelta, computeOptimalBy, describeFlops, type Allocation, flopsPerToken, holm, labFlopConvention, predictionInterval, residualSd,
   type LawParams, type ScalingFit, type ScalingPoint } from '../lab/fit/index.js';
 import { logResiduals } from '../lab/fit/chinchilla.js';
 import { intervalOf } from '../lab/fit/bootstrap.js';
@@ -180,7 +182,18 @@ interface Refit {
 interface LeaveOneOut { N: number; points: number; covered: number; meanAbsError: number; error?: string }
 
 /** How hard to fit: approach 3's starting grid and the bootstrap resamples; loso false skips the leave-one-size-out calibration. */
-export interface FitSettings { grid: typeof chinchillaGrid; bootstrap: number; loso?: boolean }
+export interface FitSettings {
+  grid: typeof chinchillaGrid; bootstrap: number; loso?: boolean;
+  /** Seed-to-seed sd of log loss added (in quadrature) to the residual sd in the prediction intervals (default assumedSeedNoise). */
+  seedNoise?: number;
+}
+
+/**
+ * The seed-to-seed spread of a final loss (sd of log loss) the prediction intervals assume: with
+ * one seed per size the law's five parameters soak up part of the seed effects, so the
+ * residuals alone understate it. An assumption of this study, named in its caveats.
+ */
+export const assumedSeedNoise = 0.005;
 
 /** The fit settings of the budget the runs were planned at (read from their sweep's name). */
 function fitSettings(runs: StudyRun[]): FitSettings {
@@ -206,6 +219,7 @@ export function analyseScaling(runs: StudyRun[], settings: FitSettings): Analysi
   const missing = runs.filter((r) => finalOf(r) === null);
   const caveats: string[] = [
     `N counts non-embedding parameters (Kaplan et al.'s count; Hoffmann et al. count embeddings in N); D the tokens trained; compute is the lab's one FLOP convention throughout: ${describeFlops(labFlopConvention)}.`,
+    `Prediction intervals add a seed-to-seed noise of ${settings.seedNoise ?? assumedSeedNoise} in log loss (assumed, not measured here: one seed per size) to the refit's residual sd, in quadrature.`,
     `One seed per run, and every model shares one learning rate and warm-up (not tuned per size); each loss is the final validation loss after a ${decayFraction * 100}% 1-sqrt decay.`,
   ];
   if (missing.length) caveats.push(`${missing.length} run(s) did not finish (${missing.slice(0, 5).map((r) => `${r.name}: ${r.record.status}`).join(', ')}${missing.length > 5 ? ', ...' : ''}); they are left out.`);
@@ -218,9 +232,51 @@ export function analyseScaling(runs: StudyRun[], settings: FitSettings): Analysi
     return { ...base, verdict: 'inconclusive', reason: `Only ${points.length} finished point(s) over ${sizes.length} size(s): nothing to fit.`, data: { points } };
   }
 
-  const maxC = Math.max(...points.map((p) => 6 * p.params * p.tokens));
+  const maxC = Math.max(...points.map((p) => flopsPerToken(p, labFlopConvention) * p.tokens));
   const computes = [maxC, 10 * maxC, 100 * maxC];
-  const full = fitScaling(points, { computes, bootstrap: settings.bootstrap, grid: settings.grid, seed: 0 });
+  const full = fitScaling(points, { computes, bootstrap: settings.bootstrap, grid: settings.grid, seed: 0, flops: labFlopConvention });
+  const { refit, preds, verdict, reason } = judgeHeldOut(points, settings);
+  const fitRatio = largest / Math.max(...heldIn.map((p) => p.params));
+  if (fitRatio < heldOutRatio) caveats.push(`The held-out model is only ${fmt(fitRatio, 3)}x the largest fitted one in N (the plan asks for ${heldOutRatio}x).`);
+  const loso = refit && settings.loso !== false ? leaveOneSizeOut(heldIn, settings) : [];
+
+  const a3 = full.approach3;
+  const evidence = [
+    `${points.length} points: ${sizes.length} sizes (N ${fmtCount(sizes[0])}..${fmtCount(largest)}), ${new Set(points.map((p) => p.tokens)).size} token budgets (D ${fmtCount(Math.min(...points.map((p) => p.tokens)))}..${fmtCount(Math.max(...points.map((p) => p.tokens)))}).`,
+    `All sizes: alpha ${fmtCi(a3.alpha, a3.ci?.alpha)}, beta ${fmtCi(a3.beta, a3.ci?.beta)}, E ${fmtCi(a3.E, a3.ci?.E)} (95% bootstrap intervals, ${a3.bootstrap.completed} refits); ` +
+      `interval widths alpha ${a3.ci ? fmt(a3.ci.alpha[1] - a3.ci.alpha[0], 2) : '-'}, beta ${a3.ci ? fmt(a3.ci.beta[1] - a3.ci.beta[0], 2) : '-'}; rms log residual ${fmt(a3.rmsLogResidual, 2)}.`,
+    ...(refit ? [`Without the largest model (${refit.points} points): alpha ${fmtCi(refit.params.alpha, refit.ci?.alpha)}, beta ${fmtCi(refit.params.beta, refit.ci?.beta)}, E ${fmtCi(refit.params.E, refit.ci?.E)}.`] : []),
+    ...(refit ? [`The held-out model is ${fmt(fitRatio, 3)}x the largest fitted one in N; prediction intervals add an observation noise of ${fmt(refit.noise, 2)} in log loss (the refit's residual sd and the assumed seed noise) to ${refit.samples.length} wild-cluster-bootstrap refits by size (${refit.failed} of ${refit.replicates} failed, ${fmtPct(refit.failed / Math.max(1, refit.replicates))}; ${refit.unconverged} short of convergence, kept).`] : []),
+    ...preds.map((p) => `Largest model at ${fmtCount(p.tokens)} tokens: observed ${fmt(p.observed)}, predicted ${fmt(p.predicted)} [${fmt(p.interval[0])}, ${fmt(p.interval[1])}], error ${fmtPct(p.relError)} [${fmtPct(p.relInterval[0])}, ${fmtPct(p.relInterval[1])}]: ${p.result}.`),
+    ...(preds.length ? [`Against a naive baseline (the two largest fitted sizes' loss at each D extrapolated linearly in ln N): mean |error| law ${fmtPct(meanAbs(preds.map((p) => p.relError)))}, baseline ${fmtPct(meanAbs(preds.map((p) => p.baselineError)))}.`] : []),
+    ...(loso.length ? [`Leave-one-size-out over the ${loso.length} fitted sizes: ${losoCovered(loso)} of ${losoPoints(loso)} points inside their 95% prediction interval ` +
+      `(coverage ${fmtPct(losoCovered(loso) / Math.max(1, losoPoints(loso)))}; per size ${loso.map((l) => `${fmtCount(l.N)} ${l.error ? 'not fitted' : `${l.covered}/${l.points}`}`).join(', ')}).`] : []),
+    `Compute-optimal exponent a (N* ∝ C^a): approach 1 ${fmtCi(full.approach1.a, full.approach1.ci.a)}, approach 2 ${fmtCi(full.approach2.a, full.approach2.ci.a)}, approach 3 ${fmtCi(a3.exponents.a, a3.exponents.ci?.a)}.`,
+    ...a3.allocation.slice(1).map((al) => `At ${fmtSci(al.compute)} FLOPs (${fmt(al.compute / maxC)}x the largest run) approach 3 puts N* at ${fmtCount(al.N)}` +
+      (al.ci ? ` [${fmtCount(al.ci.N[0])}, ${fmtCount(al.ci.N[1])}], a ${fmt(al.ci.N[1] / al.ci.N[0], 2)}x spread from the exponents' uncertainty.` : '.')),
+  ];
+  if (full.warnings.length) caveats.push(`The fit warns: ${full.warnings.slice(0, 4).join('; ')}${full.warnings.length > 4 ? `; and ${full.warnings.length - 4} more` : ''}.`);
+
+  return {
+    verdict, reason, evidence, caveats,
+    figures: figures(points, full, refit, preds, largest),
+    tables: tables(points, full, refit, preds, computes),
+    data: {
+      tolerance, heldOutRatio: fitRatio, flops: labFlopConvention, points, heldOut: preds, leaveOneSizeOut: loso,
+      refit: refit && { params: refit.params, ci: refit.ci, failed: refit.failed, replicates: refit.replicates, unconverged: refit.unconverged, noise: refit.noise },
+      fit: { approach3: withoutResiduals(full), warnings: full.warnings } },
+  };
+}
+
+/**
+ * The verdict alone: the law refitted without the largest model, its prediction intervals at
+ * the largest model's points, Holm over the fails. What the calibration harness (calibrate.ts)
+ * runs on simulated worlds; needs 5+ points over 2+ sizes.
+ */
+export function judgeHeldOut(points: ScalingPoint[], settings: FitSettings): { refit: Refit | null; preds: HeldOut[]; verdict: Verdict; reason: string } {
+  const sizes = [...new Set(points.map((p) => p.params))].sort((a, b) => a - b);
+  const largest = sizes[sizes.length - 1];
+  const heldIn = points.filter((p) => p.params !== largest), heldOut = points.filter((p) => p.params === largest);
   let refit: Refit | null = null, refitError: string | null = null;
   try {
     refit = refitWithout(heldIn, settings);
@@ -232,9 +288,6 @@ export function analyseScaling(runs: StudyRun[], settings: FitSettings): Analysi
   // "Not supported" rests on any of several points: Holm over their one-sided tail probabilities.
   const rejected = holm(preds.map((p) => p.pFail), failLevel);
   preds.forEach((p, i) => { if (p.result !== 'holds') p.result = rejected[i] ? 'fails' : 'inconclusive'; });
-  const fitRatio = largest / Math.max(...heldIn.map((p) => p.params));
-  if (fitRatio < heldOutRatio) caveats.push(`The held-out model is only ${fmt(fitRatio, 3)}x the largest fitted one in N (the plan asks for ${heldOutRatio}x).`);
-  const loso = refit && settings.loso !== false ? leaveOneSizeOut(heldIn, settings) : [];
   const fails = preds.filter((p) => p.result === 'fails'), holds = preds.filter((p) => p.result === 'holds');
   let verdict: Verdict, reason: string;
   const largestLabel = `the largest model (N = ${fmtCount(largest)})`;
@@ -258,32 +311,7 @@ export function analyseScaling(runs: StudyRun[], settings: FitSettings): Analysi
       'the fit without the largest model is too uncertain to say.';
   }
 
-  const a3 = full.approach3;
-  const evidence = [
-    `${points.length} points: ${sizes.length} sizes (N ${fmtCount(sizes[0])}..${fmtCount(largest)}), ${new Set(points.map((p) => p.tokens)).size} token budgets (D ${fmtCount(Math.min(...points.map((p) => p.tokens)))}..${fmtCount(Math.max(...points.map((p) => p.tokens)))}).`,
-    `All sizes: alpha ${fmtCi(a3.alpha, a3.ci?.alpha)}, beta ${fmtCi(a3.beta, a3.ci?.beta)}, E ${fmtCi(a3.E, a3.ci?.E)} (95% bootstrap intervals, ${a3.bootstrap.completed} refits); ` +
-      `interval widths alpha ${a3.ci ? fmt(a3.ci.alpha[1] - a3.ci.alpha[0], 2) : '-'}, beta ${a3.ci ? fmt(a3.ci.beta[1] - a3.ci.beta[0], 2) : '-'}; rms log residual ${fmt(a3.rmsLogResidual, 2)}.`,
-    ...(refit ? [`Without the largest model (${refit.points} points): alpha ${fmtCi(refit.params.alpha, refit.ci?.alpha)}, beta ${fmtCi(refit.params.beta, refit.ci?.beta)}, E ${fmtCi(refit.params.E, refit.ci?.E)}.`] : []),
-    ...(refit ? [`The held-out model is ${fmt(fitRatio, 3)}x the largest fitted one in N; prediction intervals add an observation noise of ${fmt(refit.noise, 2)} in log loss (the refit's residual sd) to ${refit.samples.length} wild-cluster-bootstrap refits by size (${refit.failed} of ${refit.replicates} failed, ${fmtPct(refit.failed / Math.max(1, refit.replicates))}; ${refit.unconverged} short of convergence, kept).`] : []),
-    ...preds.map((p) => `Largest model at ${fmtCount(p.tokens)} tokens: observed ${fmt(p.observed)}, predicted ${fmt(p.predicted)} [${fmt(p.interval[0])}, ${fmt(p.interval[1])}], error ${fmtPct(p.relError)} [${fmtPct(p.relInterval[0])}, ${fmtPct(p.relInterval[1])}]: ${p.result}.`),
-    ...(preds.length ? [`Against a naive baseline (the two largest fitted sizes' loss at each D extrapolated linearly in ln N): mean |error| law ${fmtPct(meanAbs(preds.map((p) => p.relError)))}, baseline ${fmtPct(meanAbs(preds.map((p) => p.baselineError)))}.`] : []),
-    ...(loso.length ? [`Leave-one-size-out over the ${loso.length} fitted sizes: ${losoCovered(loso)} of ${losoPoints(loso)} points inside their 95% prediction interval ` +
-      `(coverage ${fmtPct(losoCovered(loso) / Math.max(1, losoPoints(loso)))}; per size ${loso.map((l) => `${fmtCount(l.N)} ${l.error ? 'not fitted' : `${l.covered}/${l.points}`}`).join(', ')}).`] : []),
-    `Compute-optimal exponent a (N* ∝ C^a): approach 1 ${fmtCi(full.approach1.a, full.approach1.ci.a)}, approach 2 ${fmtCi(full.approach2.a, full.approach2.ci.a)}, approach 3 ${fmtCi(a3.exponents.a, a3.exponents.ci?.a)}.`,
-    ...a3.allocation.slice(1).map((al) => `At ${fmtSci(al.compute)} FLOPs (${fmt(al.compute / maxC)}x the largest run) approach 3 puts N* at ${fmtCount(al.N)}` +
-      (al.ci ? ` [${fmtCount(al.ci.N[0])}, ${fmtCount(al.ci.N[1])}], a ${fmt(al.ci.N[1] / al.ci.N[0], 2)}x spread from the exponents' uncertainty.` : '.')),
-  ];
-  if (full.warnings.length) caveats.push(`The fit warns: ${full.warnings.slice(0, 4).join('; ')}${full.warnings.length > 4 ? `; and ${full.warnings.length - 4} more` : ''}.`);
-
-  return {
-    verdict, reason, evidence, caveats,
-    figures: figures(points, full, refit, preds, largest),
-    tables: tables(points, full, refit, preds, computes),
-    data: {
-      tolerance, heldOutRatio: fitRatio, flops: labFlopConvention, points, heldOut: preds, leaveOneSizeOut: loso,
-      refit: refit && { params: refit.params, ci: refit.ci, failed: refit.failed, replicates: refit.replicates, unconverged: refit.unconverged, noise: refit.noise },
-      fit: { approach3: withoutResiduals(full), warnings: full.warnings } },
-  };
+  return { refit, preds, verdict, reason };
 }
 
 /** Approach 3 on the smaller sizes, with wild-cluster-bootstrap refits by size kept for the prediction intervals. */
@@ -295,12 +323,12 @@ function refitWithout(points: ScalingPoint[], s: FitSettings, seed = 1): Refit {
   const fit = fitParametric(data, opts);
   const groups = points.map((p) => String(p.params));
   const boot = s.bootstrap > 0
-    ? bootstrapParametric(data, fit, { samples: s.bootstrap, seed, groups, method: 'wild', starts: 'restart' }, opts)
+    ? bootstrapParametric(data, fit, { samples: s.bootstrap, seed, groups, method: 'wild', starts: 'restart', clusterNoise: s.seedNoise ?? assumedSeedNoise }, opts)
     : { samples: [], failed: 0, unconverged: 0 };
   const ci = boot.samples.length >= 2
     ? Object.fromEntries((['E', 'A', 'B', 'alpha', 'beta'] as const).map((k) => [k, intervalOf(boot.samples, (q) => q[k])])) as Record<keyof LawParams, Interval>
     : null;
-  const noise = residualSd(logResiduals(data, fit.best.params));
+  const noise = Math.hypot(residualSd(logResiduals(data, fit.best.params)), s.seedNoise ?? assumedSeedNoise);
   return { params: fit.best.params, ci, samples: boot.samples, failed: boot.failed, unconverged: boot.unconverged, replicates: s.bootstrap, points: points.length, noise };
 }
 
@@ -379,6 +407,10 @@ function withoutResiduals(f: ScalingFit): unknown {
 function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, preds: HeldOut[], largest: number): Figure[] {
   const figs: Figure[] = [];
   const p3 = full.approach3;
+  // Allocations and IsoFLOP curves in the fit's FLOP convention (f(N): its FLOPs per token against N).
+  const f = full.compute.perToken;
+  const perToken = (N: number): number => (f ? Math.exp(f.intercept + f.slope * Math.log(N)) : 6 * N);
+  const optimal = (q: LawParams, C: number): Allocation => (f ? computeOptimalBy(q, C, perToken, Math.sqrt(full.input.range.N[0] * full.input.range.N[1])) : computeOptimal(q, C));
   const sizes = [...new Set(points.map((p) => p.params))].sort((a, b) => a - b);
   const dRange: Interval = [Math.min(...points.map((p) => p.tokens)), Math.max(...points.map((p) => p.tokens))];
   const nRange: Interval = [sizes[0], sizes[sizes.length - 1]];
@@ -396,7 +428,7 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
   figs.push({
     id: 'loss-surface', title: 'Loss surface L(N, D), iso-loss curves and the compute-optimal frontier',
     caption: 'Colour: the fitted law (all sizes). Grey lines: iso-loss curves. Black line: N*(C) and D*(C) of approach 3. Dots: the runs.',
-    spec: surfaceChart(p3, points, [nRange[0] / 2, nRange[1] * 4], [dRange[0] / 2, dRange[1] * 4]),
+    spec: surfaceChart(p3, points, [nRange[0] / 2, nRange[1] * 4], [dRange[0] / 2, dRange[1] * 4], optimal, perToken),
   });
 
   // IsoFLOP profiles: approach 2's parabolas over its levels' points.
@@ -414,7 +446,7 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
   }
   if (isoPoints.length) {
     figs.push({
-      id: 'isoflop', title: 'IsoFLOP profiles (approach 2)', caption: 'Final loss against model size at each planned compute level (6ND), with the parabola in ln N fitted to each level that has 3+ sizes.',
+      id: 'isoflop', title: 'IsoFLOP profiles (approach 2)', caption: 'Final loss against model size at each planned compute level (the lab\'s FLOP convention), with the parabola in ln N fitted to each level that has 3+ sizes.',
       spec: linesAndPoints(isoLines, isoPoints, { xTitle: 'non-embedding parameters N', yTitle: 'final validation loss', logX: true, colorTitle: 'compute' }),
     });
   }
@@ -424,19 +456,20 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
   const lawLines: LineRow[] = [], lawMinima: PointRow[] = [];
   for (const C of lawLevels.filter((_, i) => lawLevels.length <= 8 || i % Math.ceil(lawLevels.length / 8) === 0)) {
     const name = `C=${fmtSci(C)}`;
-    for (const N of logspace(nRange[0] / 4, nRange[1] * 4, 40)) lawLines.push({ series: name, run: name, x: N, y: predictLoss(p3, N, C / (6 * N)) });
-    if (p3.alpha > 0 && p3.beta > 0) { const o = computeOptimal(p3, C); lawMinima.push({ series: name, x: o.N, y: o.loss, label: `N* at ${name}` }); }
+    for (const N of logspace(nRange[0] / 4, nRange[1] * 4, 40)) lawLines.push({ series: name, run: name, x: N, y: predictLoss(p3, N, C / perToken(N)) });
+    if (p3.alpha > 0 && p3.beta > 0) { const o = optimal(p3, C); lawMinima.push({ series: name, x: o.N, y: o.loss, label: `N* at ${name}` }); }
   }
   if (lawLines.length) {
     figs.push({
       id: 'isoflop-law', title: 'IsoFLOP curves of the fitted law (approach 3)',
-      caption: 'L(N, C/6N) at the planned compute levels, from a quarter of the smallest to 4x the largest model; points: each curve\'s minimum N*(C).',
+      caption: 'L(N, C/f(N)) at the planned compute levels, f(N) the FLOPs per token of the lab\'s convention fitted over the sizes as a power law of N; plotted compute levels, from a quarter of the smallest to 4x the largest model; points: each curve\'s minimum N*(C).',
       spec: linesAndPoints(lawLines, lawMinima, { xTitle: 'non-embedding parameters N', yTitle: 'predicted loss', logX: true, colorTitle: 'compute' }),
     });
   }
 
   // The three approaches' N*(C), side by side.
-  const cs = logspace(Math.min(...points.map((p) => 6 * p.params * p.tokens)), 100 * Math.max(...points.map((p) => 6 * p.params * p.tokens)), 30);
+  const Cs = points.map((p) => flopsPerToken(p, labFlopConvention) * p.tokens);
+  const cs = logspace(Math.min(...Cs), 100 * Math.max(...Cs), 30);
   const frontier: LineRow[] = [];
   const fromFits = (name: string, fits: ScalingFit['approach1']['fits']): void => {
     if (!fits) return;
@@ -444,7 +477,7 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
   };
   fromFits('approach 1 (lowest loss per compute)', full.approach1.fits);
   fromFits('approach 2 (IsoFLOP)', full.approach2.fits);
-  if (p3.alpha > 0 && p3.beta > 0) for (const C of cs) frontier.push({ series: 'approach 3 (parametric)', run: 'a3', x: C, y: computeOptimal(p3, C).N });
+  if (p3.alpha > 0 && p3.beta > 0) for (const C of cs) frontier.push({ series: 'approach 3 (parametric)', run: 'a3', x: C, y: optimal(p3, C).N });
   const optima: PointRow[] = [
     ...full.approach1.levels.filter((l) => l.used).map((l) => ({ series: 'approach 1 (lowest loss per compute)', x: l.compute, y: l.N })),
     ...full.approach2.parabolas.filter((q) => q.used).map((q) => ({ series: 'approach 2 (IsoFLOP)', x: q.compute, y: q.N })),
@@ -454,7 +487,7 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
     figs.push({
       id: 'frontier', title: 'Compute-optimal model size N*(C): three approaches',
       caption: 'Lines: each approach\'s fitted N*(C), extrapolated to 100x the largest run. Points: the optima each approach read off the data. Shading: approach 3\'s 95% bootstrap interval at 1x, 10x and 100x.',
-      spec: linesAndPoints(frontier, optima, { xTitle: 'compute C = 6ND (FLOPs)', yTitle: 'N*', logX: true, logY: true, bands, colorTitle: 'approach' }),
+      spec: linesAndPoints(frontier, optima, { xTitle: `compute C (FLOPs; ${full.compute.convention} convention)`, yTitle: 'N*', logX: true, logY: true, bands, colorTitle: 'approach' }),
     });
   }
 
@@ -495,7 +528,7 @@ function figures(points: ScalingPoint[], full: ScalingFit, refit: Refit | null, 
 }
 
 /** Heatmap of the law over (D, N) in log space, iso-loss curves, the approach-3 frontier and the runs. */
-function surfaceChart(p: LawParams, points: ScalingPoint[], nRange: Interval, dRange: Interval): TopLevelSpec {
+function surfaceChart(p: LawParams, points: ScalingPoint[], nRange: Interval, dRange: Interval, optimal: (p: LawParams, C: number) => Allocation, perToken: (N: number) => number): TopLevelSpec {
   const G = 28;
   const ln = (lo: number, hi: number, i: number, n: number): number => lo * (hi / lo) ** (i / n);
   const cells: { d0: number; d1: number; n0: number; n1: number; loss: number }[] = [];
@@ -518,8 +551,8 @@ function surfaceChart(p: LawParams, points: ScalingPoint[], nRange: Interval, dR
   const frontier: { x: number; y: number }[] = [];
   if (p.alpha > 0 && p.beta > 0) {
     for (let k = 0; k <= 40; k++) {
-      const C = 6 * nRange[0] * dRange[0] * ((nRange[1] * dRange[1]) / (nRange[0] * dRange[0])) ** (k / 40);
-      const o = computeOptimal(p, C);
+      const C = perToken(nRange[0]) * dRange[0] * ((perToken(nRange[1]) * dRange[1]) / (perToken(nRange[0]) * dRange[0])) ** (k / 40);
+      const o = optimal(p, C);
       if (o.N >= nRange[0] && o.N <= nRange[1] && o.D >= dRange[0] && o.D <= dRange[1]) frontier.push({ x: o.D, y: o.N });
     }
   }

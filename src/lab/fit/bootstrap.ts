@@ -34,6 +34,13 @@ export interface BootstrapOptions {
   starts?: BootstrapStarts;
   /** How replicates are drawn (default 'resample'). */
   method?: BootstrapMethod;
+  /**
+   * Wild only: a known cluster-level noise (sd of log loss, e.g. the seed-to-seed spread) added
+   * to each cluster of each replicate. With one seed per cluster a law with as many parameters as
+   * clusters soaks the seed effects up, its residuals are near zero, and the wild replicates
+   * barely move; this puts the seed noise back into the refits.
+   */
+  clusterNoise?: number;
 }
 
 export type BootstrapMethod = 'resample' | 'wild';
@@ -64,7 +71,7 @@ function unitsOf(n: number, groups?: readonly string[]): number[][] {
  * A function drawing one replicate after another (seeded): resampled counts, or for 'wild' the
  * fitted log losses of `params` plus each cluster's residuals times a Webb weight.
  */
-export function replicator(data: LogData, params: LawParams, o: { seed: number; groups?: readonly string[]; method?: BootstrapMethod }): () => Replicate {
+export function replicator(data: LogData, params: LawParams, o: { seed: number; groups?: readonly string[]; method?: BootstrapMethod; clusterNoise?: number }): () => Replicate {
   const n = data.logN.length;
   if ((o.method ?? 'resample') === 'resample') {
     const draw = resampler(n, o.seed, o.groups);
@@ -76,8 +83,8 @@ export function replicator(data: LogData, params: LawParams, o: { seed: number; 
   return () => {
     const logL = new Float64Array(n);
     for (const u of units) {
-      const v = webb[rng.scaledInt(6)];
-      for (const i of u) logL[i] = fitted[i] + v * (data.logL[i] - fitted[i]);
+      const v = webb[rng.scaledInt(6)], shift = o.clusterNoise ? o.clusterNoise * rng.normal() : 0;
+      for (const i of u) logL[i] = fitted[i] + v * (data.logL[i] - fitted[i]) + shift;
     }
     return { logL };
   };

@@ -3,8 +3,8 @@
 // bootstrap refits) and the observation's noise (a run's seed, its data order, its evaluation
 // batches), which a bootstrap of the mean never sees. The noise is taken in log space, as the
 // fit's residuals are: the residual standard deviation of the fit (n - 5 degrees of freedom),
-// which at one seed per run holds the seed-to-seed spread, or a measured seed-to-seed
-// standard deviation when the caller has one (the larger of the two is used).
+// plus a measured seed-to-seed standard deviation in quadrature when the caller has one (with
+// one seed per size a law soaks up part of the seed effects, so residuals alone understate it).
 //
 // Each refit contributes `draws` values log L_hat + noise * z, z standard normal, and the
 // interval is read off their percentiles. Seeded, so the same inputs give the same interval.

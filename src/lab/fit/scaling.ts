@@ -108,7 +108,7 @@ export interface Approach3Result extends LawParams {
     unconverged: number;
     seed: number; by: Exclude<BootstrapBy, 'auto'>; clusters: number; method: BootstrapMethod; starts: BootstrapStarts;
   };
-  /** Observation noise in log loss for prediction intervals: the residual standard deviation (n - 5 dof), or the seed noise if larger. */
+  /** Observation noise in log loss for prediction intervals: the residual standard deviation (n - 5 dof), with the seed noise added in quadrature when given. */
   noise: { logSd: number; source: string };
   warnings: string[];
   /**
@@ -171,7 +171,7 @@ export function fitScaling(points: readonly ScalingPoint[], opts: ScalingOptions
   const a2 = approach2(points, o2);
   if (boot.samples > 0) {
     // Approaches 1 and 2 redone on the same replicates as approach 3 (same seed, same draws).
-    const draw = replicator(logData(points), a3, { seed: boot.seed, groups: boot.groups, method: boot.method });
+    const draw = replicator(logData(points), a3, { seed: boot.seed, groups: boot.groups, method: boot.method, clusterNoise: opts.seedNoise });
     const r1: ApproachSample[] = [], r2: ApproachSample[] = [];
     for (let b = 0; b < boot.samples; b++) {
       const pts = replicatePoints(points, draw());
@@ -254,7 +254,7 @@ function approach3(points: readonly ScalingPoint[], computes: number[], opts: Sc
   const warn = (s: string) => warnings.push(`approach 3: ${s}`);
 
   const startsKind = opts.bootstrapStarts ?? 'restart', seed = plan.seed, B = plan.samples, by = plan.by;
-  const boot = B > 0 ? bootstrapParametric(data, fit, { samples: B, seed, starts: startsKind, groups: plan.groups, method: plan.method }, { delta, starts }) : null;
+  const boot = B > 0 ? bootstrapParametric(data, fit, { samples: B, seed, starts: startsKind, groups: plan.groups, method: plan.method, clusterNoise: opts.seedNoise }, { delta, starts }) : null;
   const nearN = Math.sqrt(input.range.N[0] * input.range.N[1]);
   const optimal = (q: LawParams, Cb: number): Allocation => (perTokenOfN ? computeOptimalBy(q, Cb, perTokenOfN, nearN) : computeOptimal(q, Cb));
   const S = boot?.samples ?? [];
@@ -350,6 +350,6 @@ function conditionNumber(J: number[][]): number {
 
 function noiseOf(res: Float64Array, seedNoise: number | undefined): { logSd: number; source: string } {
   const r = residualSd(res);
-  if (seedNoise !== undefined && !(r >= seedNoise)) return { logSd: seedNoise, source: 'the measured seed-to-seed noise' };
+  if (seedNoise !== undefined) return { logSd: Math.hypot(Number.isFinite(r) ? r : 0, seedNoise), source: `the fit's residual sd and the seed-to-seed noise ${seedNoise}, in quadrature` };
   return { logSd: r, source: `the fit's residual standard deviation (${res.length} points, 5 parameters)` };
 }
