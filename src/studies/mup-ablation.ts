@@ -22,6 +22,17 @@
 // careful gain's 95% interval lies above 0, not supported when at or below 0, inconclusive
 // otherwise (one seed: always). The other setups are the finding: which choice makes the gain
 // vanish, reported with their numbers whatever the verdict.
+//
+// Measured (small budget, one seed, 50 runs after two grid extensions; `windtunnel study
+// mup-ablation --budget small` on the loaded shared two-core VM, 2026-12-03): best loss at width
+// 32 -> 128 and the gain of width: sp 2.508 -> 2.497 (+0.011), careful-fan-in 2.662 -> 2.652
+// (+0.011), careful 2.699 -> 2.690 (+0.008), untied 2.508 -> 2.504 (+0.004), tied 2.627 -> 2.640
+// (-0.013), untied-zero-readout 2.671 -> 2.718 (-0.047). Single-seed loss-vs-lr curves are jagged
+// (e.g. sp width 32: 2.561, 2.597, 2.508, 2.587 at lr 4e-3..3.2e-2), so gains of +-0.01 are within
+// noise. What it shows: at 300 steps, without clipping and with an untied head, even SP gains little
+// from width 32 -> 128 (the earlier 2.619 -> 2.397 was with a tied head and clipping at 1), so the
+// flat muP curve is not evidence against muP by itself; the tied 1/m readout and the zero readout
+// without zero queries are the setups that came out worse with width. Needs seeds (full budget).
 
 import type { Figure } from '../lab/presentation/plots.js';
 import type { ReportTable } from '../lab/presentation/report.js';

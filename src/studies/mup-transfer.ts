@@ -347,6 +347,7 @@ function analyse(_store: Store, all: StudyRun[]): Analysis {
   const caveats = [
     `A drift slope of +-${fmt(driftSlope, 2)} moves the best lr by one grid step (2x) over an 8x range of widths; grids step by factors of 2 and are extended past an edge optimum up to the budget's limit.`,
     'Width only: depth, batch size and training length are fixed; muP says nothing about transfer across them.',
+    'Whether a wider muP model is better depends on setup choices (head tying with the 1/m readout, zero-inits, init scale, steps): `study mup-ablation` isolates them.',
     'The best lr of each width is a three-point parabola vertex; its uncertainty enters the drift interval through the bootstrap, not the scatter of the vertices.',
     ...(seeds < 2 ? ['One seed per cell: no noise estimate, so "wider is better" can only fail by divergence, never hold, and the drift has no interval.'] : ['The seed noise is pooled over all cells (assumed the same everywhere).']),
     ...(failed.length ? [`${failed.length} run(s) diverged or failed (${failed.slice(0, 6).map((r) => r.name).join(', ')}${failed.length > 6 ? ', ...' : ''}); a cell with any diverged seed counts as diverged.`] : []),

@@ -184,7 +184,7 @@ function prepareBranch(run: ExpandedRun, rec: RunRecord, src: RunRecord, at: num
   if (hasCheckpoint(rec.dir)) return false;
   const s = ScheduleConfig.parse((run.config as { schedule?: unknown }).schedule);
   if (s.kind !== 'wsd') throw new Error(`branch ${run.name}: not a WSD schedule`);
-  branchWsd({ from: src.dir, step: at, to: rec.dir, decaySteps: s.decaySteps, decayShape: s.decayShape, minLrRatio: s.minLrRatio, replaceUnstarted: true });
+  branchWsd({ from: src.dir, step: at, to: rec.dir, decaySteps: s.decaySteps, decayShape: s.decayShape, minLrRatio: s.minLrRatio, halfLife: s.halfLife, replaceUnstarted: true });
   return true;
 }
 

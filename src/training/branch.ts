@@ -27,6 +27,8 @@ export interface BranchOptions {
   /** Decay shape and floor of the branch; default: the source's. */
   decayShape?: DecayShape;
   minLrRatio?: number;
+  /** decayShape 'half-life': steps per halving (default: the source's, when it decays that way). */
+  halfLife?: number;
 }
 
 export interface BranchResult {
@@ -63,11 +65,15 @@ function writeBranch(o: BranchOptions, from: RunFolder, to: RunFolder): BranchRe
   }
   const D = o.decaySteps ?? wsdDecaySteps(src.config, src.totalSteps);
   if (!Number.isInteger(D) || D < 1) throw new Error(`branchWsd: decaySteps must be a positive integer, got ${D}`);
+  const shape = o.decayShape ?? src.config.decayShape;
+  const halfLife = o.halfLife ?? (src.config.decayShape === 'half-life' ? src.config.halfLife : undefined);
+  if (shape === 'half-life' && halfLife === undefined) throw new Error('branchWsd: a half-life decay needs halfLife (steps per halving)');
   const config: ScheduleConfig = {
     kind: 'wsd', warmupSteps: src.config.warmupSteps,
-    decayShape: o.decayShape ?? src.config.decayShape,
+    decayShape: shape,
     decaySteps: D,
     minLrRatio: o.minLrRatio ?? src.config.minLrRatio,
+    ...(shape === 'half-life' ? { halfLife } : {}),
   };
   const schedule = { config, lr: src.lr, totalSteps: o.step + D };
 

@@ -29,7 +29,7 @@ export const CosineSchedule = z.object({
   minLrRatio: ratio.default(0.1),
 }).strict();
 
-export const DecayShape = z.enum(['linear', 'cosine', 'exponential', '1-sqrt']);
+export const DecayShape = z.enum(['linear', 'cosine', 'exponential', '1-sqrt', 'half-life']);
 export type DecayShape = z.infer<typeof DecayShape>;
 
 /**
@@ -39,6 +39,8 @@ export type DecayShape = z.infer<typeof DecayShape>;
  *   cosine       f = 0.5 * (1 + cos(pi * p))
  *   1-sqrt       f = 1 - sqrt(p)
  *   exponential  lr_t = lr * minLrRatio^p  (geometric from lr to the floor; needs minLrRatio > 0)
+ *   half-life    f = 0.5^((step - S) / halfLife)  (MiniCPM's exponential decay, halving every
+ *                halfLife steps; it does not reach the floor by the end, which then jumps to it)
  * D is decaySteps, or round(decayFraction * totalSteps); exactly one of them is given.
  */
 export const WsdSchedule = z.object({
@@ -48,11 +50,16 @@ export const WsdSchedule = z.object({
   decayFraction: z.number().gt(0).max(1).optional(),
   decaySteps: z.number().int().positive().optional(),
   minLrRatio: ratio.default(0),
+  /** decayShape 'half-life' only: the steps over which the lr above the floor halves (MiniCPM's T). */
+  halfLife: z.number().positive().optional(),
 }).strict();
 
 function checkWsd(s: z.infer<typeof WsdSchedule>, ctx: z.RefinementCtx): void {
   if ((s.decayFraction === undefined) === (s.decaySteps === undefined)) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['decaySteps'], message: 'give exactly one of decayFraction or decaySteps' });
+  }
+  if ((s.decayShape === 'half-life') !== (s.halfLife !== undefined)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['halfLife'], message: s.decayShape === 'half-life' ? 'decayShape half-life needs halfLife (steps per halving)' : `halfLife is for decayShape half-life, not ${s.decayShape}` });
   }
   if (s.decayShape === 'exponential' && s.minLrRatio <= 0) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['minLrRatio'], message: 'exponential decay interpolates geometrically to lr * minLrRatio, so minLrRatio must be > 0 (e.g. 0.01)' });
@@ -82,7 +89,7 @@ export function decayStart(s: ScheduleConfig, totalSteps: number): number {
 }
 
 /** The multiplier f(p) in [0, 1] of a decay shape (1 at p = 0, 0 at p = 1); exponential is handled apart. */
-function decayFactor(shape: Exclude<DecayShape, 'exponential'>, p: number): number {
+function decayFactor(shape: Exclude<DecayShape, 'exponential' | 'half-life'>, p: number): number {
   switch (shape) {
     case 'linear': return 1 - p;
     case 'cosine': return 0.5 * (1 + Math.cos(Math.PI * p));
@@ -104,6 +111,7 @@ export function learningRate(s: ScheduleConfig, step: number, lr: number, totalS
   const p = (step - start) / len;
   if (s.kind === 'cosine') return floor + (lr - floor) * decayFactor('cosine', p);
   if (s.decayShape === 'exponential') return lr * Math.pow(s.minLrRatio, p);
+  if (s.decayShape === 'half-life') return floor + (lr - floor) * Math.pow(0.5, (step - start) / s.halfLife!);
   return floor + (lr - floor) * decayFactor(s.decayShape, p);
 }
 

@@ -30,7 +30,7 @@ test('study: an unknown study or budget is an error naming the choices; --dry-ru
   assert.match(b.stderr, /--budget must be one of smoke, small, full/);
   const c = cli('wsd-vs-cosine', '--budget', 'small', '--dry-run', '--db', '/nonexistent/windtunnel.db');
   assert.equal(c.status, 0, c.stderr);
-  assert.match(c.stdout, /42 runs/);
+  assert.match(c.stdout, /93 runs/);
   assert.match(c.stdout, /wsd-L200-d10-1-sqrt-s0\s*$/m);
   assert.match(c.stdout, /wsd-L800-d2\.5-1-sqrt-s0@180/);
 });

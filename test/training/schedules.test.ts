@@ -81,3 +81,14 @@ test('validation: unknown keys, missing decay length, bad exponential floor, bad
   assert.throws(() => createSchedule({ kind: 'constant', warmupSteps: 20 }, 1, 10), /exceeds totalSteps/);
   assert.throws(() => learningRate(ScheduleConfig.parse({ kind: 'constant' }), -1, 1, 10), /non-negative/);
 });
+
+test('wsd half-life decay (MiniCPM): lr halves every halfLife steps above the floor; needs halfLife, and only with that shape', () => {
+  const lr = createSchedule({ kind: 'wsd', warmupSteps: 0, decayShape: 'half-life', decaySteps: 20, halfLife: 5, minLrRatio: 0 }, 1, 100);
+  assert.equal(lr(79), 1);
+  assert.equal(lr(80), 1);
+  assert.ok(Math.abs(lr(85) - 0.5) < 1e-12 && Math.abs(lr(90) - 0.25) < 1e-12 && Math.abs(lr(99) - 0.5 ** (19 / 5)) < 1e-12);
+  const floored = createSchedule({ kind: 'wsd', warmupSteps: 0, decayShape: 'half-life', decaySteps: 20, halfLife: 5, minLrRatio: 0.1 }, 1, 100);
+  assert.ok(Math.abs(floored(85) - (0.1 + 0.9 * 0.5)) < 1e-12);
+  assert.throws(() => ScheduleConfig.parse({ kind: 'wsd', decayShape: 'half-life', decaySteps: 20 }), /halfLife/);
+  assert.throws(() => ScheduleConfig.parse({ kind: 'wsd', decayShape: 'linear', decaySteps: 20, halfLife: 5 }), /halfLife/);
+});
