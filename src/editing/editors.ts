@@ -22,6 +22,7 @@
 import { Tensor, add, backward, matmul, mul, noGrad, reshape, transpose, softmax, logSoftmax, sum } from '../engine/index.js';
 import { blockHookNames, type HookPair } from '../models/index.js';
 import type { Tokenizer } from '../data/index.js';
+import { Rng } from '../base/random.js';
 import type { EditRequest } from '../data/fact-world.js';
 import { SmallAdam, encodePrompt, subjectLastToken, targetBatch, targetLoss, withTrainable, type EditedModel, type TargetRow } from './model-ops.js';
 import { solveSpd } from './key-stats.js';
@@ -50,7 +51,7 @@ export interface EditorOptions {
   rank?: number;
   /** memit: weight of C against the batch's keys (default 1e3). */
   momentWeight?: number;
-  /** grace: deferral radius of a new key (default 1, in units of the key's RMS norm times sqrt(F)... see grace). */
+  /** grace: deferral radius of a new key, as a fraction of the key's norm (default 0.5). */
   radius?: number;
   seed?: number;
 }
@@ -285,9 +286,8 @@ export const lora: Editor = {
     const { dModel: C, dMlp: F } = m.model.config, r = o.rank ?? 4, dtype = m.model.dtype;
     const arr = (n: number) => (dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
     // A random (seeded), B zero: the adapter starts as the identity edit.
-    const a = arr(r * F);
-    let s = (o.seed ?? 0) * 2654435761 + 1;
-    for (let i = 0; i < a.length; i++) { s = (s * 1103515245 + 12345) % 2147483648; a[i] = ((s / 2147483648) - 0.5) * 2 / Math.sqrt(F); }
+    const a = arr(r * F), rng = new Rng(o.seed ?? 0);
+    for (let i = 0; i < a.length; i++) a[i] = rng.normal() / Math.sqrt(F);
     const A = new Tensor(a, [r, F]), B = new Tensor(arr(C * r), [C, r]);
     const h = blockHookNames(o.layer);
     let post: Tensor | null = null;
