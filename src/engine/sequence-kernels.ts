@@ -5,7 +5,8 @@
 //
 // Legend: B batch, T tokens, C channels, N state size per channel, H heads, D head size.
 
-import type { FloatArray } from './backend.js';
+/** The backend's float buffers (backend.ts's FloatArray; spelled out here so the two files do not import each other). */
+type FloatArray = Float32Array | Float64Array;
 
 /**
  * Mamba-1 selective scan on x, dt [B, T, C], A [C, N], Bm, Cm [B, T, N]; state h [B, C, N].
