@@ -31,6 +31,9 @@
 // run with widths 32..192 (3 layers, 102K..819K tokens: D/N 0.07..18) gave alpha ~ 0 and the lr
 // grid's best at its low edge (2.5e-3 of 2.5e-3..4e-2) for both extremes; so the budgets now use
 // narrower models (widths 16..64, 2 layers: D/N ~2 to ~500) and a grid centred on 2e-3.
+// The second small run (same machine, heavily loaded): lr transfer within 0.66 grid steps but the
+// small width's optimum at the grid's edge (inconclusive); the law came out with E = 0 and
+// alpha ~ 1.95, which the fit flags as unidentified, so its D*/N* (~3000) is not judged.
 
 import { coarseGrid, chinchillaGrid, computeOptimal, fitScaling, predictLoss, type ScalingFit, type ScalingPoint } from '../lab/fit/index.js';
 import type { Figure } from '../lab/presentation/plots.js';
@@ -206,9 +209,13 @@ export function analyseRecipe(runs: StudyRun[], s: RecipeFitSettings): Analysis 
   } catch (e) {
     fitError = (e as Error).message;
   }
+  // A law the points cannot identify (E collapsed to 0, an exponent above 2 or not positive) has
+  // no allocation to judge, however narrow its bootstrap interval looks.
+  const unidentified = fit?.approach3.unidentified ?? [];
+  if (unidentified.length) caveats.push(`The law is not identified by these points (${unidentified.join('; ')}): its allocation is shown but not judged.`);
   const ratios: Ratio[] = fit ? fit.approach3.allocation.map((al) => {
     // No optimum in the fit itself (a non-positive exponent): the refits that have one do not make an interval for it.
-    const ci = al.ci && Number.isFinite(al.tokensPerParam) ? al.ci.tokensPerParam : null;
+    const ci = al.ci && Number.isFinite(al.tokensPerParam) && !unidentified.length ? al.ci.tokensPerParam : null;
     const result: Result = !ci || !Number.isFinite(ci[0]) ? 'inconclusive' : ci[0] > chinchillaRatio ? 'holds' : ci[1] < chinchillaRatio ? 'fails' : 'inconclusive';
     return { compute: al.compute, ratio: al.tokensPerParam, ci, N: al.N, D: al.D, result };
   }) : [];
@@ -216,7 +223,7 @@ export function analyseRecipe(runs: StudyRun[], s: RecipeFitSettings): Analysis 
 
   const parts: Result[] = [transfer?.result ?? 'inconclusive', atMax?.result ?? 'inconclusive'];
   const verdict: Verdict = parts.includes('fails') ? 'not supported' : parts.every((p) => p === 'holds') ? 'supported' : 'inconclusive';
-  const ratioText = atMax && !Number.isFinite(atMax.ratio) ? 'the fitted law has no compute-optimal allocation (an exponent is not positive)' : atMax ? `D*/N* at the largest run's compute (${fmtSci(atMax.compute)} FLOPs) is ${fmt(atMax.ratio, 3)}${atMax.ci ? ` [${fmt(atMax.ci[0], 3)}, ${fmt(atMax.ci[1], 3)}]` : ' (no interval)'} tokens per parameter` : `the law could not be fitted (${fitError})`;
+  const ratioText = unidentified.length ? `the law is not identified (${unidentified[0]})` : atMax && !Number.isFinite(atMax.ratio) ? 'the fitted law has no compute-optimal allocation (an exponent is not positive)' : atMax ? `D*/N* at the largest run's compute (${fmtSci(atMax.compute)} FLOPs) is ${fmt(atMax.ratio, 3)}${atMax.ci ? ` [${fmt(atMax.ci[0], 3)}, ${fmt(atMax.ci[1], 3)}]` : ' (no interval)'} tokens per parameter` : `the law could not be fitted (${fitError})`;
   const reason = `Transfer ${transfer ? `${transfer.result}: best lr ${fmt(transfer.large.best?.lr ?? NaN, 3)} at width ${transfer.large.width} against ${fmt(transfer.small.best?.lr ?? NaN, 3)} at ${transfer.small.width} (${fmt(transfer.steps, 2)} grid steps)` : 'not measured'}; ` +
     `ratio ${atMax?.result ?? 'inconclusive'}: ${ratioText}, against ${chinchillaRatio} (Chinchilla) and ${minicpmRatio} (MiniCPM).`;
 
