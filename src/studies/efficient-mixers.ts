@@ -29,6 +29,11 @@
 //      is <= 1.1 and the plain cache's >= 2; fails when the sink cache's is > 1.5 or the plain
 //      cache's < 1.1.
 // Supported when all three hold; not supported when any fails; inconclusive otherwise.
+//
+// Known gap (found by the first smoke run): task corpora pack whole instances per row with
+// document ids, and the recurrent mixers (linear, retnet, gla, mamba2, mamba, rwkv) refuse
+// document ids, so their task runs fail at the start of training until those mixers reset their
+// state at document boundaries. The attention and block-sparse arms run.
 
 import { existsSync } from 'node:fs';
 import { metricSeries } from '../lab/results/query.js';
@@ -197,8 +202,10 @@ export function measureSinks(store: Store, r: StudyRun, o: MixersBudget['sinks']
       data.valid.read(s, len, ids);
       const all = Array.from(ids);
       const tail = (nll: Float64Array) => nll.subarray(nll.length - (n - 1)).reduce((a, b) => a + b, 0) / (n - 1);
-      sink += tail(streamingLoss(run.model, all, { sinks: { keep: o.keep, window: n - o.keep } }).nll);
-      plain += tail(streamingLoss(run.model, all, { sinks: { keep: 0, window: n } }).nll);
+      // Small chunks, so the plain cache really rolls (a chunk as long as the window would see no earlier tokens).
+      const chunk = Math.max(1, Math.floor(n / 8));
+      sink += tail(streamingLoss(run.model, all, { sinks: { keep: o.keep, window: n - o.keep }, chunk }).nll);
+      plain += tail(streamingLoss(run.model, all, { sinks: { keep: 0, window: n }, chunk }).nll);
       fresh += streamingLoss(run.model, all.slice(len - n)).mean;
     }
     const k = starts.length;

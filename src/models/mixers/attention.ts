@@ -131,8 +131,9 @@ class AttentionMixer implements Mixer {
       if (o.blockSparse) throw new Error(`${this.b.prefix}: attention sinks need positions inside the cache, which a block-sparse layout (fixed to absolute positions) cannot use`);
       // StreamingLLM: keys cached before rotary; positions are indices inside the cache.
       let kc = k, vc = v;
-      if (prev) {
-        const held = o.window !== null ? Math.min(o.window - 1, prev.k.shape[1]) : s.pos0;
+      const held = !prev ? 0 : o.window !== null ? Math.min(o.window - 1, prev.k.shape[1]) : s.pos0;
+      // held 0: the chunk fills the whole window, so nothing before it stays in view.
+      if (prev && held > 0) {
         const keep = o.window !== null ? 0 : Math.min(s.sinks.keep, held);
         kc = concat([keepEnds(prev.k, keep, held - keep), k], 1); // [B, Tk, H, D]
         vc = concat([keepEnds(prev.v, keep, held - keep), v], 1);
