@@ -63,6 +63,6 @@ test('smoke end to end: the setups train and the report gives each one\'s gain o
   const r = await runStudy(mupAblation, { budget: 'smoke', runsDir: dir, db: join(dir, 'windtunnel.db') });
   assert.deepEqual(r.unfinished, []);
   const md = readFileSync(r.report!.markdown, 'utf8');
-  assert.match(md, /^# Study mup-ablation \(smoke\): inconclusive/);
+  assert.match(md, /^# Study mup-ablation \(smoke\): INCONCLUSIVE \(smoke\)/);
   for (const s of ['sp', 'tied', 'careful']) assert.match(md, new RegExp(`- ${s}: best loss width 16 \\d`));
 });
