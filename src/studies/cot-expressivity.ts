@@ -42,7 +42,7 @@ import { loadRun, openData } from '../training/assemble.js';
 import { latestStep } from '../training/checkpoint.js';
 import { scoreItems, summarize, taskItems } from '../training/harness.js';
 import { heatmapChart, intervalChart, type HeatCell, type IntervalRow } from './figures.js';
-import { fmt, v } from './stats.js';
+import { fmt, lastMetric, v } from './stats.js';
 import { planSweep, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';
 
 export interface CotBudget {
@@ -163,7 +163,7 @@ function analyse(store: Store, runs: StudyRun[]): Analysis {
   for (const r of done) if (!measured.has(r.id)) measureRun(store, r);
   const points: CotPoint[] = [];
   for (const r of done) {
-    const last = (key: string) => metricSeries(store, { runs: [r.id], keys: [key] }).filter((p) => p.value !== null).at(-1)?.value ?? null;
+    const last = (key: string) => lastMetric(store, r, key);
     const exact = last(exactKey), tokenAcc = last(tokenAccKey), items = last(itemsKey);
     if (exact === null || tokenAcc === null || items === null) continue;
     points.push({ task: v<string>(r, 'task')!, size: v<number>(r, 'size')!, depth: v<number>(r, 'depth')!, format: v<TaskFormat>(r, 'format')!, exact, tokenAcc, items });

@@ -36,7 +36,6 @@
 // state at document boundaries. The attention and block-sparse arms run.
 
 import { existsSync } from 'node:fs';
-import { metricSeries } from '../lab/results/query.js';
 import type { Figure } from '../lab/presentation/plots.js';
 import type { ReportTable } from '../lab/presentation/report.js';
 import type { Store } from '../lab/results/store.js';
@@ -46,7 +45,7 @@ import { latestStep } from '../training/checkpoint.js';
 import { streamingLoss } from '../models/sampling.js';
 import { contextFor, exactKey, itemsKey, measureRun, wilson } from './cot-expressivity.js';
 import { heatmapChart, intervalChart, type HeatCell, type IntervalRow } from './figures.js';
-import { compareAtOrBelow, estimate, finalOf, fmt, fmtInterval, v, type Comparison } from './stats.js';
+import { compareAtOrBelow, estimate, finalOf, fmt, fmtInterval, lastMetric, v, type Comparison } from './stats.js';
 import { planSweep, studyBase, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';
 
 /** A mixer arm: a name and the model fields it sets (mixer, layers, mixerOptions). */
@@ -233,7 +232,7 @@ function budgetOf(runs: StudyRun[]): MixersBudget {
 function analyse(store: Store, runs: StudyRun[]): Analysis {
   const b = budgetOf(runs);
   const done = runs.filter((r) => r.record.status === 'done');
-  const last = (r: StudyRun, key: string) => metricSeries(store, { runs: [r.id], keys: [key] }).filter((p) => p.value !== null).at(-1)?.value ?? null;
+  const last = (r: StudyRun, key: string) => lastMetric(store, r, key);
   const lm: LmCell[] = [], recall: RecallCell[] = [], sinks: SinkCell[] = [];
   for (const r of done) {
     const mixer = v<string>(r, 'mixer')!, kind = v<MixerArm['kind']>(r, 'kind')!;

@@ -35,7 +35,7 @@ import type { Store } from '../lab/results/store.js';
 import { Rng } from '../base/random.js';
 import { contextFor, exactKey, itemsKey, measureRun, threshold, wilson } from './cot-expressivity.js';
 import { heatmapChart, intervalChart, type HeatCell, type IntervalRow } from './figures.js';
-import { fmt, v } from './stats.js';
+import { fmt, lastMetric, v } from './stats.js';
 import { planSweep, type Analysis, type Budget, type PlannedRun, type Study, type StudyRun, type Verdict } from './study.js';
 
 /** A mixer arm: its name in the report and the model config it sets. */
@@ -143,7 +143,7 @@ function analyse(store: Store, runs: StudyRun[]): Analysis {
   for (const r of done) if (!measured.has(r.id)) measureRun(store, r);
   const points: WidthPoint[] = [];
   for (const r of done) {
-    const last = (key: string) => metricSeries(store, { runs: [r.id], keys: [key] }).filter((p) => p.value !== null).at(-1)?.value ?? null;
+    const last = (key: string) => lastMetric(store, r, key);
     const exact = last(exactKey), items = last(itemsKey);
     if (exact === null || items === null) continue;
     points.push({ task: v<string>(r, 'task')!, size: v<number>(r, 'size')!, width: v<number>(r, 'width')!, mixer: v<string>(r, 'mixer')!, exact, items });

@@ -3,6 +3,8 @@
 // fitting code (src/lab/fit/stats.ts) rather than a second copy here.
 
 import { studentTQuantile } from '../lab/fit/stats.js';
+import { metricSeries } from '../lab/results/query.js';
+import type { Store } from '../lab/results/store.js';
 import type { StudyRun } from './study.js';
 
 export interface Estimate {
@@ -76,6 +78,11 @@ export function finalOf(r: StudyRun, key = 'val_loss'): number | null {
   if (r.record.status !== 'done') return null;
   const v = r.record.final?.[key];
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** The last logged value of a metric of a run (a measurement stored after training), or null. */
+export function lastMetric(store: Store, r: StudyRun, key: string): number | null {
+  return metricSeries(store, { runs: [r.id], keys: [key] }).filter((p) => p.value !== null).at(-1)?.value ?? null;
 }
 
 /** A sweep variable of a run ($name), or undefined. */
